@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Export a trained checkpoint as a hicodec model package (models/<id>/).
+
+  /usr/bin/python3 training/export.py runs/base/last.pt --id hic-base-v1 [--eval-json runs/base/eval.json]
+
+Writes manifest.json, five ONNX files (opset 17, TorchScript exporter, dynamic H/W, weights stored
+as fp16), the integer CDF tables and the gain vectors; then checks ONNX against PyTorch at three
+image sizes (one of which needs window padding) with onnxruntime-node when it is installed, and
+records the result in the manifest. Runs on the CPU machine.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hicodec_train import ort  # noqa: E402
+from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig  # noqa: E402
+from hicodec_train.package import (  # noqa: E402
+    FORMAT_VERSION, OPSET, export_onnx, round_weights_fp16, sha256, verify_package, write_prior, write_tables,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+PARITY_SIZES = ((64, 64), (128, 192), (320, 448))  # 64×64 → 4×4 latent: window padding to 8×8
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def load_checkpoint(path: Path) -> tuple[HiCodec, dict]:
+    ckpt = torch.load(path, map_location="cpu")
+    model = HiCodec(ModelConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
+
+
+def parity(model: HiCodec, root: Path, files: dict, sizes=PARITY_SIZES, seed: int = 0) -> dict:
+    """Max |ONNX − PyTorch| per float network and exact equality of the integer network, at
+    each size. Inputs are the real intermediate tensors of a random image."""
+    g = torch.Generator().manual_seed(seed)
+    report = {}
+    cfg = model.cfg
+    for h, w in sizes:
+        x = torch.rand(1, 3, h, w, generator=g)
+        gain = model.gain_for_quality(50.0)[None, :, None, None]
+        with torch.no_grad():
+            y = model.g_a(x)
+            y_g = y * gain
+            z = model.h_a(y_g)
+            z_hat = torch.round(z)
+            k, _ = model.h_s_scale(z_hat, exact=True)
+            mu = model.h_s_mean(z_hat)
+            y_hat = (torch.round(y_g - mu) + mu) / gain
+            x_hat = model.g_s(y_hat)
+        cases = {
+            "analysis": ({"x": x}, y),
+            "hyper_analysis": ({"y_g": y_g}, z),
+            "hyper_mean": ({"z_hat": z_hat}, mu),
+            "synthesis": ({"y_hat": y_hat}, x_hat),
+        }
+        key = f"{w}x{h}"
+        report[key] = {}
+        for role, (feeds, ref) in cases.items():
+            out = ort.run(root / files[role], {n: t.numpy().astype(np.float32) for n, t in feeds.items()})
+            got = next(iter(out.values()))
+            if got.shape != tuple(ref.shape):
+                raise AssertionError(f"{role} at {key}: shape {got.shape} != {tuple(ref.shape)}")
+            report[key][role] = float(np.abs(got - ref.numpy()).max())
+        out = ort.run(root / files["hyper_scale"], {"z_hat": z_hat.numpy().astype(np.int32)})["index"]
+        report[key]["hyper_scale_mismatches"] = int((out != k.numpy().astype(np.uint8)).sum())
+        report[key]["hyper_scale_elements"] = int(out.size)
+        assert out.shape == (1, cfg.M, h // 16, w // 16)
+    return report
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--id", required=True, help="registered model id, e.g. hic-base-v1")
+    p.add_argument("--out", type=Path, default=None, help="package folder (default: models/<id>)")
+    p.add_argument("--eval-json", type=Path, default=None, help="eval.py results to embed in the manifest")
+    p.add_argument("--command", default=None, help="the training command to record")
+    p.add_argument("--force", action="store_true", help="replace an existing package folder")
+    p.add_argument("--no-parity", action="store_true", help="skip the ONNX Runtime check")
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    out = args.out or REPO / "models" / args.id
+    if out.exists() and not args.force:
+        print(f"error: {out} exists (use --force to replace it)", file=sys.stderr)
+        return 1
+    model, ckpt = load_checkpoint(args.checkpoint)
+    round_weights_fp16(model)
+    cfg = model.cfg
+
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
+    try:
+        files = export_onnx(model, tmp)
+        write_tables(tmp / "gaussian.tables", model.tables.build()["tables"])
+        write_tables(tmp / "factorized.tables", model.entropy_z.build()["tables"])
+        model.log_gain.detach().exp().numpy().astype("<f4").tofile(tmp / "gains.f32")
+        prior_index = write_prior(tmp / "factorized_prior.f32", model.entropy_z)
+        report = None if args.no_parity or not ort.available() else parity(model, tmp, files)
+
+        rec = ckpt.get("record", {})
+        tables = model.tables
+        manifest = {
+            "id": args.id,
+            "format_version": FORMAT_VERSION,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "networks": {
+                role: {"file": f, **spec}
+                for role, f, spec in [
+                    ("analysis", files["analysis"], {"side": "encoder", "inputs": {"x": "float32 [1,3,H,W] RGB in [0,1], H,W multiples of 64"}, "outputs": {"y": "float32 [1,M,H/16,W/16]"}}),
+                    ("hyper_analysis", files["hyper_analysis"], {"side": "encoder", "inputs": {"y_g": "float32 [1,M,h,w] = y·gain"}, "outputs": {"z": "float32 [1,Nz,h/4,w/4]; round to get ẑ"}}),
+                    ("hyper_scale", files["hyper_scale"], {"side": "both", "integer_only": True, "inputs": {"z_hat": "int32 [1,Nz,hz,wz]"}, "outputs": {"index": "uint8 [1,M,4hz,4wz] Gaussian table index"}}),
+                    ("hyper_mean", files["hyper_mean"], {"side": "both", "inputs": {"z_hat": "float32 [1,Nz,hz,wz]"}, "outputs": {"mu_g": "float32 [1,M,4hz,4wz]"}}),
+                    ("synthesis", files["synthesis"], {"side": "decoder", "inputs": {"y_hat": "float32 [1,M,h,w] = (q+mu_g)/gain"}, "outputs": {"x_hat": "float32 [1,3,16h,16w] RGB, clamp to [0,1]"}}),
+                ]
+            },
+            "latent": {"channels": cfg.M, "stride": 16, "hyper_channels": cfg.Nz, "hyper_stride": 64, "pad_multiple": 64,
+                       "pad_mode": "edge-replicate (right, bottom)", "window": cfg.window,
+                       "rules": "y_g = y·gain; z = h_a(y_g); ẑ = round(z); k = h_s_scale(ẑ); μ_g = h_s_mean(ẑ); q = round(y_g − μ_g); ŷ = (q + μ_g)/gain"},
+            "quality": {
+                "range": [0, 100],
+                "anchors": list(cfg.qualities),
+                "lambdas": list(cfg.lambdas),
+                "gains_file": "gains.f32",
+                "gains_shape": [len(cfg.lambdas), cfg.M],
+                "interpolation": "geometric: for anchors q_i ≤ q ≤ q_{i+1}, t = (q−q_i)/(q_{i+1}−q_i), gain = g_i^(1−t)·g_{i+1}^t (float; not on the parsing path)",
+            },
+            "entropy": {
+                "coder": "rANS, 32-bit state, byte renormalization, L = 2^23, 16-bit frequencies; escape + bypass as in training/hicodec_train/rans.py",
+                "precision": 16,
+                "y_tables": {"file": "gaussian.tables", "count": tables.num, "scale_min": tables.s_min, "scale_max": tables.s_max,
+                             "spacing": "log", "log_step": tables.log_step, "tail_mass": tables.tail,
+                             "scales": [float(s) for s in tables.scales()]},
+                "z_tables": {"file": "factorized.tables", "count": cfg.Nz, "one_per": "z channel"},
+            },
+            "extras": {"factorized_prior": {"file": "factorized_prior.f32", "tensors": prior_index,
+                                            "purpose": "training only: lets train.py --init continue from this package"}},
+            "macs_per_pixel": model_macs_per_pixel(model),
+            "parameters": {n: sum(p.numel() for p in getattr(model, n).parameters()) for n in ("g_a", "h_a", "h_s_scale", "h_s_mean", "g_s")},
+            "onnx": {"opset": OPSET, "exporter": "torch.onnx (TorchScript)", "weights": "float16 initializers cast to float32 in-graph", "torch": torch.__version__},
+            "training": {
+                "data": rec.get("data"), "images": rec.get("images"), "steps": ckpt.get("step"),
+                "wall_time_minutes": round(ckpt.get("elapsed", 0.0) / 60, 1), "batch": rec.get("batch"), "crop": rec.get("crop"),
+                "lr": rec.get("lr"), "lambdas": list(cfg.lambdas), "hardware": rec.get("hardware"), "torch": rec.get("torch"),
+                "command": args.command, "commit": git_commit(), "config": cfg.to_dict(),
+                "loss_history_tail": ckpt.get("history", [])[-5:],
+            },
+            "export": {"host": platform.node() and platform.machine(), "parity": report},
+        }
+        if args.eval_json and args.eval_json.exists():
+            manifest["evaluation"] = json.loads(args.eval_json.read_text()).get("summary")
+        manifest["files"] = {
+            f.name: {"sha256": sha256(f), "bytes": f.stat().st_size} for f in sorted(tmp.iterdir()) if f.is_file()
+        }
+        total = sum(v["bytes"] for v in manifest["files"].values())
+        manifest["package_bytes"] = total
+        if total > 16 * 1024 * 1024:
+            raise SystemExit(f"package is {total / 2**20:.1f} MiB, over the 16 MiB budget")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        verify_package(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(out)
+        os.chmod(out, 0o755)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    print(f"wrote {out} ({total / 2**20:.2f} MiB)")
+    if report:
+        worst = max(v for r in report.values() for k, v in r.items() if k in ("analysis", "hyper_analysis", "hyper_mean", "synthesis"))
+        mism = sum(r["hyper_scale_mismatches"] for r in report.values())
+        print(f"parity: max |ONNX − PyTorch| = {worst:.2e}; integer scale-net mismatches: {mism}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Model package writing and reading: ONNX export of the float sub-networks (TorchScript exporter,
+opset 17, dynamic H/W, fp16-stored weights), the integer scale network, integer CDF tables,
+gain vectors, and the manifest that pins every file by sha256.
+
+Binary formats (all little-endian):
+
+- ``*.tables`` (CDF tables)::
+
+    magic  'HCT1'            4 bytes
+    count  uint32            number of tables
+    per table:  offset int32 (value of symbol 0),  n uint32 (entries incl. the escape),
+                freqs  uint16 × n  (sum = 65536; the last entry is the escape symbol)
+
+- ``gains.f32``: float32 × (len(lambdas) · M), row-major (one gain vector per trained λ point).
+- ``factorized_prior.f32``: the factorized prior's parameters (float32, state-dict order; names
+  and shapes in the manifest), so that training can continue from a package.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import intnet
+
+FORMAT_VERSION = 1
+OPSET = 17
+TABLE_MAGIC = b"HCT1"
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_tables(path: Path, tables: list[dict]) -> None:
+    parts = [TABLE_MAGIC, struct.pack("<I", len(tables))]
+    for t in tables:
+        f = np.asarray(t["freqs"], np.int64)
+        if f.sum() != 1 << 16 or f.min() < 1 or f.max() > 0xFFFF:
+            raise ValueError("invalid table")
+        parts.append(struct.pack("<iI", int(t["offset"]), f.size))
+        parts.append(f.astype("<u2").tobytes())
+    path.write_bytes(b"".join(parts))
+
+
+def read_tables(path: Path) -> list[dict]:
+    b = path.read_bytes()
+    if b[:4] != TABLE_MAGIC:
+        raise ValueError("bad table magic")
+    (count,) = struct.unpack_from("<I", b, 4)
+    pos, out = 8, []
+    for _ in range(count):
+        off, n = struct.unpack_from("<iI", b, pos)
+        pos += 8
+        f = np.frombuffer(b, "<u2", n, pos).astype(np.int64)
+        pos += 2 * n
+        out.append(dict(offset=off, freqs=f))
+    if pos != len(b):
+        raise ValueError("trailing bytes in table file")
+    return out
+
+
+class _Wrap(torch.nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *a):
+        return self.fn(*a)
+
+
+def _store_fp16(model_path: Path, min_elements: int = 256) -> None:
+    """Store large float32 initializers as float16 with a Cast back to float32 in the graph.
+    ORT folds the casts when the session is created; the package halves in size."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load(str(model_path))
+    g = m.graph
+    new_inits, casts = [], []
+    for init in g.initializer:
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements:
+            arr = numpy_helper.to_array(init).astype(np.float16)
+            new_inits.append(numpy_helper.from_array(arr, init.name + "__fp16"))
+            casts.append(helper.make_node("Cast", [init.name + "__fp16"], [init.name], to=TensorProto.FLOAT))
+        else:
+            new_inits.append(init)
+    del g.initializer[:]
+    g.initializer.extend(new_inits)
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(casts + nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(model_path))
+
+
+def round_weights_fp16(model: torch.nn.Module) -> None:
+    """Round every float parameter that will be stored as fp16 (all but the integer scale net,
+    whose integer weights are derived at full precision) so PyTorch and ONNX share weights."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("h_s_scale.") or name.startswith("entropy_z.") or name == "log_gain":
+                continue
+            if p.numel() >= 256:
+                p.copy_(p.half().float())
+
+
+def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
+    """Writes the five networks. Returns {role: filename}."""
+    cfg = model.cfg
+    h, w = trace_hw
+    x = torch.rand(1, 3, h, w)
+    y = torch.randn(1, cfg.M, h // 16, w // 16)
+    z = torch.randn(1, cfg.Nz, h // 64, w // 64).round()
+    specs = {
+        "analysis": (model.g_a, (x,), ["x"], ["y"], {"x": {2: "H", 3: "W"}, "y": {2: "h", 3: "w"}}),
+        "hyper_analysis": (model.h_a, (y,), ["y_g"], ["z"], {"y_g": {2: "h", 3: "w"}, "z": {2: "hz", 3: "wz"}}),
+        "hyper_mean": (model.h_s_mean, (z,), ["z_hat"], ["mu_g"], {"z_hat": {2: "hz", 3: "wz"}, "mu_g": {2: "h", 3: "w"}}),
+        "synthesis": (model.g_s, (y,), ["y_hat"], ["x_hat"], {"y_hat": {2: "h", 3: "w"}, "x_hat": {2: "H", 3: "W"}}),
+    }
+    files = {}
+    import warnings
+
+    for role, (mod, args, ins, outs, dyn) in specs.items():
+        path = out / f"{role}.onnx"
+        # No constant folding: every parameter stays an initializer under its own name, so the
+        # package alone restores the PyTorch model (load_package_model); ORT folds at load time.
+        kw = dict(opset_version=OPSET, input_names=ins, output_names=outs, dynamic_axes=dyn, do_constant_folding=False)
+        if int(torch.__version__.split(".")[0]) >= 2:
+            kw["dynamo"] = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Wrap(mod).eval(), args, str(path), **kw)
+        _store_fp16(path)
+        files[role] = path.name
+    import onnx
+
+    int_model = intnet.build_onnx(model.h_s_scale.integer_params(), cfg.Nz, OPSET)
+    onnx.save(int_model, str(out / "hyper_scale.onnx"))
+    files["hyper_scale"] = "hyper_scale.onnx"
+    return files
+
+
+def verify_package(root: Path) -> dict:
+    """Loads manifest.json and checks every file's sha256 and size. Returns the manifest."""
+    manifest = json.loads((root / "manifest.json").read_text())
+    for name, meta in manifest["files"].items():
+        p = root / name
+        if not p.is_file():
+            raise FileNotFoundError(f"{name} listed in the manifest is missing")
+        if p.stat().st_size != meta["bytes"] or sha256(p) != meta["sha256"]:
+            raise ValueError(f"{name}: sha256 mismatch")
+    return manifest
+
+
+MODULE_OF_ROLE = {"analysis": "g_a", "hyper_analysis": "h_a", "hyper_mean": "h_s_mean", "synthesis": "g_s"}
+
+
+def write_prior(path: Path, prior: torch.nn.Module) -> list:
+    index, parts = [], []
+    for name, t in prior.state_dict().items():
+        arr = t.detach().cpu().numpy().astype("<f4")
+        index.append({"name": name, "shape": list(arr.shape)})
+        parts.append(arr.tobytes())
+    path.write_bytes(b"".join(parts))
+    return index
+
+
+def load_package_model(root: Path):
+    """Rebuilds the PyTorch model from a package (weights as shipped: fp16-rounded floats, the
+    integer scale net re-derived so that it quantizes to exactly the shipped integers)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from .model import HiCodec, ModelConfig
+
+    manifest = verify_package(root)
+    model = HiCodec(ModelConfig(**manifest["training"]["config"]))
+    state = model.state_dict()
+    found = set()
+    for role, mod in MODULE_OF_ROLE.items():
+        g = onnx.load(str(root / manifest["networks"][role]["file"])).graph
+        for init in g.initializer:
+            name = init.name.removesuffix("__fp16")
+            if name.startswith("fn."):
+                key = f"{mod}.{name[3:]}"
+                if key in state:
+                    state[key] = torch.from_numpy(numpy_helper.to_array(init).astype(np.float32).copy())
+                    found.add(key)
+    wanted = {k for k in state if k.split(".")[0] in MODULE_OF_ROLE.values()}
+    wanted -= {k for k, _ in model.named_buffers()}
+    missing = sorted(wanted - found)
+    if missing:
+        # torch's exporter merges initializers with equal values (e.g. untrained GDN gammas)
+        raise ValueError(f"package lacks weights for {missing[:3]}… ({len(missing)} tensors)")
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(root / "hyper_scale.onnx")).graph.initializer}
+    net = model.h_s_scale
+    for i, layer in enumerate((net.l0, net.l1, net.l2)):
+        w_q = inits[f"w{i}"].astype(np.float64) - intnet.W_ZP
+        b_q = inits[f"b{i}"].reshape(-1).astype(np.float64)
+        mult = inits[f"m{i}"].reshape(-1).astype(np.float64)
+        s_w = mult / 2.0**intnet.SHIFT * layer.out_scale / layer.in_scale
+        state[f"h_s_scale.l{i}.weight"] = torch.from_numpy(w_q * s_w[:, None, None, None]).float()
+        state[f"h_s_scale.l{i}.bias"] = torch.from_numpy(b_q * layer.in_scale * s_w / layer.bias_gain).float()
+    raw = np.fromfile(root / manifest["extras"]["factorized_prior"]["file"], "<f4")
+    pos = 0
+    for ent in manifest["extras"]["factorized_prior"]["tensors"]:
+        n = int(np.prod(ent["shape"])) if ent["shape"] else 1
+        state[f"entropy_z.{ent['name']}"] = torch.from_numpy(raw[pos : pos + n].reshape(ent["shape"]).copy())
+        pos += n
+    g = manifest["quality"]["gains_shape"]
+    gains = np.fromfile(root / manifest["quality"]["gains_file"], "<f4").reshape(g)
+    state["log_gain"] = torch.from_numpy(np.log(gains))
+    model.load_state_dict(state)
+    return model.eval(), manifest

@@ -1,0 +1,94 @@
+"""Export: ONNX matches PyTorch at three sizes (one needs window padding), the integer scale net
+matches exactly, the manifest pins every file, and the package restores the PyTorch model."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import export
+from hicodec_train import ort
+from hicodec_train.model import HiCodec
+from hicodec_train.package import load_package_model, round_weights_fp16, verify_package
+
+needs_ort = pytest.mark.skipif(not ort.available(), reason="run `npm ci` first: onnxruntime-node is the reference runtime")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(0)
+    model = HiCodec()
+    with torch.no_grad():  # untrained tensors can be equal (GDN gammas): make every one distinct
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01 * (float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 1.0))
+    d = tmp_path_factory.mktemp("export")
+    ckpt = d / "m.pt"
+    torch.save(dict(model=model.state_dict(), config=model.cfg.to_dict(), step=7, elapsed=60.0,
+                    record=dict(data=["synthetic"], images=0)), ckpt)
+    out = d / "pkg"
+    args = [str(ckpt), "--id", "hic-test", "--out", str(out)]
+    if not ort.available():
+        args.append("--no-parity")
+    assert export.main(args) == 0
+    return model, out
+
+
+@needs_ort
+def test_onnx_matches_pytorch_at_three_sizes(exported):
+    _, out = exported
+    parity = json.loads((out / "manifest.json").read_text())["export"]["parity"]
+    assert set(parity) == {"64x64", "192x128", "448x320"}
+    for size, r in parity.items():
+        for role in ("analysis", "hyper_analysis", "hyper_mean", "synthesis"):
+            assert r[role] <= 1e-4, (size, role, r[role])
+        assert r["hyper_scale_mismatches"] == 0 and r["hyper_scale_elements"] > 0
+
+
+def test_manifest_hashes_verify_and_catch_tampering(exported, tmp_path):
+    _, out = exported
+    m = verify_package(out)
+    assert m["id"] == "hic-test" and m["onnx"]["opset"] == 17
+    assert m["package_bytes"] <= 16 * 1024 * 1024
+    assert set(m["files"]) >= {"analysis.onnx", "hyper_analysis.onnx", "hyper_scale.onnx", "hyper_mean.onnx",
+                               "synthesis.onnx", "gaussian.tables", "factorized.tables", "gains.f32"}
+    macs = m["macs_per_pixel"]
+    assert macs["g_s"] <= 80_000 and macs["g_a"] <= 60_000
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(out, bad)
+    b = bytearray((bad / "synthesis.onnx").read_bytes())
+    b[len(b) // 2] ^= 1
+    (bad / "synthesis.onnx").write_bytes(bytes(b))
+    with pytest.raises(ValueError, match="sha256"):
+        verify_package(bad)
+
+
+def test_exported_graphs_are_integer_free_of_float_where_required(exported):
+    import onnx
+
+    _, out = exported
+    g = onnx.load(str(out / "hyper_scale.onnx")).graph
+    assert g.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+    assert g.output[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert not any(n.op_type in ("Conv", "MatMul", "Div", "Sqrt", "Exp") for n in g.node)
+    syn = onnx.load(str(out / "synthesis.onnx")).graph
+    ops = {n.op_type for n in syn.node}
+    assert {"MatMul", "Softmax", "LayerNormalization", "DepthToSpace"} <= ops  # attention + pixel shuffle
+    assert "If" not in ops and "Loop" not in ops
+
+
+def test_package_restores_the_pytorch_model(exported):
+    model, out = exported
+    ref = HiCodec(model.cfg)
+    ref.load_state_dict(model.state_dict())
+    round_weights_fp16(ref)
+    back, _ = load_package_model(out)
+    a, b = ref.state_dict(), back.state_dict()
+    for k in a:
+        if k.startswith("h_s_scale."):
+            continue
+        assert torch.allclose(a[k], b[k], rtol=1e-6, atol=1e-7), k
+    for pa, pb in zip(ref.h_s_scale.integer_params(), back.h_s_scale.integer_params()):
+        for key in ("w", "b", "mult"):
+            assert np.array_equal(pa[key], pb[key])
