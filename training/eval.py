@@ -65,7 +65,7 @@ def load_anchor(name: str):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument("checkpoint", type=Path, help="a training checkpoint (.pt) or a model package folder")
     p.add_argument("--kodak", type=Path, default=DEFAULT_KODAK, help="folder of evaluation images ($HICODEC_KODAK)")
     p.add_argument("--qualities", default="0,20,40,60,80,100")
     p.add_argument("--limit", type=int, default=0, help="only the first N images (smoke runs)")
@@ -75,12 +75,18 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    ckpt = torch.load(args.checkpoint, map_location="cpu")
-    model = HiCodec(ModelConfig(**ckpt["config"]))
-    model.load_state_dict(ckpt["model"])
-    model.eval()
-    if not args.no_fp16:
-        round_weights_fp16(model)
+    if args.checkpoint.is_dir():  # a model package: evaluate exactly what ships
+        from hicodec_train.package import load_package_model
+
+        model, manifest = load_package_model(args.checkpoint)
+        ckpt = dict(step=manifest["training"]["steps"], elapsed=60 * manifest["training"]["wall_time_minutes"])
+    else:
+        ckpt = torch.load(args.checkpoint, map_location="cpu")
+        model = HiCodec(ModelConfig(**ckpt["config"]))
+        model.load_state_dict(ckpt["model"])
+        model.eval()
+        if not args.no_fp16:
+            round_weights_fp16(model)
     y_tables = model.tables.build()["tables"]
     z_tables = model.entropy_z.build()["tables"]
 

@@ -45,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--aux-lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--lr-drop", type=float, default=0.85, help="fraction of the budget after which lr ×0.1")
+    p.add_argument("--ste-after", type=float, default=0.0,
+                   help="fraction of the budget before which the decoder sees noisy latents instead of rounded ones")
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip")
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--ckpt-every", type=int, default=200, help="steps between checkpoints")
@@ -209,7 +211,7 @@ def main(argv=None) -> int:
         li = int(torch.randint(n_lam, (1,)))
         x = sampler.batch(args.batch).to(device, non_blocking=True)
         gain = torch.exp(model.log_gain[li]).unsqueeze(0).expand(x.shape[0], -1)
-        outp = net(x, gain)
+        outp = net(x, gain, ste=progress() >= args.ste_after)
         r = rd_loss(outp, x, lambdas[li].to(device).expand(x.shape[0]))
         opt.zero_grad(set_to_none=True)
         r["loss"].backward()

@@ -147,23 +147,24 @@ class FactorizedPrior(nn.Module):
 
     @torch.no_grad()
     def build(self, max_range: int = 1024) -> dict:
-        """Integer table per channel over the integers [lo_c, hi_c] (the learned tail quantiles,
-        rounded outwards) + an escape symbol."""
-        q = self.quantiles.detach()[:, 0, :].double()
+        """Integer table per channel over the integers [lo_c, hi_c] where the learned CDF leaves
+        less than tail/2 outside on each side (found on the density itself, so the tables do not
+        depend on how far the quantile aux loss has converged), plus an escape symbol."""
+        xs = torch.arange(-max_range, max_range + 1, dtype=torch.float32)
+        v = xs.reshape(1, 1, -1).repeat(self.channels, 1, 1)
+        lower = self._logits_cdf(v - 0.5, True)[:, 0].double()
+        upper = self._logits_cdf(v + 0.5, True)[:, 0].double()
+        cdf_lo, cdf_hi = torch.sigmoid(lower), torch.sigmoid(upper)
+        sign = -torch.sign(lower + upper)
+        pmf_all = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).numpy()
         tables = []
         for c in range(self.channels):
-            lo = int(math.floor(q[c, 0].item()))
-            hi = int(math.ceil(q[c, 2].item()))
-            lo = max(lo, -max_range)
-            hi = min(max(hi, lo), max_range)
-            xs = torch.arange(lo, hi + 1, dtype=torch.float32)
-            v = xs.reshape(1, 1, -1).repeat(self.channels, 1, 1)
-            lower = self._logits_cdf(v - 0.5, True)[c, 0]
-            upper = self._logits_cdf(v + 0.5, True)[c, 0]
-            sign = -torch.sign(lower + upper)
-            pmf = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).double().numpy()
+            inside = ((cdf_hi[c] > self.tail / 2) & (cdf_lo[c] < 1 - self.tail / 2)).numpy()
+            idx = np.nonzero(inside)[0]
+            i0, i1 = (int(idx[0]), int(idx[-1])) if idx.size else (max_range, max_range)
+            pmf = pmf_all[c, i0 : i1 + 1]
             tail = max(0.0, 1.0 - float(pmf.sum()))
-            tables.append(dict(offset=lo, freqs=quantize_pmf(pmf, tail)))
+            tables.append(dict(offset=i0 - max_range, freqs=quantize_pmf(pmf, tail)))
         return dict(kind="factorized", tables=tables)
 
 

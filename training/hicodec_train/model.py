@@ -170,10 +170,11 @@ class HiCodec(nn.Module):
         return torch.exp(self.log_gain_for_quality(q))[0]
 
     # --- forward ----------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, gain: torch.Tensor, noise: bool | None = None) -> dict:
+    def forward(self, x: torch.Tensor, gain: torch.Tensor, noise: bool | None = None, ste: bool = True) -> dict:
         """x: (B, 3, H, W) in [0, 1], H and W multiples of 64; gain: (B, M).
         noise=True: training relaxation (uniform noise for the rates, straight-through rounding
-        for what the decoder sees); noise=False: the real quantized path."""
+        for what the decoder sees, or noise there too with ste=False); noise=False: the real
+        quantized path."""
         noise = self.training if noise is None else noise
         g = gain[:, :, None, None]
         y = self.g_a(x)
@@ -188,7 +189,7 @@ class HiCodec(nn.Module):
         q = round_ste(r)
         r_for_rate = r + torch.empty_like(r).uniform_(-0.5, 0.5) if noise else q
         lik_y = self.tables.likelihood(r_for_rate, k_ste)
-        y_hat = (q + mu) / g
+        y_hat = ((q if (ste or not noise) else r_for_rate) + mu) / g
         x_hat = self.g_s(y_hat)
         return dict(x_hat=x_hat, lik_y=lik_y, lik_z=lik_z, q=q.detach(), k=k, z_hat=z_hat.detach())
 
