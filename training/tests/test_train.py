@@ -1,6 +1,7 @@
 """A short training run on tiny synthetic crops lowers the rate–distortion loss, and a resumed run
 continues exactly where the checkpoint left it."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,3 +65,29 @@ def test_kodak_is_refused_as_training_data(tmp_path, tiny_cfg_file):
     Image.new("RGB", (64, 64)).save(d / "kodim01.png")
     with pytest.raises(ValueError, match="Kodak"):
         train.main(["--data", str(d), "--out", str(tmp_path / "o"), "--steps", "1", "--config", str(tiny_cfg_file)])
+
+
+def test_data_parallel_run_with_two_processes(images, tiny_cfg_file, tmp_path):
+    """--ddp as torchrun starts it (RANK/WORLD_SIZE/MASTER_* in the environment), on CPU (gloo).
+    Debian's torch 1.13 `torchrun` itself fails under Python 3.11, so the test starts the ranks."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(2):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=str(port))
+        cmd = [sys.executable, str(Path(train.__file__)), "--ddp", "--data", str(images), "--out", str(tmp_path / "ddp"),
+               "--steps", "4", "--crop", "64", "--batch", "2", "--log-every", "2", "--config", str(tiny_cfg_file),
+               "--threads", "1"]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    logs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    assert "world 2" in logs[0]
+    ck = torch.load(tmp_path / "ddp" / "last.pt", map_location="cpu")
+    assert ck["step"] == 4 and ck["record"]["batch"] == 4  # global batch = 2 ranks × 2
