@@ -131,4 +131,7 @@ class Decoder:
 def decode(data: bytes, table_ids, tables) -> np.ndarray:
     cums = [_cum(t["freqs"]) for t in tables]
     d = Decoder(data)
-    return np.array([d.decode(tables[int(t)], cums[int(t)]) for t in table_ids], np.int64)
+    out = np.array([d.decode(tables[int(t)], cums[int(t)]) for t in table_ids], np.int64)
+    if d.x != L or d.pos != len(data):  # a stream ends exactly where its symbols end
+        raise ValueError("corrupt stream")
+    return out
