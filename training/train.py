@@ -43,6 +43,7 @@ def parse_args(argv=None):
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--aux-lr", type=float, default=1e-3)
+    p.add_argument("--gain-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the log-gain vectors")
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--lr-drop", type=float, default=0.85, help="fraction of the budget after which lr ×0.1")
     p.add_argument("--ste-after", type=float, default=0.0,
@@ -147,7 +148,9 @@ def main(argv=None) -> int:
     sampler = CropSampler(files, args.crop, seed=args.seed * 1000 + rank)
 
     main_p, aux_p = split_params(model)
-    opt = torch.optim.Adam(main_p, lr=args.lr)
+    gain_p = [model.log_gain]
+    main_p = [p for p in main_p if p is not model.log_gain]
+    opt = torch.optim.Adam([dict(params=main_p), dict(params=gain_p, lr_mult=args.gain_lr_mult)], lr=args.lr)
     aux_opt = torch.optim.Adam(aux_p, lr=args.aux_lr)
     step, elapsed, history = 0, 0.0, []
     if ckpt is not None:
@@ -207,7 +210,7 @@ def main(argv=None) -> int:
         if progress() >= args.lr_drop:
             lr *= 0.1
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_mult", 1.0)
         li = int(torch.randint(n_lam, (1,)))
         x = sampler.batch(args.batch).to(device, non_blocking=True)
         gain = torch.exp(model.log_gain[li]).unsqueeze(0).expand(x.shape[0], -1)
@@ -216,7 +219,7 @@ def main(argv=None) -> int:
         opt.zero_grad(set_to_none=True)
         r["loss"].backward()
         if args.clip:
-            torch.nn.utils.clip_grad_norm_(main_p, args.clip)
+            torch.nn.utils.clip_grad_norm_(main_p + gain_p, args.clip)
         opt.step()
         aux = model.aux_loss()
         aux_opt.zero_grad(set_to_none=True)

@@ -45,6 +45,9 @@ class ModelConfig:
     gs_c2: int = 32  # conv width at /2 (no attention at /2 or /1)
     window: int = 8
     mlp_ratio: float = 2.0
+    # init multiplier of g_a's last conv: with PyTorch's default init y ≈ 0.03, every symbol
+    # rounds to 0 and nothing reaches the decoder for hundreds of steps
+    ga_out_init_scale: float = 1.0
     num_tables: int = 64
     lambdas: tuple = DEFAULT_LAMBDAS
     # quality of each trained λ point; gains in between are interpolated geometrically
@@ -145,6 +148,8 @@ class HiCodec(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg or ModelConfig()
         self.g_a = Analysis(cfg.N, cfg.M)
+        with torch.no_grad():
+            self.g_a.stages[-1][0].weight.mul_(cfg.ga_out_init_scale)
         self.h_a = HyperAnalysis(cfg.M, cfg.N, cfg.Nz)
         self.h_s_scale = IntScaleNet(cfg.Nz, cfg.hs_hidden, cfg.M, cfg.num_tables)
         self.h_s_mean = HyperMean(cfg.Nz, cfg.hm_hidden, cfg.M)
