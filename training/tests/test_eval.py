@@ -1,0 +1,28 @@
+"""eval.py runs end to end on the shipped package and reports sane numbers."""
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import eval as evaluate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_eval_on_generated_images(tmp_path):
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:192, 0:256] / 192.0
+    for i in range(2):
+        img = np.stack([0.5 + 0.3 * np.sin((i + 2) * xx + yy), 0.5 + 0.2 * np.cos(4 * yy), 0.4 + 0.3 * xx * yy], -1)
+        img += rng.normal(0, 0.01, img.shape)
+        Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(tmp_path / f"g{i}.png")
+    pkg = REPO / "models" / (REPO / "models" / "DEFAULT").read_text().strip()
+    out = tmp_path / "eval.json"
+    assert evaluate.main([str(pkg), "--kodak", str(tmp_path), "--qualities", "20,80", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    rows = res["summary"]["qualities"]
+    assert [r["quality"] for r in rows] == [20.0, 80.0]
+    assert 0 < rows[0]["bpp"] < rows[1]["bpp"] and rows[0]["psnr"] < rows[1]["psnr"]
+    assert rows[1]["psnr"] > 28 and 0.5 < rows[1]["ms_ssim"] <= 1.0
+    assert len(res["rows"][0]["images"]) == 2
