@@ -1,0 +1,172 @@
+// encode()/decode(): pad, run the networks, apply gains, entropy-code, pack — and back.
+// The parsing path (ẑ, table indices k, stream lengths) is integer-only; see docs/MODEL.md.
+import { parseContainer, writeContainer, DEFAULT_MAX_PIXELS } from '../bitstream/container.js';
+import { CodecError } from '../core/errors.js';
+import { decodeValues, encodeValues } from '../entropy/rans.js';
+import { gainForQuality, type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/package.js';
+import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
+
+/** 8-bit RGB, row-major, interleaved (length = width · height · 3). */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
+export interface EncodeOptions {
+  /** 0..100, higher is better (default 75). */
+  readonly quality?: number;
+}
+
+export interface EncodeStats {
+  readonly bytes: number;
+  readonly bpp: number;
+  readonly zBytes: number;
+  readonly yBytes: number;
+}
+
+export interface CodecOptions {
+  readonly model: ModelPackage;
+  readonly runtime: Runtime;
+  /** Largest width × height accepted by decode() (default 2^27). */
+  readonly maxPixels?: number;
+}
+
+function checkQuality(q: unknown): number {
+  if (typeof q !== 'number' || !Number.isFinite(q) || q < 0 || q > 100 || !Number.isInteger(q)) {
+    throw new CodecError('E_INVALID_OPTION', `Expected an integer between 0 and 100 for quality but received ${String(q)}`);
+  }
+  return q;
+}
+
+const ceilTo = (v: number, m: number) => Math.ceil(v / m) * m;
+
+/** Edge-replicated, padded planar float image in [0, 1]. */
+function toPaddedPlanar(img: RgbImage, hp: number, wp: number): Float32Array {
+  const out = new Float32Array(3 * hp * wp);
+  const { width: w, height: h, data } = img;
+  for (let y = 0; y < hp; y++) {
+    const sy = Math.min(y, h - 1);
+    for (let x = 0; x < wp; x++) {
+      const s = (sy * w + Math.min(x, w - 1)) * 3;
+      const d = y * wp + x;
+      out[d] = data[s]! / 255;
+      out[hp * wp + d] = data[s + 1]! / 255;
+      out[2 * hp * wp + d] = data[s + 2]! / 255;
+    }
+  }
+  return out;
+}
+
+export class Codec {
+  private constructor(
+    private readonly model: ModelPackage,
+    private readonly sessions: Readonly<Record<NetworkRole, InferenceSession>>,
+    private readonly maxPixels: number,
+  ) {}
+
+  static async create(opts: CodecOptions): Promise<Codec> {
+    const sessions = {} as Record<NetworkRole, InferenceSession>;
+    try {
+      for (const role of NETWORK_ROLES) sessions[role] = await opts.runtime.createSession(opts.model.networks[role]);
+    } catch (e) {
+      await Promise.all(Object.values(sessions).map((s) => s.dispose()));
+      throw e;
+    }
+    return new Codec(opts.model, sessions, opts.maxPixels ?? DEFAULT_MAX_PIXELS);
+  }
+
+  get modelId(): string {
+    return this.model.manifest.id;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(Object.values(this.sessions).map((s) => s.dispose()));
+  }
+
+  private async run(role: NetworkRole, name: string, input: TensorData): Promise<TensorData> {
+    const out = await this.sessions[role].run({ [name]: input });
+    const first = Object.values(out)[0];
+    if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${role} produced no output`);
+    return first;
+  }
+
+  /** ẑ → (table index per y element, μ_g). The index path is integer-only. */
+  private async hyperSynthesis(zHat: Int32Array, dims: number[]): Promise<{ k: Uint8Array; mu: Float32Array }> {
+    const k = await this.run('hyper_scale', 'z_hat', { dtype: 'int32', dims, data: zHat });
+    const mu = await this.run('hyper_mean', 'z_hat', { dtype: 'float32', dims, data: Float32Array.from(zHat) });
+    return { k: k.data as Uint8Array, mu: mu.data as Float32Array };
+  }
+
+  async encode(image: RgbImage, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+    const quality = checkQuality(opts.quality ?? 75);
+    const { width: w, height: h } = image;
+    if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data.length !== w * h * 3) {
+      throw new CodecError('E_INVALID_OPTION', `Expected an RGB image with width·height·3 bytes but received ${w}×${h} with ${image.data.length}`);
+    }
+    if (w > 65535 || h > 65535 || w * h > this.maxPixels) throw new CodecError('E_LIMIT_EXCEEDED', `${w}×${h} exceeds the pixel limit`);
+    const { latent } = this.model.manifest;
+    const hp = ceilTo(h, latent.pad_multiple);
+    const wp = ceilTo(w, latent.pad_multiple);
+    const m = latent.channels;
+    const y = await this.run('analysis', 'x', { dtype: 'float32', dims: [1, 3, hp, wp], data: toPaddedPlanar(image, hp, wp) });
+    const gain = gainForQuality(this.model, quality);
+    const yd = y.data as Float32Array;
+    const hy = hp / latent.stride;
+    const wy = wp / latent.stride;
+    const plane = hy * wy;
+    const yg = new Float32Array(yd.length);
+    for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) yg[c * plane + i] = yd[c * plane + i]! * gain[c]!;
+    const z = await this.run('hyper_analysis', 'y_g', { dtype: 'float32', dims: [1, m, hy, wy], data: yg });
+    const zHat = Int32Array.from(z.data as Float32Array, (v) => Math.round(v));
+    const { k, mu } = await this.hyperSynthesis(zHat, z.dims as number[]);
+    const q = new Int32Array(yg.length);
+    for (let i = 0; i < q.length; i++) q[i] = Math.round(yg[i]! - mu[i]!);
+    const zc = this.model.manifest.latent.hyper_channels;
+    const zPlane = zHat.length / zc;
+    const zIds = new Uint16Array(zHat.length);
+    for (let c = 0; c < zc; c++) zIds.fill(c, c * zPlane, (c + 1) * zPlane);
+    const zStream = encodeValues(zHat, zIds, this.model.zTables);
+    const yStream = encodeValues(q, k, this.model.yTables);
+    const bytes = writeContainer({ modelId: this.modelId, width: w, height: h, quality, chunks: { ZHAT: zStream, YHAT: yStream } });
+    return { bytes, stats: { bytes: bytes.length, bpp: (8 * bytes.length) / (w * h), zBytes: zStream.length, yBytes: yStream.length } };
+  }
+
+  async decode(bytes: Uint8Array): Promise<RgbImage> {
+    const c = parseContainer(bytes, { maxPixels: this.maxPixels });
+    if (c.modelId !== this.modelId) throw new CodecError('E_UNKNOWN_MODEL', `stream needs model ${c.modelId}; this codec has ${this.modelId}`);
+    const { latent } = this.model.manifest;
+    const hp = ceilTo(c.height, latent.pad_multiple);
+    const wp = ceilTo(c.width, latent.pad_multiple);
+    const hz = hp / latent.hyper_stride;
+    const wz = wp / latent.hyper_stride;
+    const zc = latent.hyper_channels;
+    const zIds = new Uint16Array(zc * hz * wz);
+    for (let ch = 0; ch < zc; ch++) zIds.fill(ch, ch * hz * wz, (ch + 1) * hz * wz);
+    const zHat = decodeValues(c.chunks.ZHAT, zIds, this.model.zTables);
+    const { k, mu } = await this.hyperSynthesis(zHat, [1, zc, hz, wz]);
+    const m = latent.channels;
+    const hy = hp / latent.stride;
+    const wy = wp / latent.stride;
+    if (k.length !== m * hy * wy) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
+    const q = decodeValues(c.chunks.YHAT, k, this.model.yTables);
+    const gain = gainForQuality(this.model, c.quality);
+    const plane = hy * wy;
+    const yHat = new Float32Array(q.length);
+    for (let ch = 0; ch < m; ch++) {
+      for (let i = 0; i < plane; i++) yHat[ch * plane + i] = (q[ch * plane + i]! + mu[ch * plane + i]!) / gain[ch]!;
+    }
+    const x = await this.run('synthesis', 'y_hat', { dtype: 'float32', dims: [1, m, hy, wy], data: yHat });
+    const xd = x.data as Float32Array;
+    const out = new Uint8Array(c.width * c.height * 3);
+    const P = hp * wp;
+    for (let yy = 0; yy < c.height; yy++) {
+      for (let xx = 0; xx < c.width; xx++) {
+        const s = yy * wp + xx;
+        const d = (yy * c.width + xx) * 3;
+        for (let ch = 0; ch < 3; ch++) out[d + ch] = Math.round(Math.min(1, Math.max(0, xd[ch * P + s]!)) * 255);
+      }
+    }
+    return { width: c.width, height: c.height, data: out };
+  }
+}

@@ -1,0 +1,93 @@
+// A model package (models/<id>/): manifest, sha256-pinned files, integer tables, gains.
+// Loading verifies every file's hash before anything is used.
+import { CodecError } from '../core/errors.js';
+import { parseTables, type CdfTable } from '../entropy/tables.js';
+
+export interface Manifest {
+  readonly id: string;
+  readonly format_version: number;
+  readonly files: Readonly<Record<string, { sha256: string; bytes: number }>>;
+  readonly networks: Readonly<Record<NetworkRole, { file: string }>>;
+  readonly latent: { channels: number; stride: number; hyper_channels: number; hyper_stride: number; pad_multiple: number };
+  readonly quality: { anchors: number[]; gains_file: string; gains_shape: [number, number] };
+  readonly entropy: { y_tables: { file: string; count: number }; z_tables: { file: string; count: number } };
+}
+
+export const NETWORK_ROLES = ['analysis', 'hyper_analysis', 'hyper_scale', 'hyper_mean', 'synthesis'] as const;
+export type NetworkRole = (typeof NETWORK_ROLES)[number];
+
+export interface ModelPackage {
+  readonly manifest: Manifest;
+  readonly networks: Readonly<Record<NetworkRole, Uint8Array>>;
+  readonly yTables: readonly CdfTable[];
+  readonly zTables: readonly CdfTable[];
+  /** Gain vectors, one row of `channels` per anchor quality. */
+  readonly gains: Float32Array;
+}
+
+/** Reads a file of the package by name (Node: fs; web: fetch). */
+export type FileSource = (name: string) => Promise<Uint8Array>;
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  // WebCrypto wants an ArrayBuffer-backed view; package files are never shared memory.
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export async function loadPackage(read: FileSource): Promise<ModelPackage> {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(await read('manifest.json'))) as Manifest;
+  } catch (e) {
+    throw new CodecError('E_MODEL_INTEGRITY', 'model manifest is missing or not JSON', { cause: e });
+  }
+  if (manifest.format_version !== 1) throw new CodecError('E_UNSUPPORTED_VERSION', `model format ${manifest.format_version}`);
+  const files = new Map<string, Uint8Array>();
+  await Promise.all(
+    Object.entries(manifest.files).map(async ([name, meta]) => {
+      const bytes = await read(name);
+      if (bytes.length !== meta.bytes || (await sha256Hex(bytes)) !== meta.sha256) {
+        throw new CodecError('E_MODEL_INTEGRITY', `${manifest.id}/${name}: sha256 mismatch`);
+      }
+      files.set(name, bytes);
+    }),
+  );
+  const get = (name: string): Uint8Array => {
+    const b = files.get(name);
+    if (!b) throw new CodecError('E_MODEL_INTEGRITY', `${name} is not pinned in the manifest`);
+    return b;
+  };
+  const networks = {} as Record<NetworkRole, Uint8Array>;
+  for (const role of NETWORK_ROLES) networks[role] = get(manifest.networks[role].file);
+  const g = get(manifest.quality.gains_file);
+  const [rows, cols] = manifest.quality.gains_shape;
+  if (g.length !== rows * cols * 4 || cols !== manifest.latent.channels || rows !== manifest.quality.anchors.length) {
+    throw new CodecError('E_MODEL_INTEGRITY', 'gains file does not match the manifest');
+  }
+  const gains = new Float32Array(rows * cols);
+  const dv = new DataView(g.buffer, g.byteOffset, g.byteLength);
+  for (let i = 0; i < gains.length; i++) gains[i] = dv.getFloat32(4 * i, true);
+  const yTables = parseTables(get(manifest.entropy.y_tables.file));
+  const zTables = parseTables(get(manifest.entropy.z_tables.file));
+  if (zTables.length !== manifest.latent.hyper_channels || yTables.length > 256) {
+    throw new CodecError('E_MODEL_INTEGRITY', 'table counts do not match the manifest');
+  }
+  return { manifest, networks, yTables, zTables, gains };
+}
+
+/** Gain vector for a quality in [0, 100]: geometric interpolation between the anchors. */
+export function gainForQuality(pkg: ModelPackage, quality: number): Float32Array {
+  const anchors = pkg.manifest.quality.anchors;
+  const m = pkg.manifest.latent.channels;
+  const q = Math.min(Math.max(quality, anchors[0]!), anchors[anchors.length - 1]!);
+  let i = 0;
+  while (i < anchors.length - 2 && q >= anchors[i + 1]!) i++;
+  const t = (q - anchors[i]!) / (anchors[i + 1]! - anchors[i]!);
+  const out = new Float32Array(m);
+  for (let c = 0; c < m; c++) {
+    const a = pkg.gains[i * m + c]!;
+    const b = pkg.gains[(i + 1) * m + c]!;
+    out[c] = Math.exp((1 - t) * Math.log(a) + t * Math.log(b));
+  }
+  return out;
+}

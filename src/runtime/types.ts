@@ -1,0 +1,26 @@
+// The one interface every ONNX Runtime adapter implements. Only src/runtime/node.ts imports
+// onnxruntime-node and only src/runtime/web.ts imports onnxruntime-web.
+
+export type DType = 'float32' | 'int32' | 'uint8';
+export type TypedArrayOf<D extends DType> = D extends 'float32' ? Float32Array : D extends 'int32' ? Int32Array : Uint8Array;
+
+export interface TensorData {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: Float32Array | Int32Array | Uint8Array;
+}
+
+export interface InferenceSession {
+  run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>>;
+  dispose(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Intra-op threads (default: runtime's choice). */
+  readonly threads?: number;
+}
+
+export interface Runtime {
+  readonly name: string;
+  createSession(model: Uint8Array): Promise<InferenceSession>;
+}
