@@ -72,9 +72,24 @@ export function writeContainer(c: Container): Uint8Array {
   return out;
 }
 
-/** Parses and validates a whole container: header fields and limits, chunk table, lengths, CRCs.
- *  Every check happens before any allocation; the chunks are views into `bytes`. */
-export function parseContainer(bytes: Uint8Array, opts: ParseOptions = {}): Container {
+export interface ChunkInfo {
+  readonly type: ChunkType;
+  readonly offset: number;
+  readonly length: number;
+  readonly crc: number;
+  readonly crcOk: boolean;
+}
+
+export interface ContainerInfo extends Header {
+  readonly formatVersion: number;
+  readonly headerBytes: number;
+  readonly totalBytes: number;
+  readonly chunks: readonly ChunkInfo[];
+}
+
+/** Reads and checks the header, the chunk table and the lengths (not the chunk CRCs).
+ *  Every check happens before any allocation. */
+export function inspectContainer(bytes: Uint8Array, opts: ParseOptions = {}): ContainerInfo {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const need = (n: number, what: string) => {
     if (bytes.length < n) throw new CodecError('E_TRUNCATED', `file ends inside the ${what}`);
@@ -105,15 +120,26 @@ export function parseContainer(bytes: Uint8Array, opts: ParseOptions = {}): Cont
   }
   if (v.getUint32(p, true) !== crc32(bytes.subarray(0, p))) throw new CodecError('E_CHECKSUM', 'header checksum mismatch');
   p += 4;
+  const headerBytes = p;
   const total = table.reduce((s, c) => s + c.length, p);
   if (total > bytes.length) throw new CodecError('E_TRUNCATED', `file is ${bytes.length} bytes, chunks need ${total}`);
   if (total < bytes.length) throw new CodecError('E_CORRUPT', `${bytes.length - total} trailing bytes after the last chunk`);
-  const chunks = {} as Record<ChunkType, Uint8Array>;
+  const chunks: ChunkInfo[] = [];
   for (const c of table) {
-    const data = bytes.subarray(p, p + c.length);
-    if (crc32(data) !== c.crc) throw new CodecError('E_CHECKSUM', `${c.type} chunk checksum mismatch`);
-    chunks[c.type] = data;
+    chunks.push({ ...c, offset: p, crcOk: crc32(bytes.subarray(p, p + c.length)) === c.crc });
     p += c.length;
   }
-  return { ...header, chunks };
+  return { ...header, formatVersion: FORMAT_VERSION, headerBytes, totalBytes: bytes.length, chunks };
+}
+
+/** Parses and validates a whole container: header fields and limits, chunk table, lengths, CRCs.
+ *  Every check happens before any allocation; the chunks are views into `bytes`. */
+export function parseContainer(bytes: Uint8Array, opts: ParseOptions = {}): Container {
+  const info = inspectContainer(bytes, opts);
+  const chunks = {} as Record<ChunkType, Uint8Array>;
+  for (const c of info.chunks) {
+    if (!c.crcOk) throw new CodecError('E_CHECKSUM', `${c.type} chunk checksum mismatch`);
+    chunks[c.type] = bytes.subarray(c.offset, c.offset + c.length);
+  }
+  return { modelId: info.modelId, width: info.width, height: info.height, quality: info.quality, chunks };
 }

@@ -14,15 +14,34 @@ export interface RgbImage {
 }
 
 export interface EncodeOptions {
-  /** 0..100, higher is better (default 75). */
+  /** 0..100, higher is better (default 75). Ignored when a rate target is given. */
   readonly quality?: number;
+  /** Largest bits per pixel allowed: picks the highest quality whose stream fits. */
+  readonly targetBpp?: number;
+  /** Largest file size in bytes allowed (container included): as targetBpp. */
+  readonly targetBytes?: number;
 }
 
 export interface EncodeStats {
+  readonly quality: number;
   readonly bytes: number;
   readonly bpp: number;
   readonly zBytes: number;
   readonly yBytes: number;
+  /** Qualities tried by a rate-target search (each costs the hyper networks and the coder, not g_a). */
+  readonly searched: readonly number[];
+  /** False when even quality 0 is larger than the target (the quality-0 stream is returned). */
+  readonly targetMet: boolean;
+}
+
+/** The transmitted symbols of a stream and the table index of each y symbol (integer path only). */
+export interface Symbols {
+  readonly width: number;
+  readonly height: number;
+  readonly quality: number;
+  readonly zHat: Int32Array;
+  readonly k: Uint8Array;
+  readonly q: Int32Array;
 }
 
 export interface CodecOptions {
@@ -40,6 +59,26 @@ function checkQuality(q: unknown): number {
 }
 
 const ceilTo = (v: number, m: number) => Math.ceil(v / m) * m;
+
+function targetBytesOf(opts: EncodeOptions, image: RgbImage): number | undefined {
+  const { targetBpp, targetBytes } = opts;
+  if (targetBpp !== undefined && targetBytes !== undefined) {
+    throw new CodecError('E_INVALID_OPTION', 'Expected at most one of targetBpp and targetBytes but received both');
+  }
+  if (targetBytes !== undefined) {
+    if (typeof targetBytes !== 'number' || !Number.isInteger(targetBytes) || targetBytes < 1) {
+      throw new CodecError('E_INVALID_OPTION', `Expected a positive integer for targetBytes but received ${String(targetBytes)}`);
+    }
+    return targetBytes;
+  }
+  if (targetBpp !== undefined) {
+    if (typeof targetBpp !== 'number' || !Number.isFinite(targetBpp) || targetBpp <= 0) {
+      throw new CodecError('E_INVALID_OPTION', `Expected a positive number for targetBpp but received ${String(targetBpp)}`);
+    }
+    return Math.floor((targetBpp * image.width * image.height) / 8);
+  }
+  return undefined;
+}
 
 /** Edge-replicated, padded planar float image in [0, 1]. */
 function toPaddedPlanar(img: RgbImage, hp: number, wp: number): Float32Array {
@@ -63,17 +102,21 @@ export class Codec {
     private readonly model: ModelPackage,
     private readonly sessions: Readonly<Record<NetworkRole, InferenceSession>>,
     private readonly maxPixels: number,
+    /** The runtime's description (backend, threads). */
+    readonly backend: string,
   ) {}
 
   static async create(opts: CodecOptions): Promise<Codec> {
     const sessions = {} as Record<NetworkRole, InferenceSession>;
     try {
-      for (const role of NETWORK_ROLES) sessions[role] = await opts.runtime.createSession(opts.model.networks[role]);
+      for (const role of NETWORK_ROLES) {
+        sessions[role] = await opts.runtime.createSession(opts.model.networks[role], { integerOnly: role === 'hyper_scale' });
+      }
     } catch (e) {
       await Promise.all(Object.values(sessions).map((s) => s.dispose()));
       throw e;
     }
-    return new Codec(opts.model, sessions, opts.maxPixels ?? DEFAULT_MAX_PIXELS);
+    return new Codec(opts.model, sessions, opts.maxPixels ?? DEFAULT_MAX_PIXELS, opts.runtime.name);
   }
 
   get modelId(): string {
@@ -98,41 +141,82 @@ export class Codec {
     return { k: k.data as Uint8Array, mu: mu.data as Float32Array };
   }
 
-  async encode(image: RgbImage, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
-    const quality = checkQuality(opts.quality ?? 75);
+  /** Runs the analysis transform g_a once; the result can be coded at any quality. */
+  private async analyze(image: RgbImage): Promise<{ y: Float32Array; hy: number; wy: number }> {
     const { width: w, height: h } = image;
-    if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data.length !== w * h * 3) {
-      throw new CodecError('E_INVALID_OPTION', `Expected an RGB image with width·height·3 bytes but received ${w}×${h} with ${image.data.length}`);
+    if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data?.length !== w * h * 3) {
+      throw new CodecError('E_INVALID_OPTION', `Expected an RGB image with width·height·3 bytes but received ${w}×${h} with ${image.data?.length}`);
     }
     if (w > 65535 || h > 65535 || w * h > this.maxPixels) throw new CodecError('E_LIMIT_EXCEEDED', `${w}×${h} exceeds the pixel limit`);
     const { latent } = this.model.manifest;
     const hp = ceilTo(h, latent.pad_multiple);
     const wp = ceilTo(w, latent.pad_multiple);
-    const m = latent.channels;
     const y = await this.run('analysis', 'x', { dtype: 'float32', dims: [1, 3, hp, wp], data: toPaddedPlanar(image, hp, wp) });
+    return { y: y.data as Float32Array, hy: hp / latent.stride, wy: wp / latent.stride };
+  }
+
+  /** Gain, hyperprior, quantization and entropy coding of an analysed image at one quality. */
+  private async codeAt(a: { y: Float32Array; hy: number; wy: number }, w: number, h: number, quality: number) {
+    const m = this.model.manifest.latent.channels;
     const gain = gainForQuality(this.model, quality);
-    const yd = y.data as Float32Array;
-    const hy = hp / latent.stride;
-    const wy = wp / latent.stride;
-    const plane = hy * wy;
-    const yg = new Float32Array(yd.length);
-    for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) yg[c * plane + i] = yd[c * plane + i]! * gain[c]!;
-    const z = await this.run('hyper_analysis', 'y_g', { dtype: 'float32', dims: [1, m, hy, wy], data: yg });
+    const plane = a.hy * a.wy;
+    const yg = new Float32Array(a.y.length);
+    for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) yg[c * plane + i] = a.y[c * plane + i]! * gain[c]!;
+    const z = await this.run('hyper_analysis', 'y_g', { dtype: 'float32', dims: [1, m, a.hy, a.wy], data: yg });
     const zHat = Int32Array.from(z.data as Float32Array, (v) => Math.round(v));
     const { k, mu } = await this.hyperSynthesis(zHat, z.dims as number[]);
     const q = new Int32Array(yg.length);
     for (let i = 0; i < q.length; i++) q[i] = Math.round(yg[i]! - mu[i]!);
-    const zc = this.model.manifest.latent.hyper_channels;
-    const zPlane = zHat.length / zc;
-    const zIds = new Uint16Array(zHat.length);
-    for (let c = 0; c < zc; c++) zIds.fill(c, c * zPlane, (c + 1) * zPlane);
-    const zStream = encodeValues(zHat, zIds, this.model.zTables);
+    const zStream = encodeValues(zHat, this.zTableIds(zHat.length), this.model.zTables);
     const yStream = encodeValues(q, k, this.model.yTables);
     const bytes = writeContainer({ modelId: this.modelId, width: w, height: h, quality, chunks: { ZHAT: zStream, YHAT: yStream } });
-    return { bytes, stats: { bytes: bytes.length, bpp: (8 * bytes.length) / (w * h), zBytes: zStream.length, yBytes: yStream.length } };
+    return { bytes, zBytes: zStream.length, yBytes: yStream.length };
   }
 
-  async decode(bytes: Uint8Array): Promise<RgbImage> {
+  private zTableIds(n: number): Uint16Array {
+    const zc = this.model.manifest.latent.hyper_channels;
+    const ids = new Uint16Array(n);
+    for (let c = 0; c < zc; c++) ids.fill(c, (c * n) / zc, ((c + 1) * n) / zc);
+    return ids;
+  }
+
+  /**
+   * Encodes an 8-bit RGB image. With `targetBytes`/`targetBpp`, returns the highest quality whose
+   * stream fits (binary search over the integer qualities; g_a runs once).
+   */
+  async encode(image: RgbImage, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+    const target = targetBytesOf(opts, image);
+    const quality = target === undefined ? checkQuality(opts.quality ?? 75) : 0;
+    const a = await this.analyze(image);
+    const { width: w, height: h } = image;
+    const finish = (r: { bytes: Uint8Array; zBytes: number; yBytes: number }, q: number, searched: number[], targetMet: boolean) => ({
+      bytes: r.bytes,
+      stats: { quality: q, bytes: r.bytes.length, bpp: (8 * r.bytes.length) / (w * h), zBytes: r.zBytes, yBytes: r.yBytes, searched, targetMet },
+    });
+    if (target === undefined) return finish(await this.codeAt(a, w, h, quality), quality, [], true);
+    // Rate grows with quality (gains interpolate monotonically between the anchors): find the
+    // largest q with size(q) <= target.
+    const searched: number[] = [];
+    let lo = 0;
+    let hi = 100;
+    let best: { r: Awaited<ReturnType<Codec['codeAt']>>; q: number } | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      searched.push(mid);
+      const r = await this.codeAt(a, w, h, mid);
+      if (r.bytes.length <= target) {
+        best = { r, q: mid };
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (best) return finish(best.r, best.q, searched, true);
+    return finish(await this.codeAt(a, w, h, 0), 0, searched, false);
+  }
+
+  /** Parses a stream down to its symbols (no synthesis): the integer, bit-exact part of decoding. */
+  async decodeSymbols(bytes: Uint8Array): Promise<Symbols & { mu: Float32Array }> {
     const c = parseContainer(bytes, { maxPixels: this.maxPixels });
     if (c.modelId !== this.modelId) throw new CodecError('E_UNKNOWN_MODEL', `stream needs model ${c.modelId}; this codec has ${this.modelId}`);
     const { latent } = this.model.manifest;
@@ -141,15 +225,23 @@ export class Codec {
     const hz = hp / latent.hyper_stride;
     const wz = wp / latent.hyper_stride;
     const zc = latent.hyper_channels;
-    const zIds = new Uint16Array(zc * hz * wz);
-    for (let ch = 0; ch < zc; ch++) zIds.fill(ch, ch * hz * wz, (ch + 1) * hz * wz);
-    const zHat = decodeValues(c.chunks.ZHAT, zIds, this.model.zTables);
+    const zHat = decodeValues(c.chunks.ZHAT, this.zTableIds(zc * hz * wz), this.model.zTables);
     const { k, mu } = await this.hyperSynthesis(zHat, [1, zc, hz, wz]);
+    const m = latent.channels;
+    if (k.length !== m * (hp / latent.stride) * (wp / latent.stride)) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
+    const q = decodeValues(c.chunks.YHAT, k, this.model.yTables);
+    return { width: c.width, height: c.height, quality: c.quality, zHat, k, q, mu };
+  }
+
+  async decode(bytes: Uint8Array): Promise<RgbImage> {
+    const c = await this.decodeSymbols(bytes);
+    const { q, mu } = c;
+    const { latent } = this.model.manifest;
+    const hp = ceilTo(c.height, latent.pad_multiple);
+    const wp = ceilTo(c.width, latent.pad_multiple);
     const m = latent.channels;
     const hy = hp / latent.stride;
     const wy = wp / latent.stride;
-    if (k.length !== m * hy * wy) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
-    const q = decodeValues(c.chunks.YHAT, k, this.model.yTables);
     const gain = gainForQuality(this.model, c.quality);
     const plane = hy * wy;
     const yHat = new Float32Array(q.length);

@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'E_LIMIT_EXCEEDED',
   'E_MODEL_INTEGRITY',
   'E_IO',
+  'E_UNSUPPORTED_IMAGE',
+  'E_EXISTS',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -27,6 +29,8 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   E_LIMIT_EXCEEDED: 9,
   E_MODEL_INTEGRITY: 10,
   E_IO: 11,
+  E_UNSUPPORTED_IMAGE: 12,
+  E_EXISTS: 13,
 });
 
 export class CodecError extends Error {

@@ -20,7 +20,13 @@ export interface RuntimeOptions {
   readonly threads?: number;
 }
 
+export interface SessionOptions {
+  /** The network uses integer ops only and decides the parsing path: run it on the CPU. */
+  readonly integerOnly?: boolean;
+}
+
 export interface Runtime {
+  /** Backend and thread count, for logs and benchmarks. */
   readonly name: string;
-  createSession(model: Uint8Array): Promise<InferenceSession>;
+  createSession(model: Uint8Array, opts?: SessionOptions): Promise<InferenceSession>;
 }

@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+// The `hic` command line: encode, decode, info. Errors print one line on stderr and exit with the
+// status of their code (see EXIT_STATUS); results go to files or stdout, logs to stderr.
+import { extname } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
+import { inspectContainer } from '../bitstream/container.js';
+import type { Codec, RgbImage } from '../codec/codec.js';
+import { CodecError, EXIT_STATUS, isCodecError } from '../core/errors.js';
+import { psnr } from '../metrics/psnr.js';
+import { decodeImageFile, encodeImageFile, formatForPath } from '../node/image.js';
+import { checkOutput, readInput, writeOutput } from '../node/files.js';
+import { createCodec } from '../node/index.js';
+
+const VERSION = '0.1.0';
+
+function intArg(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
+    return n;
+  };
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+/** Default output name: the input's name with another extension (stdin → stdout). */
+function defaultOutput(input: string, ext: string): string {
+  if (input === '-') return '-';
+  const e = extname(input);
+  return (e ? input.slice(0, -e.length) : input) + ext;
+}
+
+function refuseBinaryToTerminal(out: string): void {
+  if (out === '-' && process.stdout.isTTY) throw new CodecError('E_INVALID_OPTION', 'refusing to write binary data to a terminal (use -o FILE or a pipe)');
+}
+
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+const ms = (t0: number) => Math.round(performance.now() - t0);
+const fmt = (n: number, d: number) => n.toFixed(d);
+
+interface CommonOpts {
+  model?: string;
+  threads?: number;
+}
+
+async function withCodec<T>(opts: CommonOpts, model: string | undefined, fn: (c: Codec) => Promise<T>): Promise<T> {
+  const codec = await createCodec({
+    ...(opts.model ?? model ? { model: (opts.model ?? model)! } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  });
+  try {
+    return await fn(codec);
+  } finally {
+    await codec.dispose();
+  }
+}
+
+interface EncodeCliOpts extends CommonOpts {
+  output?: string;
+  quality: number;
+  targetBpp?: number;
+  targetSize?: number;
+  stats?: boolean;
+  json?: boolean;
+  force?: boolean;
+}
+
+async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
+  const out = o.output ?? defaultOutput(input, '.hic');
+  refuseBinaryToTerminal(out);
+  if (out !== '-' && out === input) throw new CodecError('E_INVALID_OPTION', 'input and output are the same file');
+  await checkOutput(out, !!o.force);
+  const image = await decodeImageFile(await readInput(input), input === '-' ? 'stdin' : input);
+  await withCodec(o, undefined, async (codec) => {
+    const t0 = performance.now();
+    const { bytes, stats } = await codec.encode(image, {
+      quality: o.quality,
+      ...(o.targetBpp !== undefined ? { targetBpp: o.targetBpp } : {}),
+      ...(o.targetSize !== undefined ? { targetBytes: o.targetSize } : {}),
+    });
+    const encodeMs = ms(t0);
+    if (!stats.targetMet) log(`hic: warning: even quality 0 (${stats.bytes} bytes) is larger than the target`);
+    let decoded: RgbImage | undefined;
+    let decodeMs = 0;
+    if (o.stats) {
+      const t1 = performance.now();
+      decoded = await codec.decode(bytes);
+      decodeMs = ms(t1);
+    }
+    await writeOutput(out, bytes, !!o.force);
+    const px = image.width * image.height;
+    const report = {
+      input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height,
+      quality: stats.quality, bytes: stats.bytes, bpp: stats.bpp, bpp_z: (8 * stats.zBytes) / px, bpp_y: (8 * stats.yBytes) / px,
+      ...(stats.searched.length ? { searched_qualities: stats.searched, target_met: stats.targetMet } : {}),
+      encode_ms: encodeMs,
+      ...(decoded ? { psnr: psnr(image, decoded), decode_ms: decodeMs } : {}),
+    };
+    if (o.json) {
+      const text = JSON.stringify(report, null, 2) + '\n';
+      if (out === '-') process.stderr.write(text);
+      else process.stdout.write(text);
+    } else if (o.stats) {
+      log(`${input} → ${out}: ${image.width}×${image.height}, quality ${stats.quality}, ${stats.bytes} bytes, ` +
+        `${fmt(stats.bpp, 4)} bpp (z ${fmt(report.bpp_z, 4)}, y ${fmt(report.bpp_y, 4)}), ` +
+        `PSNR ${fmt(report.psnr ?? NaN, 2)} dB, encode ${encodeMs} ms, decode ${decodeMs} ms (${codec.backend})`);
+    }
+  });
+}
+
+interface DecodeCliOpts extends CommonOpts {
+  output?: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
+  const out = o.output ?? defaultOutput(input, '.png');
+  refuseBinaryToTerminal(out);
+  if (out !== '-' && out === input) throw new CodecError('E_INVALID_OPTION', 'input and output are the same file');
+  await checkOutput(out, !!o.force);
+  const bytes = await readInput(input);
+  const header = inspectContainer(bytes);
+  await withCodec(o, header.modelId, async (codec) => {
+    const t0 = performance.now();
+    const image = await codec.decode(bytes);
+    const decodeMs = ms(t0);
+    await writeOutput(out, await encodeImageFile(image, formatForPath(out)), !!o.force);
+    if (o.json) {
+      const text = JSON.stringify({ input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height, decode_ms: decodeMs }, null, 2) + '\n';
+      if (out === '-') process.stderr.write(text);
+      else process.stdout.write(text);
+    }
+  });
+}
+
+async function infoCmd(file: string, o: { json?: boolean }): Promise<void> {
+  const bytes = await readInput(file);
+  const info = inspectContainer(bytes);
+  const px = info.width * info.height;
+  const report = {
+    file, format_version: info.formatVersion, model: info.modelId, width: info.width, height: info.height, quality: info.quality,
+    bytes: info.totalBytes, bpp: (8 * info.totalBytes) / px, header_bytes: info.headerBytes,
+    chunks: info.chunks.map((c) => ({ type: c.type, offset: c.offset, bytes: c.length, bpp: (8 * c.length) / px, crc32: c.crc.toString(16).padStart(8, '0'), crc_ok: c.crcOk })),
+  };
+  if (o.json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    const lines = [
+      `${file}: hicodec format ${info.formatVersion}, model ${info.modelId}`,
+      `  ${info.width}×${info.height}, quality ${info.quality}, ${info.totalBytes} bytes, ${fmt(report.bpp, 4)} bpp (header ${info.headerBytes} bytes)`,
+      ...report.chunks.map((c) => `  ${c.type}  ${String(c.bytes).padStart(9)} bytes  ${fmt(c.bpp, 4)} bpp  crc32 ${c.crc32} ${c.crc_ok ? 'ok' : 'MISMATCH'}`),
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  const bad = info.chunks.find((c) => !c.crcOk);
+  if (bad) throw new CodecError('E_CHECKSUM', `${bad.type} chunk checksum mismatch`);
+}
+
+export function program(): Command {
+  const p = new Command('hic')
+    .description('hicodec: learned image codec (CNN encoder, Transformer decoder)')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  const common = (c: Command) =>
+    c
+      .option('--model <id|dir>', 'model id under models/ or a package folder (default: models/DEFAULT; decode: the stream\'s model)')
+      .option('--threads <n>', 'inference threads', intArg(1, 256));
+  common(
+    p.command('encode')
+      .description('encode an image (PNG, JPEG, WebP, TIFF, AVIF; "-" = stdin) to .hic')
+      .argument('<input>')
+      .option('-o, --output <file>', 'output file ("-" = stdout; default: input name with .hic)')
+      .option('-q, --quality <q>', 'quality 0..100', intArg(0, 100), 75)
+      .addOption(new Option('--target-bpp <bpp>', 'highest quality whose size is at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
+      .addOption(new Option('--target-size <bytes>', 'highest quality whose file is at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
+      .option('--stats', 'decode again and print size, bpp, PSNR and times on stderr')
+      .option('--json', 'print the statistics as JSON on stdout (stderr when the output is stdout)')
+      .option('-f, --force', 'overwrite the output file'),
+  ).action((input: string, o: EncodeCliOpts) => encodeCmd(input, o));
+  common(
+    p.command('decode')
+      .description('decode a .hic file ("-" = stdin) to PNG, or JPEG/WebP by the output extension')
+      .argument('<input>')
+      .option('-o, --output <file>', 'output file ("-" = stdout as PNG; default: input name with .png)')
+      .option('--json', 'print a JSON summary on stdout (stderr when the output is stdout)')
+      .option('-f, --force', 'overwrite the output file'),
+  ).action((input: string, o: DecodeCliOpts) => decodeCmd(input, o));
+  p.command('info')
+    .description('show a .hic file\'s header, chunks, bpp and checksum status')
+    .argument('<file>')
+    .option('--json', 'JSON output')
+    .action((file: string, o: { json?: boolean }) => infoCmd(file, o));
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
+      return EXIT_STATUS.E_INVALID_OPTION;
+    }
+    if (isCodecError(e)) {
+      log(`hic: error ${e.code}: ${e.message}`);
+      return EXIT_STATUS[e.code];
+    }
+    log(`hic: internal error: ${(e as Error)?.stack ?? String(e)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

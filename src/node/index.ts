@@ -1,0 +1,45 @@
+// Node conveniences: the shipped default model, the onnxruntime-node backend, files.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+import { Codec } from '../codec/codec.js';
+import { CodecError } from '../core/errors.js';
+import type { Runtime } from '../runtime/types.js';
+import { nodeRuntime } from '../runtime/node.js';
+import { loadPackageFromDir } from './package.js';
+
+/** The repository's models/ folder (dist/src/node/ → ../../../models). */
+export const MODELS_DIR = process.env['HICODEC_MODELS'] ?? fileURLToPath(new URL('../../../models/', import.meta.url));
+
+/** Folder of a model: an id under MODELS_DIR, a path to a package folder, or the default. */
+export async function resolveModelDir(model?: string): Promise<string> {
+  if (model && (model.includes('/') || model.includes('\\'))) return model;
+  let id = model;
+  if (!id) {
+    try {
+      id = (await readFile(join(MODELS_DIR, 'DEFAULT'), 'utf8')).trim();
+    } catch (e) {
+      throw new CodecError('E_MODEL_INTEGRITY', `no default model: cannot read ${join(MODELS_DIR, 'DEFAULT')}`, { cause: e });
+    }
+  }
+  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(id)) throw new CodecError('E_UNKNOWN_MODEL', `bad model id ${JSON.stringify(id)}`);
+  return join(MODELS_DIR, id);
+}
+
+export interface NodeCodecOptions {
+  /** Model id (under models/) or package folder; default: models/DEFAULT. */
+  readonly model?: string;
+  /** Backend: 'node' (onnxruntime-node, default) or a Runtime of your own (e.g. webRuntime()). */
+  readonly runtime?: Runtime;
+  /** Intra-op threads for the default backend. */
+  readonly threads?: number;
+  readonly maxPixels?: number;
+}
+
+/** A Codec on the shipped model with onnxruntime-node. Call dispose() when done. */
+export async function createCodec(opts: NodeCodecOptions = {}): Promise<Codec> {
+  const model = await loadPackageFromDir(await resolveModelDir(opts.model));
+  const runtime = opts.runtime ?? nodeRuntime(opts.threads ? { threads: opts.threads } : {});
+  return Codec.create({ model, runtime, ...(opts.maxPixels ? { maxPixels: opts.maxPixels } : {}) });
+}

@@ -1,0 +1,8 @@
+// hicodec's browser entry point: the codec with onnxruntime-web (wasm, WebGPU when present).
+export { Codec, type RgbImage, type EncodeOptions, type EncodeStats, type Symbols, type CodecOptions } from './codec/codec.js';
+export { CodecError, isCodecError, ERROR_CODES, type ErrorCode } from './core/errors.js';
+export { parseContainer, inspectContainer, type Container, type ContainerInfo, type ChunkInfo } from './bitstream/container.js';
+export { loadPackage, gainForQuality, type ModelPackage, type Manifest, type FileSource } from './model/package.js';
+export { webRuntime, type WebRuntimeOptions } from './runtime/web.js';
+export type { Runtime, RuntimeOptions, InferenceSession, TensorData } from './runtime/types.js';
+export { psnr, mse } from './metrics/psnr.js';

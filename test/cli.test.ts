@@ -1,0 +1,154 @@
+// The `hic` command line, run as a user runs it: round trips, stdin/stdout, statistics, no
+// overwriting without -f, refused inputs with their exit statuses, and nothing partial left behind.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import sharp from 'sharp';
+
+import { EXIT_STATUS } from '../src/core/errors.js';
+import { psnr } from '../src/metrics/psnr.js';
+import { decodeImageFile } from '../src/node/image.js';
+import { hasKodak, KODIM23, REPO, syntheticImage } from './helpers.js';
+
+const HIC = join(REPO, 'dist/src/cli/hic.js');
+let dir = '';
+
+function hic(args: string[], input?: Uint8Array) {
+  const r = spawnSync(process.execPath, [HIC, ...args], { cwd: dir, input, maxBuffer: 1 << 28 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+async function png(name: string, w: number, h: number, seed = 1): Promise<string> {
+  const img = syntheticImage(w, h, seed);
+  await sharp(img.data, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, name));
+  return name;
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hic-cli-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const noTempFiles = async () => assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
+
+for (const [w, h] of [[1, 1], [63, 65], [513, 769]] as const) {
+  test(`encode → info → decode ${w}×${h}`, async () => {
+    const src = await png(`s${w}x${h}.png`, w, h, w + h);
+    const enc = hic(['encode', src, '-q', '60', '--stats', '--json']);
+    assert.equal(enc.status, 0, enc.stderr);
+    const rep = JSON.parse(enc.stdout.toString());
+    const hicBytes = await readFile(join(dir, `s${w}x${h}.hic`));
+    assert.equal(rep.bytes, hicBytes.length);
+    assert.equal(rep.quality, 60);
+    assert.ok(Math.abs(rep.bpp - (8 * hicBytes.length) / (w * h)) < 1e-9);
+    const info = hic(['info', `s${w}x${h}.hic`, '--json']);
+    assert.equal(info.status, 0, info.stderr);
+    const inf = JSON.parse(info.stdout.toString());
+    assert.deepEqual([inf.width, inf.height, inf.quality, inf.bytes], [w, h, 60, hicBytes.length]);
+    assert.ok(inf.chunks.every((c: { crc_ok: boolean }) => c.crc_ok));
+    const dec = hic(['decode', `s${w}x${h}.hic`, '-o', `d${w}x${h}.png`]);
+    assert.equal(dec.status, 0, dec.stderr);
+    const a = await decodeImageFile(await readFile(join(dir, src)));
+    const b = await decodeImageFile(await readFile(join(dir, `d${w}x${h}.png`)));
+    assert.deepEqual([b.width, b.height], [w, h]);
+    assert.ok(Math.abs(psnr(a, b) - rep.psnr) < 1e-9, 'the PNG holds exactly the decoded pixels');
+    assert.ok(rep.psnr > (w === 1 ? 20 : 27), `PSNR ${rep.psnr}`);
+  });
+}
+
+test('Kodak image through the CLI prints real bpp and PSNR', { skip: !hasKodak && 'Kodak not present' }, async () => {
+  const enc = hic(['encode', KODIM23, '-o', 'k.hic', '--stats']);
+  assert.equal(enc.status, 0, enc.stderr);
+  const m = /quality 75, (\d+) bytes, ([\d.]+) bpp .* PSNR ([\d.]+) dB/.exec(enc.stderr);
+  assert.ok(m, enc.stderr);
+  assert.equal(Number(m[1]), (await readFile(join(dir, 'k.hic'))).length);
+  assert.ok(Number(m[3]) > 30.5, enc.stderr);
+  const dec = hic(['decode', 'k.hic', '-o', 'k.png']);
+  assert.equal(dec.status, 0, dec.stderr);
+  const b = await decodeImageFile(await readFile(join(dir, 'k.png')));
+  assert.deepEqual([b.width, b.height], [768, 512]);
+});
+
+test('stdin to stdout, and decode to JPEG and WebP by extension', async () => {
+  const src = await readFile(join(dir, await png('pipe.png', 40, 30)));
+  const enc = hic(['encode', '-', '-o', '-', '-q', '30'], src);
+  assert.equal(enc.status, 0, enc.stderr);
+  assert.deepEqual([...enc.stdout.subarray(0, 4)], [0x89, 0x48, 0x49, 0x43]);
+  const dec = hic(['decode', '-', '-o', '-'], enc.stdout);
+  assert.equal(dec.status, 0, dec.stderr);
+  assert.equal((await sharp(dec.stdout).metadata()).format, 'png');
+  await writeFile(join(dir, 'pipe.hic'), enc.stdout);
+  for (const [ext, fmt] of [['jpg', 'jpeg'], ['webp', 'webp']]) {
+    assert.equal(hic(['decode', 'pipe.hic', '-o', `pipe.${ext}`]).status, 0);
+    const meta = await sharp(join(dir, `pipe.${ext}`)).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], [fmt, 40, 30]);
+  }
+});
+
+test('target size', async () => {
+  const src = await png('t.png', 200, 150, 4);
+  const r = hic(['encode', src, '--target-size', '1500', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout.toString());
+  assert.ok(rep.bytes <= 1500 && rep.target_met, JSON.stringify(rep));
+  assert.equal(hic(['encode', src, '--target-size', '1500', '--target-bpp', '1', '-f']).status, EXIT_STATUS.E_INVALID_OPTION);
+});
+
+test('never overwrites without -f; -f replaces atomically', async () => {
+  const src = await png('o.png', 32, 32);
+  await writeFile(join(dir, 'o.hic'), 'precious');
+  const r = hic(['encode', src]);
+  assert.equal(r.status, EXIT_STATUS.E_EXISTS, r.stderr);
+  assert.match(r.stderr, /E_EXISTS/);
+  assert.equal(await readFile(join(dir, 'o.hic'), 'utf8'), 'precious');
+  assert.equal(hic(['encode', src, '-f']).status, 0);
+  assert.deepEqual([...(await readFile(join(dir, 'o.hic'))).subarray(0, 4)], [0x89, 0x48, 0x49, 0x43]);
+  await noTempFiles();
+});
+
+test('refused inputs: exit status per error code, no output file', async () => {
+  await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 9, g: 9, b: 9, alpha: 0.5 } } }).png().toFile(join(dir, 'alpha.png'));
+  let r = hic(['encode', 'alpha.png']);
+  assert.equal(r.status, EXIT_STATUS.E_UNSUPPORTED_IMAGE, r.stderr);
+  await writeFile(join(dir, 'junk.png'), 'not an image');
+  assert.equal(hic(['encode', 'junk.png']).status, EXIT_STATUS.E_UNSUPPORTED_IMAGE);
+  assert.equal(hic(['encode', 'missing.png']).status, EXIT_STATUS.E_IO);
+  assert.equal(hic(['encode', 'junk.png', '-q', '101']).status, EXIT_STATUS.E_INVALID_OPTION);
+  assert.equal(hic(['frobnicate']).status, EXIT_STATUS.E_INVALID_OPTION);
+  // corrupt stream: one flipped payload bit
+  const src = await png('c.png', 24, 24);
+  assert.equal(hic(['encode', src]).status, 0);
+  const bytes = await readFile(join(dir, 'c.hic'));
+  bytes[bytes.length - 3]! ^= 4;
+  await writeFile(join(dir, 'bad.hic'), bytes);
+  r = hic(['decode', 'bad.hic']);
+  assert.equal(r.status, EXIT_STATUS.E_CHECKSUM, r.stderr);
+  r = hic(['info', 'bad.hic']);
+  assert.equal(r.status, EXIT_STATUS.E_CHECKSUM);
+  assert.match(r.stdout.toString(), /MISMATCH/);
+  assert.equal(hic(['decode', 'c.png', '-o', 'cc.png']).status, EXIT_STATUS.E_BAD_MAGIC);
+  assert.equal(hic(['decode', 'c.png']).status, EXIT_STATUS.E_INVALID_OPTION); // output = input
+  const names = await readdir(dir);
+  for (const f of ['alpha.hic', 'junk.hic', 'bad.png', 'cc.png']) assert.ok(!names.includes(f), `${f} was left behind`);
+  await noTempFiles();
+});
+
+test('opaque alpha, grayscale, 16-bit and EXIF-rotated inputs become 8-bit RGB', async () => {
+  const img = syntheticImage(20, 12);
+  const raw = { raw: { width: 20, height: 12, channels: 3 as const } };
+  await sharp(img.data, raw).ensureAlpha(1).png().toFile(join(dir, 'opaque.png'));
+  await sharp(img.data, raw).greyscale().png().toFile(join(dir, 'gray.png'));
+  await sharp(img.data, raw).toColourspace('rgb16').png().toFile(join(dir, 'deep.png'));
+  await sharp(img.data, raw).jpeg().withMetadata({ orientation: 6 }).toFile(join(dir, 'rot.jpg'));
+  assert.equal((await sharp(join(dir, 'deep.png')).metadata()).depth, 'ushort');
+  for (const f of ['opaque.png', 'gray.png', 'deep.png', 'rot.jpg']) {
+    const r = hic(['encode', f, '--json']);
+    assert.equal(r.status, 0, `${f}: ${r.stderr}`);
+    const rep = JSON.parse(r.stdout.toString());
+    assert.deepEqual([rep.width, rep.height], f === 'rot.jpg' ? [12, 20] : [20, 12], f);
+  }
+});

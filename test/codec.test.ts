@@ -1,0 +1,107 @@
+// The library on the shipped model: round trips at awkward sizes, quality and rate targets,
+// parsing back to the coded symbols, and the error codes of bad options and foreign streams.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, test } from 'node:test';
+
+import { parseContainer, writeContainer } from '../src/bitstream/container.js';
+import { CodecError } from '../src/core/errors.js';
+import { psnr } from '../src/metrics/psnr.js';
+import { loadPackage } from '../src/model/package.js';
+import { decodeImageFile } from '../src/node/image.js';
+import { resolveModelDir } from '../src/node/index.js';
+import { disposeAll, hasKodak, KODIM23, node, syntheticImage } from './helpers.js';
+
+after(disposeAll);
+
+// PSNR floors: hic-base-v1 measured 25.4, 29.8 and 34.2 dB on these images (floors ~1.5 dB below).
+for (const [w, h, floor] of [[1, 1, 22], [63, 65, 28], [513, 769, 32.5]] as const) {
+  test(`round trip ${w}×${h} at quality 75`, async () => {
+    const codec = await node();
+    const img = syntheticImage(w, h, w * 7 + h);
+    const { bytes, stats } = await codec.encode(img, { quality: 75 });
+    assert.equal(stats.bytes, bytes.length);
+    assert.equal(stats.quality, 75);
+    const out = await codec.decode(bytes);
+    assert.equal(out.width, w);
+    assert.equal(out.height, h);
+    assert.equal(out.data.length, w * h * 3);
+    const p = psnr(img, out);
+    assert.ok(p > floor, `PSNR ${p.toFixed(2)} dB ≤ ${floor}`);
+  });
+}
+
+test('Kodak kodim23: bpp and PSNR of the shipped model', { skip: !hasKodak && 'Kodak not present' }, async () => {
+  const codec = await node();
+  const img = await decodeImageFile(await readFile(KODIM23));
+  const { bytes, stats } = await codec.encode(img, { quality: 80 });
+  const p = psnr(img, await codec.decode(bytes));
+  // hic-base-v1 measured 0.3992 bpp, 31.45 dB (training-side estimate: 0.3979 bpp, 31.45 dB).
+  assert.ok(stats.bpp > 0.2 && stats.bpp < 0.6, `bpp ${stats.bpp}`);
+  assert.ok(p > 31.0, `PSNR ${p}`);
+});
+
+test('quality orders rate and distortion', async () => {
+  const codec = await node();
+  const img = syntheticImage(128, 96, 5);
+  const res = [];
+  for (const quality of [0, 50, 100]) {
+    const { bytes } = await codec.encode(img, { quality });
+    res.push({ bytes: bytes.length, psnr: psnr(img, await codec.decode(bytes)) });
+  }
+  assert.ok(res[0]!.bytes < res[1]!.bytes && res[1]!.bytes < res[2]!.bytes, JSON.stringify(res));
+  assert.ok(res[0]!.psnr < res[2]!.psnr, JSON.stringify(res));
+});
+
+test('decodeSymbols returns exactly what the encoder coded', async () => {
+  const codec = await node();
+  const { bytes } = await codec.encode(syntheticImage(70, 50, 9), { quality: 40 });
+  const s = await codec.decodeSymbols(bytes);
+  assert.equal(s.width, 70);
+  assert.equal(s.quality, 40);
+  assert.equal(s.q.length, 192 * 4 * 8); // 50×70 pads to 64×128: y is 4×8, z 1×2
+  assert.equal(s.k.length, s.q.length);
+  assert.equal(s.zHat.length, 128 * 1 * 2);
+  assert.ok(s.q.some((v) => v !== 0), 'all-zero latent');
+});
+
+test('targetBytes picks the highest quality that fits', async () => {
+  const codec = await node();
+  const img = syntheticImage(160, 128, 3);
+  const mid = (await codec.encode(img, { quality: 50 })).bytes.length;
+  const { bytes, stats } = await codec.encode(img, { targetBytes: mid });
+  assert.ok(bytes.length <= mid);
+  assert.ok(stats.quality >= 50 && stats.targetMet, JSON.stringify(stats));
+  if (stats.quality < 100) assert.ok((await codec.encode(img, { quality: stats.quality + 1 })).bytes.length > mid);
+  assert.ok(stats.searched.length <= 7);
+  const bpp = await codec.encode(img, { targetBpp: (8 * mid) / (160 * 128) });
+  assert.equal(bpp.stats.quality, stats.quality);
+  const tiny = await codec.encode(img, { targetBytes: 10 });
+  assert.equal(tiny.stats.quality, 0);
+  assert.equal(tiny.stats.targetMet, false);
+});
+
+test('bad options and foreign streams end in stable error codes', async () => {
+  const codec = await node();
+  const img = syntheticImage(8, 8);
+  const code = (c: string) => (e: unknown) => e instanceof CodecError && e.code === c;
+  await assert.rejects(codec.encode(img, { quality: 101 }), code('E_INVALID_OPTION'));
+  await assert.rejects(codec.encode(img, { quality: 2.5 }), code('E_INVALID_OPTION'));
+  await assert.rejects(codec.encode(img, { targetBpp: 1, targetBytes: 100 }), code('E_INVALID_OPTION'));
+  await assert.rejects(codec.encode(img, { targetBytes: 0 }), code('E_INVALID_OPTION'));
+  await assert.rejects(codec.encode({ width: 8, height: 8, data: new Uint8Array(10) }), code('E_INVALID_OPTION'));
+  const { bytes } = await codec.encode(img, { quality: 10 });
+  const c = parseContainer(bytes);
+  await assert.rejects(codec.decode(writeContainer({ ...c, modelId: 'some-other-model' })), code('E_UNKNOWN_MODEL'));
+  await assert.rejects(codec.decode(bytes.subarray(0, bytes.length - 1)), code('E_TRUNCATED'));
+});
+
+test('a tampered model file is refused', async () => {
+  const dir = await resolveModelDir();
+  const read = async (name: string) => {
+    const b = new Uint8Array(await readFile(`${dir}/${name}`));
+    if (name === "gains.f32") b[17] = b[17]! ^ 1;
+    return b;
+  };
+  await assert.rejects(loadPackage(read), (e: unknown) => e instanceof CodecError && e.code === 'E_MODEL_INTEGRITY');
+});
