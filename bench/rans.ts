@@ -10,7 +10,7 @@ import { loadPackageFromDir } from '../src/node/package.js';
 import { createCodec, resolveModelDir } from '../src/node/index.js';
 import { decodeImageFile } from '../src/node/image.js';
 import { syntheticImage } from '../test/helpers.js';
-import { machine } from './machine.js';
+import { machine } from '../src/bench/machine.js';
 
 const KODIM = process.env['HICODEC_KODAK'] ? `${process.env['HICODEC_KODAK']}/kodim23.png` : new URL('../../../shared/data/kodak/kodim23.png', import.meta.url).pathname;
 

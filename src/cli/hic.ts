@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
+import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
 import { inspectContainer } from '../bitstream/container.js';
 import type { Codec, RgbImage } from '../codec/codec.js';
 import { CodecError, EXIT_STATUS, isCodecError } from '../core/errors.js';
@@ -199,6 +200,20 @@ export function program(): Command {
     .argument('<file>')
     .option('--json', 'JSON output')
     .action((file: string, o: { json?: boolean }) => infoCmd(file, o));
+  p.command('bench')
+    .description('rate–distortion and speed benchmark of hicodec against mozjpeg, WebP, AVIF and JPEG XL')
+    .argument('[dir]', 'folder of PNG/JPEG images (default: ../shared/data/kodak or $HICODEC_KODAK)')
+    .option('--quick', 'first 3 images only (smoke run)')
+    .option('--name <name>', 'run name (default: <folder>-<date>)')
+    .option('--out <dir>', 'results folder (default: bench/results)')
+    .option('--codecs <list>', 'comma-separated subset: hicodec,mozjpeg-420,mozjpeg-444,webp,avif-e4,avif-e9,jxl-e7')
+    .option('--model <id|dir>', 'hicodec model (default: models/DEFAULT)')
+    .option('--anchors <dir>', 'published Kodak curves (default: ../shared/anchors/kodak)')
+    .option('--write-benchmarks', 'also write BENCHMARKS.md at the repository root')
+    .action(async (dir: string | undefined, o: BenchCliOptions) => {
+      const { md } = await benchCommand(dir, o);
+      process.stdout.write(md);
+    });
   return p;
 }
 

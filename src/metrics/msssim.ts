@@ -18,57 +18,75 @@ interface Plane {
   d: Float64Array;
 }
 
-/** Separable 11×11 Gaussian filter, valid region only. */
-function filter(p: Plane): Plane {
-  const { w, h, d } = p;
-  const ow = w - 10;
-  const oh = h - 10;
-  const tmp = new Float64Array(ow * h);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let k = 0; k < 11; k++) s += WIN[k]! * d[row + x + k]!;
-      tmp[y * ow + x] = s;
-    }
-  }
-  const out = new Float64Array(ow * oh);
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let k = 0; k < 11; k++) s += WIN[k]! * tmp[(y + k) * ow + x]!;
-      out[y * ow + x] = s;
-    }
-  }
-  return { w: ow, h: oh, d: out };
-}
-
-function mul(a: Plane, b: Plane): Plane {
-  return { w: a.w, h: a.h, d: a.d.map((v, i) => v * b.d[i]!) };
-}
-
-/** Mean SSIM and mean contrast-structure term of one channel at one scale. */
+/** Mean SSIM and mean contrast-structure term of one channel at one scale. The five local
+ *  moments (μx, μy, E[x²], E[y²], E[xy]) come from one separable 11×11 Gaussian pass ("valid"). */
 function ssimCs(x: Plane, y: Plane): [number, number] {
   const c1 = (0.01 * 255) ** 2;
   const c2 = (0.03 * 255) ** 2;
-  const mx = filter(x);
-  const my = filter(y);
-  const sxx = filter(mul(x, x));
-  const syy = filter(mul(y, y));
-  const sxy = filter(mul(x, y));
+  const { w, h } = x;
+  const ow = w - 10;
+  const oh = h - 10;
+  // horizontal pass: 5 moment planes of ow × h
+  const hx = new Float64Array(ow * h);
+  const hy = new Float64Array(ow * h);
+  const hxx = new Float64Array(ow * h);
+  const hyy = new Float64Array(ow * h);
+  const hxy = new Float64Array(ow * h);
+  const xd = x.d;
+  const yd = y.d;
+  for (let r = 0; r < h; r++) {
+    const row = r * w;
+    for (let c = 0; c < ow; c++) {
+      let sx = 0;
+      let sy = 0;
+      let sxx = 0;
+      let syy = 0;
+      let sxy = 0;
+      for (let k = 0; k < 11; k++) {
+        const g = WIN[k]!;
+        const a = xd[row + c + k]!;
+        const b = yd[row + c + k]!;
+        sx += g * a;
+        sy += g * b;
+        sxx += g * a * a;
+        syy += g * b * b;
+        sxy += g * a * b;
+      }
+      const o = r * ow + c;
+      hx[o] = sx;
+      hy[o] = sy;
+      hxx[o] = sxx;
+      hyy[o] = syy;
+      hxy[o] = sxy;
+    }
+  }
   let ssim = 0;
   let cs = 0;
-  const n = mx.d.length;
-  for (let i = 0; i < n; i++) {
-    const ux = mx.d[i]!;
-    const uy = my.d[i]!;
-    const vx = sxx.d[i]! - ux * ux;
-    const vy = syy.d[i]! - uy * uy;
-    const cov = sxy.d[i]! - ux * uy;
-    const c = (2 * cov + c2) / (vx + vy + c2);
-    cs += c;
-    ssim += ((2 * ux * uy + c1) / (ux * ux + uy * uy + c1)) * c;
+  for (let r = 0; r < oh; r++) {
+    for (let c = 0; c < ow; c++) {
+      let ux = 0;
+      let uy = 0;
+      let exx = 0;
+      let eyy = 0;
+      let exy = 0;
+      for (let k = 0; k < 11; k++) {
+        const g = WIN[k]!;
+        const o = (r + k) * ow + c;
+        ux += g * hx[o]!;
+        uy += g * hy[o]!;
+        exx += g * hxx[o]!;
+        eyy += g * hyy[o]!;
+        exy += g * hxy[o]!;
+      }
+      const vx = exx - ux * ux;
+      const vy = eyy - uy * uy;
+      const cov = exy - ux * uy;
+      const v = (2 * cov + c2) / (vx + vy + c2);
+      cs += v;
+      ssim += ((2 * ux * uy + c1) / (ux * ux + uy * uy + c1)) * v;
+    }
   }
+  const n = ow * oh;
   return [ssim / n, cs / n];
 }
 

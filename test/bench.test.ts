@@ -1,0 +1,54 @@
+// `hic bench --quick` end to end on a folder of generated photos: every codec measured, results
+// JSON/markdown/SVG/PNG written, BD-rates and speed ratios present.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import sharp from 'sharp';
+
+import { REPO, syntheticImage } from './helpers.js';
+
+test('hic bench --quick', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hic-bench-'));
+  try {
+    const photos = join(dir, 'photos');
+    await mkdir(photos);
+    for (let i = 0; i < 4; i++) {
+      const img = syntheticImage(240 + 16 * i, 176, 40 + i);
+      await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toFile(join(photos, `p${i}.png`));
+    }
+    const r = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'bench', photos, '--quick', '--out', dir, '--name', 't'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /bench: 100%/);
+    const res = JSON.parse(await readFile(join(dir, 't.json'), 'utf8'));
+    assert.equal(res.images.length, 3); // --quick: the first 3 images
+    const ids = ['hicodec', 'mozjpeg-420', 'mozjpeg-444', 'webp', 'avif-e4', 'avif-e9', 'jxl-e7'];
+    assert.deepEqual(res.codecs.map((c: { id: string }) => c.id), ids);
+    const expected = res.codecs.reduce((s: number, c: { qualities: number[] }) => s + 3 * c.qualities.length, 0);
+    assert.equal(res.rows.length, expected);
+    for (const row of res.rows) {
+      assert.ok(row.bytes > 0 && row.bpp > 0 && Number.isFinite(row.psnr) && row.ms_ssim > 0 && row.ms_ssim <= 1, JSON.stringify(row));
+      assert.ok(row.encode_ms > 0 && row.decode_ms > 0 && row.peak_rss_mb > 50);
+    }
+    for (const id of ids) assert.ok(res.summary.curves[id].length >= 4, id);
+    // hicodec rows: bytes are the real .hic sizes (bpp from bytes, header included)
+    const h = res.rows.find((x: { codec: string }) => x.codec === 'hicodec');
+    assert.ok(Math.abs(h.bpp - (8 * h.bytes) / (240 * 176)) < 1e-12);
+    const bd = res.summary.vs_measured['mozjpeg-420'];
+    assert.ok(Number.isFinite(bd.bd_rate_psnr) && Number.isFinite(bd.bd_psnr), JSON.stringify(bd));
+    assert.ok(res.summary.speed['mozjpeg-420'].encode_vs_mozjpeg === 1);
+    assert.ok(res.summary.speed['hicodec-1t-q75'].decode_ms > 0 && res.summary.speed['hicodec-2t-q75'].decode_ms > 0);
+    assert.ok(res.machine.cores >= 1 && res.machine.versions.sharp);
+    const md = await readFile(join(dir, 't.md'), 'utf8');
+    for (const label of ['mozjpeg 4:2:0', 'WebP', 'AVIF (effort 9)', 'JPEG XL (effort 7)']) assert.ok(md.includes(`| ${label} |`), label);
+    assert.match(await readFile(join(dir, 't.svg'), 'utf8'), /^<svg[\s\S]*<\/svg>\n$/);
+    const png = await sharp(join(dir, 't.png')).metadata();
+    assert.deepEqual([png.format, png.width, png.height], ['png', 1240, 460]);
+    assert.ok((await stat(join(dir, 't.png'))).size > 10_000);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
