@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The test command (README, CI): TypeScript tests (node:test on the compiled output), then the
-# Python training-package tests (pytest).
+# The test command (README, CI): TypeScript tests (node:test on the compiled output, including
+# the browser test of the built web page), then the Python training-package tests (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rm -rf dist
+rm -rf dist dist-web
 npx tsc -p .
+npx vite build --config web/vite.config.ts --logLevel warn   # the page the browser test loads
 node --test dist/test/
 /usr/bin/python3 -m pytest -q -p no:cacheprovider training/tests "$@"

@@ -9,3 +9,4 @@ export { loadPackageFromDir } from './node/package.js';
 export { createCodec, resolveModelDir, MODELS_DIR, type NodeCodecOptions } from './node/index.js';
 export { decodeImageFile, encodeImageFile, formatForPath, type ImageFormat } from './node/image.js';
 export { psnr, mse } from './metrics/psnr.js';
+export { msSsim } from './metrics/msssim.js';

@@ -6,3 +6,4 @@ export { loadPackage, gainForQuality, type ModelPackage, type Manifest, type Fil
 export { webRuntime, type WebRuntimeOptions } from './runtime/web.js';
 export type { Runtime, RuntimeOptions, InferenceSession, TensorData } from './runtime/types.js';
 export { psnr, mse } from './metrics/psnr.js';
+export { msSsim } from './metrics/msssim.js';

@@ -1,0 +1,126 @@
+// The built web page in Debian's Chromium (headless, playwright-core), served with the
+// cross-origin isolation headers: encode a test image and compare the shown size and PSNR with
+// the Node codec's; open a .hic made by the Node CLI and compare the pixels; show an error for a
+// corrupt stream; save a screenshot (test-artifacts/web-e2e.png).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+import { psnr } from '../src/metrics/psnr.js';
+import { encodeImageFile } from '../src/node/image.js';
+import { disposeAll, maxAbsDiff, node, REPO, syntheticImage } from './helpers.js';
+
+const SITE = join(REPO, 'dist-web');
+const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
+const TYPES: Record<string, string> = {
+  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm',
+  '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml',
+};
+
+let server: Server;
+let base = '';
+let ctx: BrowserContext;
+let page: Page;
+let dir = '';
+
+before(async () => {
+  assert.ok(existsSync(join(SITE, 'index.html')), 'build the page first: npm run build:web');
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  server = createServer(async (req, res) => {
+    const path = normalize(join(SITE, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
+    const file = path.endsWith('/') ? join(path, 'index.html') : path;
+    if (!file.startsWith(SITE)) return void res.writeHead(403).end();
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, {
+        'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  dir = await mkdtemp(join(tmpdir(), 'hic-web-'));
+  ctx = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: CHROMIUM, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = ctx.pages()[0] ?? (await ctx.newPage());
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+});
+
+after(async () => {
+  await ctx?.close();
+  server?.close();
+  await disposeAll();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('the page encodes, compares and decodes like the Node codec', { timeout: 300_000 }, async (t) => {
+  await page.goto(base);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 180_000 });
+  assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
+  const backend = await page.textContent('#backend');
+  t.diagnostic(`backend: ${backend}`);
+  assert.match(backend ?? '', /wasm, 2 threads/);
+
+  // 1. encode a test image at quality 75: size and PSNR as in Node
+  const img = syntheticImage(256, 192, 77);
+  await writeFile(join(dir, 'photo.png'), await encodeImageFile(img, 'png'));
+  await page.setInputFiles('#file', join(dir, 'photo.png'));
+  await page.waitForSelector('body[data-encoded="1"]', { timeout: 120_000 });
+  const hicRow = page.locator('tr[data-codec="hicodec"]');
+  const shownBytes = Number(await hicRow.getAttribute('data-bytes'));
+  const shownPsnr = Number(await hicRow.getAttribute('data-psnr'));
+  const codec = await node();
+  const { bytes } = await codec.encode(img, { quality: 75 });
+  const nodePsnr = psnr(img, await codec.decode(bytes));
+  t.diagnostic(`browser ${shownBytes} bytes ${shownPsnr} dB; node ${bytes.length} bytes ${nodePsnr.toFixed(4)} dB`);
+  assert.ok(Math.abs(shownBytes - bytes.length) <= 0.01 * bytes.length, `${shownBytes} vs ${bytes.length}`);
+  assert.ok(Math.abs(shownPsnr - nodePsnr) <= 0.05, `${shownPsnr} vs ${nodePsnr}`);
+
+  // 2. the comparison codecs at the closest size
+  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+  for (const c of ['JPEG', 'WebP', 'AVIF']) {
+    const b = Number(await page.locator(`tr[data-codec="${c}"]`).getAttribute('data-bytes'));
+    assert.ok(Math.abs(b - shownBytes) < 0.35 * shownBytes, `${c}: ${b} bytes vs hicodec ${shownBytes}`);
+  }
+  await page.selectOption('#compare-with', 'AVIF');
+  await page.selectOption('#zoom', '4');
+  await mkdir(join(REPO, 'test-artifacts'), { recursive: true });
+  await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-e2e.png'), fullPage: true });
+
+  // 3. a .hic made by the Node CLI decodes to the Node pixels (±1)
+  const src = syntheticImage(131, 67, 78);
+  await writeFile(join(dir, 'cli.png'), await encodeImageFile(src, 'png'));
+  const r = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'encode', join(dir, 'cli.png'), '-o', join(dir, 'cli.hic'), '-q', '40']);
+  assert.equal(r.status, 0, r.stderr.toString());
+  const hic = new Uint8Array(await readFile(join(dir, 'cli.hic')));
+  await page.setInputFiles('#file', join(dir, 'cli.hic'));
+  await page.waitForSelector('body[data-decoded="1"]', { timeout: 60_000 });
+  const got = await page.evaluate(() => {
+    const d = (window as unknown as { __hicDecoded: { width: number; height: number; data: Uint8Array } }).__hicDecoded;
+    return { width: d.width, height: d.height, data: Array.from(d.data) };
+  });
+  const want = await codec.decode(hic);
+  assert.deepEqual([got.width, got.height], [131, 67]);
+  assert.ok(maxAbsDiff(Uint8Array.from(got.data), want.data) <= 1);
+
+  // 4. a corrupt stream shows a clear message
+  hic[hic.length - 2] = hic[hic.length - 2]! ^ 0x10;
+  await writeFile(join(dir, 'bad.hic'), hic);
+  await page.setInputFiles('#file', join(dir, 'bad.hic'));
+  await page.waitForSelector('body[data-error="E_CHECKSUM"]', { timeout: 30_000 });
+  assert.match((await page.textContent('#error')) ?? '', /E_CHECKSUM/);
+  assert.equal(await page.isVisible('#error'), true);
+});

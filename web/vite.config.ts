@@ -1,0 +1,64 @@
+// Vite config of the web page: cross-origin isolation headers (wasm threads need
+// SharedArrayBuffer), the shipped default model served/copied under /models/, onnxruntime-web
+// left out of dependency pre-bundling (it locates its .wasm files relative to itself).
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { defineConfig, type Plugin } from 'vite';
+
+const HERE = import.meta.dirname;
+const MODELS = resolve(HERE, '../models');
+const ORT_DIST = resolve(HERE, '../node_modules/onnxruntime-web/dist');
+/** onnxruntime-web's wasm glue and binaries, served as files under /ort/ (not bundled: its
+ *  worker threads must load the glue itself, not a bundle that also holds our worker). */
+const ORT_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+function models(): Plugin {
+  const defaultId = () => readFileSync(join(MODELS, 'DEFAULT'), 'utf8').trim();
+  return {
+    name: 'hicodec-models',
+    configureServer(server) {
+      server.middlewares.use('/ort/', (req, res, next) => {
+        const name = (req.url ?? '').split('?')[0]!.replace(/^\/+/, '');
+        if (!ORT_FILES.includes(name)) return next();
+        res.setHeader('Content-Type', name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
+        createReadStream(join(ORT_DIST, name)).pipe(res);
+      });
+      server.middlewares.use('/models/', (req, res, next) => {
+        const rel = decodeURIComponent((req.url ?? '').split('?')[0]!).replace(/^\/+/, '');
+        const path = resolve(MODELS, rel);
+        if (!path.startsWith(MODELS + '/') || !existsSync(path) || !statSync(path).isFile()) return next();
+        res.setHeader('Content-Length', statSync(path).size);
+        createReadStream(path).pipe(res);
+      });
+    },
+    writeBundle(opts) {
+      mkdirSync(join(opts.dir!, 'ort'), { recursive: true });
+      for (const f of ORT_FILES) copyFileSync(join(ORT_DIST, f), join(opts.dir!, 'ort', f));
+      // Only the default model: that is what the page loads.
+      const id = defaultId();
+      const out = join(opts.dir!, 'models', id);
+      mkdirSync(out, { recursive: true });
+      copyFileSync(join(MODELS, 'DEFAULT'), join(opts.dir!, 'models', 'DEFAULT'));
+      const manifest = JSON.parse(readFileSync(join(MODELS, id, 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
+      for (const f of ['manifest.json', ...Object.keys(manifest.files)]) copyFileSync(join(MODELS, id, f), join(out, f));
+    },
+  };
+}
+
+export default defineConfig({
+  root: HERE,
+  base: './',
+  plugins: [models()],
+  // the build of onnxruntime-web that imports its wasm glue from env.wasm.wasmPaths
+  resolve: { alias: { 'onnxruntime-web': join(ORT_DIST, 'ort.min.mjs') } },
+  server: { headers: ISOLATION_HEADERS },
+  preview: { headers: ISOLATION_HEADERS },
+  optimizeDeps: { exclude: ['onnxruntime-web', '@jsquash/avif', '@jsquash/jpeg', '@jsquash/webp'] },
+  worker: { format: 'es' },
+  build: { outDir: resolve(HERE, '../dist-web'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
+});

@@ -1,0 +1,153 @@
+// The codec runs here, off the page's thread: model download (cached, sha256-checked by
+// loadPackage), hicodec encode/decode on onnxruntime-web, and the JPEG/WebP/AVIF comparison.
+import encodeAvif from '@jsquash/avif/encode.js';
+import encodeJpeg from '@jsquash/jpeg/encode.js';
+import encodeWebp from '@jsquash/webp/encode.js';
+
+import { Codec, CodecError, inspectContainer, loadPackage, msSsim, psnr, webRuntime, type RgbImage } from '../src/web.js';
+import type { Reply, Request, Shown } from './protocol.js';
+
+const MODEL_CACHE = 'hicodec-models-v1';
+let codec: Codec | undefined;
+let threads = 1;
+
+const post = (m: Reply, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+
+async function fetchCached(url: string, onBytes: (n: number) => void): Promise<Uint8Array> {
+  const cache = 'caches' in self ? await caches.open(MODEL_CACHE) : undefined;
+  const hit = await cache?.match(url);
+  if (hit) {
+    const b = new Uint8Array(await hit.arrayBuffer());
+    onBytes(b.length);
+    return b;
+  }
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new CodecError('E_IO', `cannot download ${url} (HTTP ${res.status})`);
+  const parts: Uint8Array[] = [];
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    onBytes(value.length);
+  }
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  await cache?.put(url, new Response(out.slice()));
+  return out;
+}
+
+async function init(base: string, ortBase: string, wantThreads: number): Promise<void> {
+  const id = (await (await fetch(`${base}DEFAULT`)).text()).trim();
+  const root = `${base}${id}/`;
+  const manifestBytes = await fetchCached(`${root}manifest.json`, () => undefined);
+  const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as { files: Record<string, { bytes: number }> };
+  const total = Object.entries(manifest.files).filter(([n]) => n.endsWith('.onnx') || n.endsWith('.tables') || n.endsWith('.f32')).reduce((s, [, f]) => s + f.bytes, 0);
+  let loaded = 0;
+  const files = new Map<string, Uint8Array>([['manifest.json', manifestBytes]]);
+  const model = await loadPackage(async (name) => {
+    if (!files.has(name)) {
+      files.set(name, await fetchCached(`${root}${name}`, (n) => {
+        loaded += n;
+        post({ type: 'progress', loaded, total });
+      }));
+    }
+    return files.get(name)!;
+  });
+  threads = self.crossOriginIsolated ? wantThreads : 1;
+  const runtime = await webRuntime({ threads, webgpu: true, wasmPaths: ortBase });
+  codec = await Codec.create({ model, runtime });
+  post({ type: 'ready', modelId: codec.modelId, backend: runtime.name, threads, isolated: self.crossOriginIsolated });
+}
+
+function quality(a: RgbImage, b: RgbImage): { psnr: number; msssim: number | null } {
+  return { psnr: psnr(a, b), msssim: Math.min(a.width, a.height) > 160 ? msSsim(a, b) : null };
+}
+
+const toRgba = (img: RgbImage): ImageData => {
+  const d = new Uint8ClampedArray(img.width * img.height * 4);
+  for (let i = 0, j = 0; i < img.data.length; i += 3, j += 4) {
+    d[j] = img.data[i]!;
+    d[j + 1] = img.data[i + 1]!;
+    d[j + 2] = img.data[i + 2]!;
+    d[j + 3] = 255;
+  }
+  return new ImageData(d, img.width, img.height);
+};
+
+async function decodeWithBrowser(bytes: ArrayBuffer, type: string): Promise<RgbImage> {
+  const bmp = await createImageBitmap(new Blob([bytes], { type }));
+  const c = new OffscreenCanvas(bmp.width, bmp.height);
+  const ctx = c.getContext('2d')!;
+  ctx.drawImage(bmp, 0, 0);
+  const d = ctx.getImageData(0, 0, bmp.width, bmp.height).data;
+  const rgb = new Uint8Array(bmp.width * bmp.height * 3);
+  for (let i = 0, j = 0; j < d.length; i += 3, j += 4) {
+    rgb[i] = d[j]!;
+    rgb[i + 1] = d[j + 1]!;
+    rgb[i + 2] = d[j + 2]!;
+  }
+  return { width: bmp.width, height: bmp.height, data: rgb };
+}
+
+const COMPARE: Record<string, { type: string; encode: (img: ImageData, q: number) => Promise<ArrayBuffer> }> = {
+  JPEG: { type: 'image/jpeg', encode: (img, q) => encodeJpeg(img, { quality: q }) },
+  WebP: { type: 'image/webp', encode: (img, q) => encodeWebp(img, { quality: q }) },
+  AVIF: { type: 'image/avif', encode: (img, q) => encodeAvif(img, { quality: q, speed: 6 }) },
+};
+
+/** The quality of `name` whose file size is closest to `target` (binary search on quality). */
+async function compareAt(name: string, img: RgbImage, target: number): Promise<Shown> {
+  const c = COMPARE[name]!;
+  const rgba = toRgba(img);
+  let lo = 0;
+  let hi = 100;
+  let best: { q: number; bytes: ArrayBuffer; ms: number } | undefined;
+  while (lo <= hi) {
+    const q = (lo + hi) >> 1;
+    const t0 = performance.now();
+    const bytes = await c.encode(rgba, q);
+    const ms = performance.now() - t0;
+    if (!best || Math.abs(bytes.byteLength - target) < Math.abs(best.bytes.byteLength - target)) best = { q, bytes, ms };
+    if (bytes.byteLength > target) hi = q - 1;
+    else lo = q + 1;
+  }
+  const t1 = performance.now();
+  const decoded = await decodeWithBrowser(best!.bytes, c.type);
+  const decodeMs = performance.now() - t1;
+  return { codec: name, quality: best!.q, bytes: best!.bytes.byteLength, bpp: (8 * best!.bytes.byteLength) / (img.width * img.height), ...quality(img, decoded), encodeMs: best!.ms, decodeMs, image: decoded };
+}
+
+self.onmessage = async (ev: MessageEvent<Request>) => {
+  const m = ev.data;
+  try {
+    if (m.type === 'init') return await init(m.base, m.ortBase, m.threads);
+    if (!codec) throw new CodecError('E_MODEL_INTEGRITY', 'the model is not loaded yet');
+    if (m.type === 'encode') {
+      const t0 = performance.now();
+      const { bytes, stats } = await codec.encode(m.image, m.targetBytes ? { targetBytes: m.targetBytes } : { quality: m.quality });
+      const encodeMs = performance.now() - t0;
+      const t1 = performance.now();
+      const decoded = await codec.decode(bytes);
+      const decodeMs = performance.now() - t1;
+      const shown: Shown = { codec: 'hicodec', quality: stats.quality, bytes: bytes.length, bpp: stats.bpp, ...quality(m.image, decoded), encodeMs, decodeMs, image: decoded };
+      const size = bytes.length; // read before the buffer is transferred to the page
+      post({ type: 'encoded', hic: bytes, shown }, [bytes.buffer as ArrayBuffer]);
+      for (const name of Object.keys(COMPARE)) post({ type: 'compared', shown: await compareAt(name, m.image, size) });
+      post({ type: 'done' });
+    } else if (m.type === 'decode') {
+      const info = inspectContainer(m.bytes);
+      const t1 = performance.now();
+      const decoded = await codec.decode(m.bytes);
+      const decodeMs = performance.now() - t1;
+      post({ type: 'decoded', info: { width: info.width, height: info.height, quality: info.quality, bytes: info.totalBytes, modelId: info.modelId }, decodeMs, image: decoded });
+    }
+  } catch (e) {
+    const code = e instanceof CodecError ? e.code : e instanceof RangeError || String(e).includes('memory') ? 'E_OUT_OF_MEMORY' : 'E_INTERNAL';
+    post({ type: 'error', code, message: e instanceof Error ? e.message : String(e) });
+  }
+};
