@@ -26,6 +26,7 @@ function models(): Plugin {
         const name = (req.url ?? '').split('?')[0]!.replace(/^\/+/, '');
         if (!ORT_FILES.includes(name)) return next();
         res.setHeader('Content-Type', name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
+        for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v); // the ORT worker threads need them too
         createReadStream(join(ORT_DIST, name)).pipe(res);
       });
       server.middlewares.use('/models/', (req, res, next) => {
@@ -33,6 +34,7 @@ function models(): Plugin {
         const path = resolve(MODELS, rel);
         if (!path.startsWith(MODELS + '/') || !existsSync(path) || !statSync(path).isFile()) return next();
         res.setHeader('Content-Length', statSync(path).size);
+        for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
         createReadStream(path).pipe(res);
       });
     },
