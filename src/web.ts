@@ -7,3 +7,4 @@ export { webRuntime, type WebRuntimeOptions } from './runtime/web.js';
 export type { Runtime, RuntimeOptions, InferenceSession, TensorData } from './runtime/types.js';
 export { psnr, mse } from './metrics/psnr.js';
 export { msSsim } from './metrics/msssim.js';
+export { rgbToRgba, rgbaToRgb } from './core/pixels.js';

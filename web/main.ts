@@ -1,10 +1,11 @@
 // The page: file intake, worker orchestration, results table, split-slider comparison with
 // synchronized zoom, downloads, and visible errors (never a blank page).
+import { rgbaToRgb, rgbToRgba } from '../src/core/pixels.js';
 import type { Reply, Request, Shown } from './protocol.js';
 
 type Rgb = { width: number; height: number; data: Uint8Array };
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const state: { source?: Rgb; shown: Shown[]; hic?: Uint8Array; decodedOnly?: boolean } = { shown: [] };
+const state: { source: Rgb | undefined; shown: Shown[]; hic: Uint8Array | undefined } = { source: undefined, shown: [], hic: undefined };
 
 function showError(msg: string): void {
   const el = $('error');
@@ -33,14 +34,7 @@ function row(s: Shown): string {
 function draw(canvas: HTMLCanvasElement, img: Rgb): void {
   canvas.width = img.width;
   canvas.height = img.height;
-  const d = new ImageData(img.width, img.height);
-  for (let i = 0, j = 0; i < img.data.length; i += 3, j += 4) {
-    d.data[j] = img.data[i]!;
-    d.data[j + 1] = img.data[i + 1]!;
-    d.data[j + 2] = img.data[i + 2]!;
-    d.data[j + 3] = 255;
-  }
-  canvas.getContext('2d')!.putImageData(d, 0, 0);
+  canvas.getContext('2d')!.putImageData(new ImageData(rgbToRgba(img) as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
 }
 
 function layout(): void {
@@ -143,15 +137,9 @@ async function readImage(file: File): Promise<Rgb> {
   const c = new OffscreenCanvas(bmp.width, bmp.height);
   const ctx = c.getContext('2d')!;
   ctx.drawImage(bmp, 0, 0);
-  const d = ctx.getImageData(0, 0, bmp.width, bmp.height).data;
-  const rgb = new Uint8Array(bmp.width * bmp.height * 3);
-  for (let i = 0, j = 0; j < d.length; i += 3, j += 4) {
-    if (d[j + 3] !== 255) throw new Error(`${file.name}: has transparent pixels; hicodec codes RGB only`);
-    rgb[i] = d[j]!;
-    rgb[i + 1] = d[j + 1]!;
-    rgb[i + 2] = d[j + 2]!;
-  }
-  return { width: bmp.width, height: bmp.height, data: rgb };
+  const rgb = rgbaToRgb(bmp.width, bmp.height, ctx.getImageData(0, 0, bmp.width, bmp.height).data, true);
+  if (!rgb) throw new Error(`${file.name}: has transparent pixels; hicodec codes RGB only`);
+  return rgb;
 }
 
 async function takeFile(file: File): Promise<void> {

@@ -4,7 +4,7 @@ import encodeAvif from '@jsquash/avif/encode.js';
 import encodeJpeg from '@jsquash/jpeg/encode.js';
 import encodeWebp from '@jsquash/webp/encode.js';
 
-import { Codec, CodecError, inspectContainer, loadPackage, msSsim, psnr, webRuntime, type RgbImage } from '../src/web.js';
+import { Codec, CodecError, inspectContainer, loadPackage, msSsim, psnr, rgbaToRgb, rgbToRgba, webRuntime, type RgbImage } from '../src/web.js';
 import type { Reply, Request, Shown } from './protocol.js';
 
 const MODEL_CACHE = 'hicodec-models-v1';
@@ -68,30 +68,14 @@ function quality(a: RgbImage, b: RgbImage): { psnr: number; msssim: number | nul
   return { psnr: psnr(a, b), msssim: Math.min(a.width, a.height) > 160 ? msSsim(a, b) : null };
 }
 
-const toRgba = (img: RgbImage): ImageData => {
-  const d = new Uint8ClampedArray(img.width * img.height * 4);
-  for (let i = 0, j = 0; i < img.data.length; i += 3, j += 4) {
-    d[j] = img.data[i]!;
-    d[j + 1] = img.data[i + 1]!;
-    d[j + 2] = img.data[i + 2]!;
-    d[j + 3] = 255;
-  }
-  return new ImageData(d, img.width, img.height);
-};
+const toRgba = (img: RgbImage): ImageData => new ImageData(rgbToRgba(img) as Uint8ClampedArray<ArrayBuffer>, img.width, img.height);
 
 async function decodeWithBrowser(bytes: ArrayBuffer, type: string): Promise<RgbImage> {
   const bmp = await createImageBitmap(new Blob([bytes], { type }));
   const c = new OffscreenCanvas(bmp.width, bmp.height);
   const ctx = c.getContext('2d')!;
   ctx.drawImage(bmp, 0, 0);
-  const d = ctx.getImageData(0, 0, bmp.width, bmp.height).data;
-  const rgb = new Uint8Array(bmp.width * bmp.height * 3);
-  for (let i = 0, j = 0; j < d.length; i += 3, j += 4) {
-    rgb[i] = d[j]!;
-    rgb[i + 1] = d[j + 1]!;
-    rgb[i + 2] = d[j + 2]!;
-  }
-  return { width: bmp.width, height: bmp.height, data: rgb };
+  return rgbaToRgb(bmp.width, bmp.height, ctx.getImageData(0, 0, bmp.width, bmp.height).data)!;
 }
 
 const COMPARE: Record<string, { type: string; encode: (img: ImageData, q: number) => Promise<ArrayBuffer> }> = {

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 
 import type { Codec, RgbImage } from '../codec/codec.js';
+import { rgbaToRgb, rgbToRgba } from '../core/pixels.js';
 import { createCodec } from '../node/index.js';
 
 export interface BenchCodec {
@@ -52,24 +53,12 @@ async function jxlCodec(): Promise<BenchCodec> {
     version: `@jsquash/jxl ${version}`,
     qualities: [10, 20, 30, 40, 50, 60, 70, 80, 90],
     async encode(img, q) {
-      const rgba = new Uint8ClampedArray(img.width * img.height * 4);
-      for (let i = 0, j = 0; i < img.data.length; i += 3, j += 4) {
-        rgba[j] = img.data[i]!;
-        rgba[j + 1] = img.data[i + 1]!;
-        rgba[j + 2] = img.data[i + 2]!;
-        rgba[j + 3] = 255;
-      }
+      const rgba = rgbToRgba(img);
       return u8(await encMod.default({ width: img.width, height: img.height, data: rgba, colorSpace: 'srgb' } as ImageData, { quality: q, effort: 7 }));
     },
     async decode(bytes) {
       const d = await decMod.default(bytes.slice().buffer);
-      const rgb = new Uint8Array(d.width * d.height * 3);
-      for (let i = 0, j = 0; j < d.data.length; i += 3, j += 4) {
-        rgb[i] = d.data[j]!;
-        rgb[i + 1] = d.data[j + 1]!;
-        rgb[i + 2] = d.data[j + 2]!;
-      }
-      return { width: d.width, height: d.height, data: rgb };
+      return rgbaToRgb(d.width, d.height, d.data)!;
     },
   };
 }

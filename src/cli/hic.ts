@@ -43,6 +43,8 @@ function refuseBinaryToTerminal(out: string): void {
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
+/** JSON results go to stdout, or to stderr when stdout carries the image data. */
+const printJson = (v: unknown, out: string) => (out === '-' ? process.stderr : process.stdout).write(JSON.stringify(v, null, 2) + '\n');
 const ms = (t0: number) => Math.round(performance.now() - t0);
 const fmt = (n: number, d: number) => n.toFixed(d);
 
@@ -105,9 +107,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       ...(decoded ? { psnr: psnr(image, decoded), decode_ms: decodeMs } : {}),
     };
     if (o.json) {
-      const text = JSON.stringify(report, null, 2) + '\n';
-      if (out === '-') process.stderr.write(text);
-      else process.stdout.write(text);
+      printJson(report, out);
     } else if (o.stats) {
       log(`${input} → ${out}: ${image.width}×${image.height}, quality ${stats.quality}, ${stats.bytes} bytes, ` +
         `${fmt(stats.bpp, 4)} bpp (z ${fmt(report.bpp_z, 4)}, y ${fmt(report.bpp_y, 4)}), ` +
@@ -134,11 +134,7 @@ async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
     const image = await codec.decode(bytes);
     const decodeMs = ms(t0);
     await writeOutput(out, await encodeImageFile(image, formatForPath(out)), !!o.force);
-    if (o.json) {
-      const text = JSON.stringify({ input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height, decode_ms: decodeMs }, null, 2) + '\n';
-      if (out === '-') process.stderr.write(text);
-      else process.stdout.write(text);
-    }
+    if (o.json) printJson({ input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height, decode_ms: decodeMs }, out);
   });
 }
 

@@ -3,8 +3,8 @@
 // scale-index network, which decides the parsing path) always run on wasm, never on a GPU.
 import * as ort from 'onnxruntime-web';
 
-import { CodecError } from '../core/errors.js';
-import type { InferenceSession, Runtime, RuntimeOptions, SessionOptions, TensorData } from './types.js';
+import { adaptSession } from './session.js';
+import type { InferenceSession, Runtime, RuntimeOptions, SessionOptions } from './types.js';
 
 export interface WebRuntimeOptions extends RuntimeOptions {
   /** Try WebGPU for float networks (default true in a browser with `navigator.gpu`). */
@@ -13,12 +13,6 @@ export interface WebRuntimeOptions extends RuntimeOptions {
   readonly wasmPaths?: string;
 }
 
-function toTensorData(t: ort.Tensor): TensorData {
-  if (t.type !== 'float32' && t.type !== 'int32' && t.type !== 'uint8') {
-    throw new CodecError('E_MODEL_INTEGRITY', `unexpected output type ${t.type}`);
-  }
-  return { dtype: t.type, dims: t.dims, data: t.data as Float32Array | Int32Array | Uint8Array };
-}
 
 async function hasWebGpuAdapter(): Promise<boolean> {
   const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
@@ -41,17 +35,7 @@ export async function webRuntime(opts: WebRuntimeOptions = {}): Promise<Runtime>
     async createSession(model: Uint8Array, sopts: SessionOptions = {}): Promise<InferenceSession> {
       const providers = gpu && !sopts.integerOnly ? ['webgpu', 'wasm'] : ['wasm'];
       const session = await ort.InferenceSession.create(model, { executionProviders: providers, graphOptimizationLevel: 'all' });
-      return {
-        async run(feeds) {
-          const inputs: Record<string, ort.Tensor> = {};
-          for (const [k, v] of Object.entries(feeds)) inputs[k] = new ort.Tensor(v.dtype, v.data, v.dims);
-          const out = await session.run(inputs);
-          const res: Record<string, TensorData> = {};
-          for (const [k, v] of Object.entries(out)) res[k] = toTensorData(v);
-          return res;
-        },
-        dispose: () => session.release(),
-      };
+      return adaptSession(session, (v) => new ort.Tensor(v.dtype, v.data, v.dims));
     },
   };
 }
