@@ -89,6 +89,17 @@ def parity(model: HiCodec, root: Path, files: dict, sizes=PARITY_SIZES, seed: in
     return report
 
 
+def conv_layers(module: torch.nn.Module) -> list[dict]:
+    """The convolutions of a transform in forward order (kernel, stride, dilation, padding, output
+    channels): what `hic explain` computes theoretical receptive fields from."""
+    out = []
+    for name, m in module.named_modules():
+        if isinstance(m, torch.nn.Conv2d):
+            out.append({"name": name, "kernel": m.kernel_size[0], "stride": m.stride[0], "dilation": m.dilation[0],
+                        "padding": m.padding[0] if isinstance(m.padding, tuple) else m.padding, "out_channels": m.out_channels})
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
@@ -156,6 +167,7 @@ def main(argv=None) -> int:
             "extras": {"factorized_prior": {"file": "factorized_prior.f32", "tensors": prior_index,
                                             "purpose": "training only: lets train.py --init continue from this package"}},
             "macs_per_pixel": model_macs_per_pixel(model),
+            "layers": {"g_a": conv_layers(model.g_a), "h_a": conv_layers(model.h_a)},
             "parameters": {n: sum(p.numel() for p in getattr(model, n).parameters()) for n in ("g_a", "h_a", "h_s_scale", "h_s_mean", "g_s")},
             "onnx": {"opset": OPSET, "exporter": "torch.onnx (TorchScript)", "weights": "float16 initializers cast to float32 in-graph", "torch": torch.__version__},
             "training": {

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
 import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
+import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer } from '../bitstream/container.js';
 import type { Codec, RgbImage } from '../codec/codec.js';
 import { CodecError, EXIT_STATUS, isCodecError } from '../core/errors.js';
@@ -196,6 +197,16 @@ export function program(): Command {
     .argument('<file>')
     .option('--json', 'JSON output')
     .action((file: string, o: { json?: boolean }) => infoCmd(file, o));
+  common(
+    p.command('explain')
+      .description('show how the codec sees an image: tokens, where the bits go, error, receptive fields (PNG panels + HTML report)')
+      .argument('<image>')
+      .option('-q, --quality <q>', 'quality 0..100', intArg(0, 100), 75)
+      .option('-o, --output <dir>', 'output folder (default: <image name>.explain)')
+      .option('--point <x,y>', 'point of interest in pixels (default: the centre)')
+      .option('--json', 'print the summary numbers as JSON')
+      .option('-f, --force', 'replace the output folder'),
+  ).action((image: string, o: ExplainCliOptions) => explainCommand(image, o));
   p.command('bench')
     .description('rate–distortion and speed benchmark of hicodec against mozjpeg, WebP, AVIF and JPEG XL')
     .argument('[dir]', 'folder of PNG/JPEG images (default: ../shared/data/kodak or $HICODEC_KODAK)')

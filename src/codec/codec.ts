@@ -123,6 +123,11 @@ export class Codec {
     return this.model.manifest.id;
   }
 
+  /** The model package this codec runs (manifest, tables, gains). */
+  get modelPackage(): ModelPackage {
+    return this.model;
+  }
+
   async dispose(): Promise<void> {
     await Promise.all(Object.values(this.sessions).map((s) => s.dispose()));
   }
@@ -141,8 +146,8 @@ export class Codec {
     return { k: k.data as Uint8Array, mu: mu.data as Float32Array };
   }
 
-  /** Runs the analysis transform g_a once; the result can be coded at any quality. */
-  private async analyze(image: RgbImage): Promise<{ y: Float32Array; hy: number; wy: number }> {
+  /** Runs the analysis transform g_a once (padded to /64): y as [channels, hy, wy], no gain. */
+  async analyze(image: RgbImage): Promise<{ y: Float32Array; hy: number; wy: number }> {
     const { width: w, height: h } = image;
     if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data?.length !== w * h * 3) {
       throw new CodecError('E_INVALID_OPTION', `Expected an RGB image with width·height·3 bytes but received ${w}×${h} with ${image.data?.length}`);

@@ -162,3 +162,22 @@ export function decodeValues(data: Uint8Array, tableIds: ArrayLike<number>, tabl
   dec.finish();
   return out;
 }
+
+/** Ideal code length in bits of each value under its table (escape and bypass bits included):
+ *  what the rANS stream spends on it, up to the coder's few bytes of flush. */
+export function symbolBits(values: ArrayLike<number>, tableIds: ArrayLike<number>, tables: readonly CdfTable[]): Float64Array {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const t = tables[tableIds[i]!];
+    if (t === undefined) throw new CodecError('E_INVALID_OPTION', `table id ${tableIds[i]} out of range`);
+    const s = values[i]! - t.offset;
+    const { n, cum } = t;
+    if (s >= 0 && s < n) {
+      out[i] = PRECISION - Math.log2(cum[s + 1]! - cum[s]!);
+    } else {
+      const u = s < 0 ? 2 * (-s - 1) + 1 : 2 * (s - n);
+      out[i] = PRECISION - Math.log2(cum[n + 1]! - cum[n]!) + 5 + (32 - Math.clz32(u) - 1);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,171 @@
+// What the codec does with one image: the token grid the decoder attends over, where the bits go
+// (real code lengths under the shipped integer tables, per latent position and per channel), the
+// reconstruction error, and receptive fields (theoretical from the model's layer list, effective
+// measured by perturbation). Pure computation; src/explain/render.ts draws it.
+import type { Codec, RgbImage } from '../codec/codec.js';
+import { CodecError } from '../core/errors.js';
+import { symbolBits } from '../entropy/rans.js';
+
+export interface ConvLayer {
+  readonly name?: string;
+  readonly kernel: number;
+  readonly stride: number;
+  readonly dilation?: number;
+}
+
+export interface RfStep {
+  readonly name: string;
+  /** Receptive field size in input pixels (one side). */
+  readonly size: number;
+  /** Distance in input pixels between neighbouring outputs (the cumulative stride). */
+  readonly jump: number;
+}
+
+/** Theoretical receptive field after each layer: r ← r + (k − 1)·d·j, j ← j·s. */
+export function receptiveFields(layers: readonly ConvLayer[]): RfStep[] {
+  let size = 1;
+  let jump = 1;
+  return layers.map((l, i) => {
+    size += (l.kernel - 1) * (l.dilation ?? 1) * jump;
+    jump *= l.stride;
+    return { name: l.name ?? `layer ${i}`, size, jump };
+  });
+}
+
+export interface Explanation {
+  readonly quality: number;
+  readonly bytes: number;
+  readonly zBytes: number;
+  readonly yBytes: number;
+  readonly decoded: RgbImage;
+  readonly psnr: number;
+  /** Latent grid (padded image / 16) and the part of it that covers the image. */
+  readonly tokens: { readonly gridW: number; readonly gridH: number; readonly coverW: number; readonly coverH: number; readonly channels: number; readonly patch: number };
+  /** Bits per y position (row-major gridH × gridW) and per z position (grid / 4). */
+  readonly bitsY: Float64Array;
+  readonly bitsZ: Float64Array;
+  readonly zGrid: { readonly w: number; readonly h: number; readonly patch: number };
+  readonly bitsPerChannelY: Float64Array;
+  readonly bitsPerChannelZ: Float64Array;
+  readonly totalBitsY: number;
+  readonly totalBitsZ: number;
+  /** Mean absolute error over RGB per pixel (0..255). */
+  readonly error: Float32Array;
+  readonly point: { readonly x: number; readonly y: number };
+  readonly receptiveField: {
+    readonly theoretical: readonly RfStep[] | null;
+    /** Side, in pixels, of the square around the point holding 95% of the latent response energy
+     *  to a perturbation of the point (the "projective field": by translation equivariance, the
+     *  same extent as the pixels that influence one latent). */
+    readonly effective: number;
+  };
+}
+
+export interface ExplainOptions {
+  readonly quality?: number;
+  /** Point of interest in image pixels (default: the centre). */
+  readonly point?: { x: number; y: number };
+}
+
+function sumGrid(bits: Float64Array, channels: number, plane: number): { perPos: Float64Array; perChannel: Float64Array } {
+  const perPos = new Float64Array(plane);
+  const perChannel = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    let s = 0;
+    for (let i = 0; i < plane; i++) {
+      const b = bits[c * plane + i]!;
+      perPos[i] = perPos[i]! + b;
+      s += b;
+    }
+    perChannel[c] = s;
+  }
+  return { perPos, perChannel };
+}
+
+/** Effective receptive field by perturbation: y(image with a 5×5 bump at p) − y(image). */
+async function effectiveRf(codec: Codec, image: RgbImage, p: { x: number; y: number }, stride: number): Promise<number> {
+  const base = await codec.analyze(image);
+  const bumped = { ...image, data: image.data.slice() };
+  for (let dy = -2; dy <= 2; dy++) {
+    for (let dx = -2; dx <= 2; dx++) {
+      const x = p.x + dx;
+      const y = p.y + dy;
+      if (x < 0 || y < 0 || x >= image.width || y >= image.height) continue;
+      for (let c = 0; c < 3; c++) {
+        const i = (y * image.width + x) * 3 + c;
+        bumped.data[i] = bumped.data[i]! < 128 ? bumped.data[i]! + 64 : bumped.data[i]! - 64;
+      }
+    }
+  }
+  const pert = await codec.analyze(bumped);
+  const { hy, wy } = base;
+  const plane = hy * wy;
+  const channels = base.y.length / plane;
+  const energy = new Float64Array(plane);
+  for (let c = 0; c < channels; c++) for (let i = 0; i < plane; i++) energy[i] = energy[i]! + (pert.y[c * plane + i]! - base.y[c * plane + i]!) ** 2;
+  const total = energy.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  const cx = Math.min(wy - 1, Math.floor(p.x / stride));
+  const cy = Math.min(hy - 1, Math.floor(p.y / stride));
+  for (let r = 0; r < Math.max(hy, wy); r++) {
+    let s = 0;
+    for (let y = Math.max(0, cy - r); y <= Math.min(hy - 1, cy + r); y++) for (let x = Math.max(0, cx - r); x <= Math.min(wy - 1, cx + r); x++) s += energy[y * wy + x]!;
+    if (s >= 0.95 * total) return (2 * r + 1) * stride;
+  }
+  return Math.max(hy, wy) * stride;
+}
+
+export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainOptions = {}): Promise<Explanation> {
+  const point = opts.point ?? { x: Math.floor(image.width / 2), y: Math.floor(image.height / 2) };
+  if (!(point.x >= 0 && point.y >= 0 && point.x < image.width && point.y < image.height)) {
+    throw new CodecError('E_INVALID_OPTION', `point ${point.x},${point.y} is outside the ${image.width}×${image.height} image`);
+  }
+  const pkg = codec.modelPackage;
+  const { latent } = pkg.manifest;
+  const { bytes, stats } = await codec.encode(image, { quality: opts.quality ?? 75 });
+  const sym = await codec.decodeSymbols(bytes);
+  const decoded = await codec.decode(bytes);
+  const gridW = Math.ceil(image.width / latent.pad_multiple) * (latent.pad_multiple / latent.stride);
+  const gridH = Math.ceil(image.height / latent.pad_multiple) * (latent.pad_multiple / latent.stride);
+  const y = sumGrid(symbolBits(sym.q, sym.k, pkg.yTables), latent.channels, gridW * gridH);
+  const zc = latent.hyper_channels;
+  const zPlane = sym.zHat.length / zc;
+  const zIds = new Uint16Array(sym.zHat.length);
+  for (let c = 0; c < zc; c++) zIds.fill(c, c * zPlane, (c + 1) * zPlane);
+  const z = sumGrid(symbolBits(sym.zHat, zIds, pkg.zTables), zc, zPlane);
+  const error = new Float32Array(image.width * image.height);
+  let se = 0;
+  for (let i = 0; i < error.length; i++) {
+    let e = 0;
+    for (let c = 0; c < 3; c++) {
+      const d = image.data[3 * i + c]! - decoded.data[3 * i + c]!;
+      e += Math.abs(d);
+      se += d * d;
+    }
+    error[i] = e / 3;
+  }
+  const layers = (pkg.manifest as unknown as { layers?: { g_a?: ConvLayer[] } }).layers?.g_a;
+  return {
+    quality: stats.quality, bytes: stats.bytes, zBytes: stats.zBytes, yBytes: stats.yBytes, decoded,
+    psnr: se === 0 ? Infinity : 10 * Math.log10((255 * 255 * 3 * error.length) / se),
+    tokens: { gridW, gridH, coverW: Math.ceil(image.width / latent.stride), coverH: Math.ceil(image.height / latent.stride), channels: latent.channels, patch: latent.stride },
+    bitsY: y.perPos, bitsZ: z.perPos, zGrid: { w: gridW / 4, h: gridH / 4, patch: latent.hyper_stride },
+    bitsPerChannelY: y.perChannel, bitsPerChannelZ: z.perChannel,
+    totalBitsY: y.perChannel.reduce((a, b) => a + b, 0), totalBitsZ: z.perChannel.reduce((a, b) => a + b, 0),
+    error, point,
+    receptiveField: { theoretical: layers ? receptiveFields(layers) : null, effective: await effectiveRf(codec, image, point, latent.stride) },
+  };
+}
+
+/** A few lines for the terminal. */
+export function summaryText(e: Explanation, width: number, height: number): string {
+  const t = e.tokens;
+  const rf = e.receptiveField.theoretical;
+  return [
+    `${width}×${height} → ${t.coverW}×${t.coverH} = ${(t.coverW * t.coverH).toLocaleString('en')} tokens of ${t.channels} values (grid ${t.gridW}×${t.gridH} after padding to /64); each token stands for a ${t.patch}×${t.patch} patch`,
+    `quality ${e.quality}: ${e.bytes} bytes = ${((8 * e.bytes) / (width * height)).toFixed(4)} bpp, PSNR ${e.psnr.toFixed(2)} dB`,
+    `bits: y ${Math.round(e.totalBitsY)} (${((100 * e.totalBitsY) / (e.totalBitsY + e.totalBitsZ)).toFixed(1)}%), z ${Math.round(e.totalBitsZ)}; streams ${8 * e.yBytes} + ${8 * e.zBytes} bits`,
+    rf ? `theoretical receptive field per encoder stage: ${rf.map((s) => `${s.name} ${s.size}×${s.size} px (stride ${s.jump})`).join(', ')}` : 'theoretical receptive field: the model manifest has no layer list',
+    `effective receptive field at (${e.point.x}, ${e.point.y}): ~${e.receptiveField.effective}×${e.receptiveField.effective} px (95% of the latent response to a 5×5 perturbation)`,
+  ].join('\n');
+}
