@@ -100,7 +100,17 @@ test('the page encodes, compares and decodes like the Node codec', { timeout: 30
   await mkdir(join(REPO, 'test-artifacts'), { recursive: true });
   await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-e2e.png'), fullPage: true });
 
-  // 3. a .hic made by the Node CLI decodes to the Node pixels (±1)
+  // 3. the Explain panel: summary, panels, and a click that moves the receptive-field point
+  await page.click('#explain-run');
+  await page.waitForSelector('body[data-explained]', { timeout: 60_000 });
+  assert.match((await page.textContent('#explain-summary')) ?? '', /256×192 → 16×12 = 192 tokens of 192 values/);
+  await page.click('#explain-canvas', { position: { x: 30, y: 20 } });
+  await page.waitForFunction(() => document.body.dataset['explained'] && document.body.dataset['explained'] !== '128,96', undefined, { timeout: 60_000 });
+  const canvasSize = await page.evaluate(() => [(document.getElementById('explain-canvas') as HTMLCanvasElement).width, (document.getElementById('explain-canvas') as HTMLCanvasElement).height]);
+  assert.deepEqual(canvasSize, [256, 192]);
+  await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-explain.png'), fullPage: true });
+
+  // 4. a .hic made by the Node CLI decodes to the Node pixels (±1)
   const src = syntheticImage(131, 67, 78);
   await writeFile(join(dir, 'cli.png'), await encodeImageFile(src, 'png'));
   const r = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'encode', join(dir, 'cli.png'), '-o', join(dir, 'cli.hic'), '-q', '40']);
@@ -116,7 +126,7 @@ test('the page encodes, compares and decodes like the Node codec', { timeout: 30
   assert.deepEqual([got.width, got.height], [131, 67]);
   assert.ok(maxAbsDiff(Uint8Array.from(got.data), want.data) <= 1);
 
-  // 4. a corrupt stream shows a clear message
+  // 5. a corrupt stream shows a clear message
   hic[hic.length - 2] = hic[hic.length - 2]! ^ 0x10;
   await writeFile(join(dir, 'bad.hic'), hic);
   await page.setInputFiles('#file', join(dir, 'bad.hic'));

@@ -5,7 +5,9 @@ import type { Reply, Request, Shown } from './protocol.js';
 
 type Rgb = { width: number; height: number; data: Uint8Array };
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const state: { source: Rgb | undefined; shown: Shown[]; hic: Uint8Array | undefined } = { source: undefined, shown: [], hic: undefined };
+const state: { source: Rgb | undefined; shown: Shown[]; hic: Uint8Array | undefined; panels: Record<string, Rgb>; view: string } = {
+  source: undefined, shown: [], hic: undefined, panels: {}, view: 'bits_y',
+};
 
 function showError(msg: string): void {
   const el = $('error');
@@ -119,6 +121,12 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       document.body.dataset['decoded'] = '1';
       break;
     }
+    case 'explained':
+      state.panels = m.panels;
+      $('explain-summary').textContent = m.summary;
+      showPanel(state.view);
+      document.body.dataset['explained'] = `${m.point.x},${m.point.y}`;
+      break;
     case 'error':
       ($('encode') as HTMLButtonElement).disabled = !state.source;
       showError(m.code === 'E_OUT_OF_MEMORY' ? `Out of memory: try a smaller image. (${m.message})` : `${m.code}: ${m.message}`);
@@ -148,10 +156,12 @@ async function takeFile(file: File): Promise<void> {
   const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
   if (head[0] === 0x89 && head[1] === 0x48 && head[2] === 0x49 && head[3] === 0x43) {
     const bytes = new Uint8Array(await file.arrayBuffer());
+    $('explain').hidden = true;
     send({ type: 'decode', bytes }, [bytes.buffer]);
     return;
   }
   state.source = await readImage(file);
+  $('explain').hidden = false;
   ($('encode') as HTMLButtonElement).disabled = !document.body.dataset['ready'];
   encode();
 }
@@ -166,6 +176,31 @@ function encode(): void {
   const src = state.source;
   send({ type: 'encode', image: { width: src.width, height: src.height, data: src.data.slice() }, quality, ...(targetBytes ? { targetBytes } : {}) });
 }
+
+function showPanel(view: string): void {
+  state.view = view;
+  const img = state.panels[view];
+  if (img) draw($('explain-canvas') as HTMLCanvasElement, img);
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#explain-views button[data-view]')) b.classList.toggle('active', b.dataset['view'] === view);
+}
+
+function explain(point?: { x: number; y: number }): void {
+  if (!state.source || !document.body.dataset['ready']) return;
+  delete document.body.dataset['explained'];
+  const src = state.source;
+  send({ type: 'explain', image: { width: src.width, height: src.height, data: src.data.slice() }, quality: Number(($('quality') as HTMLInputElement).value), ...(point ? { point } : {}) });
+}
+
+for (const b of document.querySelectorAll<HTMLButtonElement>('#explain-views button[data-view]')) b.addEventListener('click', () => showPanel(b.dataset['view']!));
+$('explain-run').addEventListener('click', () => explain());
+$('explain-canvas').addEventListener('click', (ev) => {
+  const c = ev.target as HTMLCanvasElement;
+  const r = c.getBoundingClientRect();
+  const x = Math.floor(((ev.clientX - r.left) / r.width) * c.width);
+  const y = Math.floor(((ev.clientY - r.top) / r.height) * c.height);
+  state.view = 'receptive_field';
+  explain({ x, y });
+});
 
 ($('file') as HTMLInputElement).addEventListener('change', (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];

@@ -16,7 +16,8 @@ export interface Shown {
 export type Request =
   | { type: 'init'; base: string; ortBase: string; threads: number }
   | { type: 'encode'; image: RgbImage; quality: number; targetBytes?: number }
-  | { type: 'decode'; bytes: Uint8Array };
+  | { type: 'decode'; bytes: Uint8Array }
+  | { type: 'explain'; image: RgbImage; quality: number; point?: { x: number; y: number } };
 
 export type Reply =
   | { type: 'progress'; loaded: number; total: number }
@@ -25,4 +26,5 @@ export type Reply =
   | { type: 'compared'; shown: Shown }
   | { type: 'done' }
   | { type: 'decoded'; info: { width: number; height: number; quality: number; bytes: number; modelId: string }; decodeMs: number; image: RgbImage }
+  | { type: 'explained'; summary: string; panels: Record<string, RgbImage>; point: { x: number; y: number } }
   | { type: 'error'; code: string; message: string };

@@ -4,7 +4,7 @@ import encodeAvif from '@jsquash/avif/encode.js';
 import encodeJpeg from '@jsquash/jpeg/encode.js';
 import encodeWebp from '@jsquash/webp/encode.js';
 
-import { Codec, CodecError, inspectContainer, loadPackage, msSsim, psnr, rgbaToRgb, rgbToRgba, webRuntime, type RgbImage } from '../src/web.js';
+import { Codec, CodecError, explainImage, inspectContainer, loadPackage, msSsim, panels, psnr, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type RgbImage } from '../src/web.js';
 import type { Reply, Request, Shown } from './protocol.js';
 
 const MODEL_CACHE = 'hicodec-models-v1';
@@ -106,8 +106,7 @@ async function compareAt(name: string, img: RgbImage, target: number): Promise<S
   return { codec: name, quality: best!.q, bytes: best!.bytes.byteLength, bpp: (8 * best!.bytes.byteLength) / (img.width * img.height), ...quality(img, decoded), encodeMs: best!.ms, decodeMs, image: decoded };
 }
 
-self.onmessage = async (ev: MessageEvent<Request>) => {
-  const m = ev.data;
+async function handle(m: Request): Promise<void> {
   try {
     if (m.type === 'init') return await init(m.base, m.ortBase, m.threads);
     if (!codec) throw new CodecError('E_MODEL_INTEGRITY', 'the model is not loaded yet');
@@ -123,6 +122,9 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
       post({ type: 'encoded', hic: bytes, shown }, [bytes.buffer as ArrayBuffer]);
       for (const name of Object.keys(COMPARE)) post({ type: 'compared', shown: await compareAt(name, m.image, size) });
       post({ type: 'done' });
+    } else if (m.type === 'explain') {
+      const e = await explainImage(codec, m.image, { quality: m.quality, ...(m.point ? { point: m.point } : {}) });
+      post({ type: 'explained', summary: summaryText(e, m.image.width, m.image.height), panels: { ...panels(m.image, e) }, point: e.point });
     } else if (m.type === 'decode') {
       const info = inspectContainer(m.bytes);
       const t1 = performance.now();
@@ -134,4 +136,10 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
     const code = e instanceof CodecError ? e.code : e instanceof RangeError || String(e).includes('memory') ? 'E_OUT_OF_MEMORY' : 'E_INTERNAL';
     post({ type: 'error', code, message: e instanceof Error ? e.message : String(e) });
   }
+}
+
+// One request at a time: ONNX Runtime sessions must not run concurrently.
+let queue = Promise.resolve();
+self.onmessage = (ev: MessageEvent<Request>) => {
+  queue = queue.then(() => handle(ev.data));
 };
