@@ -22,6 +22,13 @@ test('receptive fields of known layer stacks', () => {
   assert.equal(receptiveFields([{ kernel: 3, stride: 1, dilation: 2 }])[0]!.size, 5);
 });
 
+test('the shipped encoder\'s receptive fields come from its layer list', async () => {
+  const codec = await node();
+  const e = await explainImage(codec, syntheticImage(96, 80, 5), { quality: 50 });
+  // models/DEFAULT: four 5×5 stride-2 convolutions (manifest "layers")
+  assert.deepEqual(e.receptiveField.theoretical?.map((s) => s.size), [5, 13, 29, 61]);
+});
+
 test('bits per token add up to the real streams', async () => {
   const codec = await node();
   const img = syntheticImage(200, 150, 8);
