@@ -6,9 +6,11 @@ import { dirname, join } from 'node:path';
 
 import sharp, { type Sharp } from 'sharp';
 
-import type { Codec, RgbImage } from '../codec/codec.js';
+import { Codec, type RgbImage } from '../codec/codec.js';
 import { rgbaToRgb, rgbToRgba } from '../core/pixels.js';
-import { createCodec } from '../node/index.js';
+import { resolveModelDir } from '../node/index.js';
+import { loadPackageFromDir } from '../node/package.js';
+import { nodeRuntime } from '../runtime/node.js';
 
 export interface BenchCodec {
   readonly id: string;
@@ -70,8 +72,9 @@ export interface HicodecBench extends BenchCodec {
 }
 
 export async function hicodecCodec(model?: string): Promise<HicodecBench> {
-  const codec = await createCodec({ threads: 2, ...(model ? { model } : {}) });
-  const oneThread = await createCodec({ threads: 1, ...(model ? { model } : {}) });
+  const pkg = await loadPackageFromDir(await resolveModelDir(model));
+  const codec = await Codec.create({ model: pkg, runtime: nodeRuntime({ threads: 2 }) });
+  const oneThread = await Codec.create({ model: pkg, runtime: nodeRuntime({ threads: 1 }) });
   return {
     id: 'hicodec', label: `hicodec (${codec.modelId})`, settings: `model ${codec.modelId}, onnxruntime-node, 2 threads`,
     version: `hicodec ${codec.modelId}`,

@@ -161,14 +161,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       }
     }
     opts.progress?.(total, total, 'done');
-    let model: BenchResult['model'];
-    if (hic) {
-      const { manifest } = await import('../node/index.js').then(async (m) => {
-        const dir = await m.resolveModelDir(opts.model);
-        return { manifest: JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { id: string; macs_per_pixel: Record<string, number>; package_bytes: number } };
-      });
-      model = { id: manifest.id, macs_per_pixel: manifest.macs_per_pixel, package_bytes: manifest.package_bytes };
-    }
+    const m = hic?.codec.modelPackage.manifest as unknown as { id: string; macs_per_pixel: Record<string, number>; package_bytes: number } | undefined;
+    const model: BenchResult['model'] = m && { id: m.id, macs_per_pixel: m.macs_per_pixel, package_bytes: m.package_bytes };
     return {
       images: images.map(([name, i]) => ({ name, width: i.width, height: i.height })),
       codecs: codecs.map((c) => ({ id: c.id, label: c.label, version: c.version, settings: c.settings, qualities: c.qualities })),

@@ -39,8 +39,14 @@ function defaultOutput(input: string, ext: string): string {
   return (e ? input.slice(0, -e.length) : input) + ext;
 }
 
-function refuseBinaryToTerminal(out: string): void {
+/** The output path, checked before any work: not a terminal, not the input, not an existing
+ *  file without -f. */
+async function prepareOutput(input: string, output: string | undefined, ext: string, force: boolean): Promise<string> {
+  const out = output ?? defaultOutput(input, ext);
   if (out === '-' && process.stdout.isTTY) throw new CodecError('E_INVALID_OPTION', 'refusing to write binary data to a terminal (use -o FILE or a pipe)');
+  if (out !== '-' && out === input) throw new CodecError('E_INVALID_OPTION', 'input and output are the same file');
+  await checkOutput(out, force);
+  return out;
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -77,10 +83,7 @@ interface EncodeCliOpts extends CommonOpts {
 }
 
 async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
-  const out = o.output ?? defaultOutput(input, '.hic');
-  refuseBinaryToTerminal(out);
-  if (out !== '-' && out === input) throw new CodecError('E_INVALID_OPTION', 'input and output are the same file');
-  await checkOutput(out, !!o.force);
+  const out = await prepareOutput(input, o.output, '.hic', !!o.force);
   const image = await decodeImageFile(await readInput(input), input === '-' ? 'stdin' : input);
   await withCodec(o, undefined, async (codec) => {
     const t0 = performance.now();
@@ -124,10 +127,7 @@ interface DecodeCliOpts extends CommonOpts {
 }
 
 async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
-  const out = o.output ?? defaultOutput(input, '.png');
-  refuseBinaryToTerminal(out);
-  if (out !== '-' && out === input) throw new CodecError('E_INVALID_OPTION', 'input and output are the same file');
-  await checkOutput(out, !!o.force);
+  const out = await prepareOutput(input, o.output, '.png', !!o.force);
   const bytes = await readInput(input);
   const header = inspectContainer(bytes);
   await withCodec(o, header.modelId, async (codec) => {

@@ -60,6 +60,13 @@ function checkQuality(q: unknown): number {
 
 const ceilTo = (v: number, m: number) => Math.ceil(v / m) * m;
 
+/** The channel of every element of a planar [channels, …] tensor of n elements (z's table ids). */
+export function channelIds(n: number, channels: number): Uint16Array {
+  const ids = new Uint16Array(n);
+  for (let c = 0; c < channels; c++) ids.fill(c, (c * n) / channels, ((c + 1) * n) / channels);
+  return ids;
+}
+
 function targetBytesOf(opts: EncodeOptions, image: RgbImage): number | undefined {
   const { targetBpp, targetBytes } = opts;
   if (targetBpp !== undefined && targetBytes !== undefined) {
@@ -179,10 +186,7 @@ export class Codec {
   }
 
   private zTableIds(n: number): Uint16Array {
-    const zc = this.model.manifest.latent.hyper_channels;
-    const ids = new Uint16Array(n);
-    for (let c = 0; c < zc; c++) ids.fill(c, (c * n) / zc, ((c + 1) * n) / zc);
-    return ids;
+    return channelIds(n, this.model.manifest.latent.hyper_channels);
   }
 
   /**
@@ -239,7 +243,11 @@ export class Codec {
   }
 
   async decode(bytes: Uint8Array): Promise<RgbImage> {
-    const c = await this.decodeSymbols(bytes);
+    return this.synthesize(await this.decodeSymbols(bytes));
+  }
+
+  /** ŷ = (q + μ)/gain → g_s → 8-bit RGB, cropped: the float half of decoding, from parsed symbols. */
+  async synthesize(c: Symbols & { mu: Float32Array }): Promise<RgbImage> {
     const { q, mu } = c;
     const { latent } = this.model.manifest;
     const hp = ceilTo(c.height, latent.pad_multiple);

@@ -2,7 +2,7 @@
 // (real code lengths under the shipped integer tables, per latent position and per channel), the
 // reconstruction error, and receptive fields (theoretical from the model's layer list, effective
 // measured by perturbation). Pure computation; src/explain/render.ts draws it.
-import type { Codec, RgbImage } from '../codec/codec.js';
+import { channelIds, type Codec, type RgbImage } from '../codec/codec.js';
 import { CodecError } from '../core/errors.js';
 import { symbolBits } from '../entropy/rans.js';
 
@@ -124,15 +124,13 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
   const { latent } = pkg.manifest;
   const { bytes, stats } = await codec.encode(image, { quality: opts.quality ?? 75 });
   const sym = await codec.decodeSymbols(bytes);
-  const decoded = await codec.decode(bytes);
+  const decoded = await codec.synthesize(sym); // parse once: the symbols are already decoded
   const gridW = Math.ceil(image.width / latent.pad_multiple) * (latent.pad_multiple / latent.stride);
   const gridH = Math.ceil(image.height / latent.pad_multiple) * (latent.pad_multiple / latent.stride);
   const y = sumGrid(symbolBits(sym.q, sym.k, pkg.yTables), latent.channels, gridW * gridH);
   const zc = latent.hyper_channels;
   const zPlane = sym.zHat.length / zc;
-  const zIds = new Uint16Array(sym.zHat.length);
-  for (let c = 0; c < zc; c++) zIds.fill(c, c * zPlane, (c + 1) * zPlane);
-  const z = sumGrid(symbolBits(sym.zHat, zIds, pkg.zTables), zc, zPlane);
+  const z = sumGrid(symbolBits(sym.zHat, channelIds(sym.zHat.length, zc), pkg.zTables), zc, zPlane);
   const error = new Float32Array(image.width * image.height);
   let se = 0;
   for (let i = 0; i < error.length; i++) {
