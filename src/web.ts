@@ -9,4 +9,4 @@ export { psnr, mse } from './metrics/psnr.js';
 export { msSsim } from './metrics/msssim.js';
 export { rgbToRgba, rgbaToRgb } from './core/pixels.js';
 export { explainImage, receptiveFields, summaryText, type Explanation } from './explain/explain.js';
-export { panels, type Panels } from './explain/draw.js';
+export { panels, type Panels, type TiledPanel } from './explain/draw.js';

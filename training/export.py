@@ -29,7 +29,8 @@ from hicodec_train import ort  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig  # noqa: E402
 from hicodec_train.package import (  # noqa: E402
-    FORMAT_VERSION, OPSET, export_onnx, round_weights_fp16, sha256, verify_package, write_prior, write_tables,
+    FEATURE_STRIDES, FORMAT_VERSION, OPSET, AnalysisWithFeatures, SynthesisWithAttention, attention_outputs, export_onnx,
+    feature_output_names, round_weights_fp16, sha256, verify_package, write_prior, write_tables,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,28 +61,32 @@ def parity(model: HiCodec, root: Path, files: dict, sizes=PARITY_SIZES, seed: in
         x = torch.rand(1, 3, h, w, generator=g)
         gain = model.gain_for_quality(50.0)[None, :, None, None]
         with torch.no_grad():
-            y = model.g_a(x)
+            y, *feats = AnalysisWithFeatures(model.g_a)(x)
             y_g = y * gain
             z = model.h_a(y_g)
             z_hat = torch.round(z)
             k, _ = model.h_s_scale(z_hat, exact=True)
             mu = model.h_s_mean(z_hat)
             y_hat = (torch.round(y_g - mu) + mu) / gain
-            x_hat = model.g_s(y_hat)
+            x_hat, *attn = SynthesisWithAttention(model.g_s)(y_hat)
         cases = {
-            "analysis": ({"x": x}, y),
-            "hyper_analysis": ({"y_g": y_g}, z),
-            "hyper_mean": ({"z_hat": z_hat}, mu),
-            "synthesis": ({"y_hat": y_hat}, x_hat),
+            "analysis": ({"x": x}, {"y": y, **dict(zip(feature_output_names(), feats))}),
+            "hyper_analysis": ({"y_g": y_g}, {"z": z}),
+            "hyper_mean": ({"z_hat": z_hat}, {"mu_g": mu}),
+            "synthesis": ({"y_hat": y_hat}, {"x_hat": x_hat, **{a["name"]: t for a, t in zip(attention_outputs(cfg), attn)}}),
         }
         key = f"{w}x{h}"
         report[key] = {}
-        for role, (feeds, ref) in cases.items():
+        for role, (feeds, refs) in cases.items():
             out = ort.run(root / files[role], {n: t.numpy().astype(np.float32) for n, t in feeds.items()})
-            got = next(iter(out.values()))
-            if got.shape != tuple(ref.shape):
-                raise AssertionError(f"{role} at {key}: shape {got.shape} != {tuple(ref.shape)}")
-            report[key][role] = float(np.abs(got - ref.numpy()).max())
+            if list(out) != list(refs):
+                raise AssertionError(f"{role}: outputs {list(out)} != {list(refs)} (the primary output must come first)")
+            for name, ref in refs.items():
+                got = out[name]
+                if got.shape != tuple(ref.shape):
+                    raise AssertionError(f"{role}.{name} at {key}: shape {got.shape} != {tuple(ref.shape)}")
+                label = role if name == next(iter(refs)) else f"{role}.{name}"
+                report[key][label] = float(np.abs(got - ref.numpy()).max())
         out = ort.run(root / files["hyper_scale"], {"z_hat": z_hat.numpy().astype(np.int32)})["index"]
         report[key]["hyper_scale_mismatches"] = int((out != k.numpy().astype(np.uint8)).sum())
         report[key]["hyper_scale_elements"] = int(out.size)
@@ -138,11 +143,11 @@ def main(argv=None) -> int:
             "networks": {
                 role: {"file": f, **spec}
                 for role, f, spec in [
-                    ("analysis", files["analysis"], {"side": "encoder", "inputs": {"x": "float32 [1,3,H,W] RGB in [0,1], H,W multiples of 64"}, "outputs": {"y": "float32 [1,M,H/16,W/16]"}}),
+                    ("analysis", files["analysis"], {"side": "encoder", "inputs": {"x": "float32 [1,3,H,W] RGB in [0,1], H,W multiples of 64"}, "outputs": {"y": "float32 [1,M,H/16,W/16]", **{n: f"float32 [1,N,H/{st},W/{st}] explain only" for n, st in zip(feature_output_names(), FEATURE_STRIDES)}}}),
                     ("hyper_analysis", files["hyper_analysis"], {"side": "encoder", "inputs": {"y_g": "float32 [1,M,h,w] = y·gain"}, "outputs": {"z": "float32 [1,Nz,h/4,w/4]; round to get ẑ"}}),
                     ("hyper_scale", files["hyper_scale"], {"side": "both", "integer_only": True, "inputs": {"z_hat": "int32 [1,Nz,hz,wz]"}, "outputs": {"index": "uint8 [1,M,4hz,4wz] Gaussian table index"}}),
                     ("hyper_mean", files["hyper_mean"], {"side": "both", "inputs": {"z_hat": "float32 [1,Nz,hz,wz]"}, "outputs": {"mu_g": "float32 [1,M,4hz,4wz]"}}),
-                    ("synthesis", files["synthesis"], {"side": "decoder", "inputs": {"y_hat": "float32 [1,M,h,w] = (q+mu_g)/gain"}, "outputs": {"x_hat": "float32 [1,3,16h,16w] RGB, clamp to [0,1]"}}),
+                    ("synthesis", files["synthesis"], {"side": "decoder", "inputs": {"y_hat": "float32 [1,M,h,w] = (q+mu_g)/gain"}, "outputs": {"x_hat": "float32 [1,3,16h,16w] RGB, clamp to [0,1]", **{a["name"]: "float32 [nW,heads,N,N] explain only" for a in attention_outputs(cfg)}}}),
                 ]
             },
             "latent": {"channels": cfg.M, "stride": 16, "hyper_channels": cfg.Nz, "hyper_stride": 64, "pad_multiple": 64,
@@ -166,6 +171,12 @@ def main(argv=None) -> int:
             },
             "extras": {"factorized_prior": {"file": "factorized_prior.f32", "tensors": prior_index,
                                             "purpose": "training only: lets train.py --init continue from this package"}},
+            "explain": {
+                "note": "extra outputs of analysis.onnx and synthesis.onnx for `hic explain`; the codec fetches only each graph's first output",
+                "features": [{"name": n, "stride": st, "channels": cfg.N} for n, st in zip(feature_output_names(), FEATURE_STRIDES)],
+                "attention": [{**a, "layout": "(nW, heads, N, N): windows in raster order over the token grid padded (bottom, right) to a multiple of the window, rolled by −shift for shifted blocks; N = window² tokens in raster order; rows are softmax weights (sum 1)"}
+                              for a in attention_outputs(cfg)],
+            },
             "macs_per_pixel": model_macs_per_pixel(model),
             "layers": {"g_a": conv_layers(model.g_a), "h_a": conv_layers(model.h_a)},
             "parameters": {n: sum(p.numel() for p in getattr(model, n).parameters()) for n in ("g_a", "h_a", "h_s_scale", "h_s_mean", "g_s")},
@@ -200,7 +211,7 @@ def main(argv=None) -> int:
             shutil.rmtree(tmp)
     print(f"wrote {out} ({total / 2**20:.2f} MiB)")
     if report:
-        worst = max(v for r in report.values() for k, v in r.items() if k in ("analysis", "hyper_analysis", "hyper_mean", "synthesis"))
+        worst = max(v for r in report.values() for k, v in r.items() if not k.startswith("hyper_scale_"))
         mism = sum(r["hyper_scale_mismatches"] for r in report.values())
         print(f"parity: max |ONNX − PyTorch| = {worst:.2e}; integer scale-net mismatches: {mism}")
     return 0

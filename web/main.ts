@@ -4,8 +4,10 @@ import { rgbaToRgb, rgbToRgba } from '../src/core/pixels.js';
 import type { Reply, Request, Shown } from './protocol.js';
 
 type Rgb = { width: number; height: number; data: Uint8Array };
+/** A panel may be a grid of tiles, each a scaled view of the image (feature and attention maps). */
+type Panel = Rgb & { tile?: { w: number; h: number; cols: number } };
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const state: { source: Rgb | undefined; shown: Shown[]; hic: Uint8Array | undefined; panels: Record<string, Rgb>; view: string } = {
+const state: { source: Rgb | undefined; shown: Shown[]; hic: Uint8Array | undefined; panels: Record<string, Panel>; view: string } = {
   source: undefined, shown: [], hic: undefined, panels: {}, view: 'bits_y',
 };
 
@@ -124,7 +126,9 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
     case 'explained':
       state.panels = m.panels;
       $('explain-summary').textContent = m.summary;
-      showPanel(state.view);
+      // Feature and attention views exist only for model packages exported with explain outputs.
+      for (const b of document.querySelectorAll<HTMLButtonElement>('#explain-views button[data-view]')) b.hidden = !(b.dataset['view']! in m.panels);
+      showPanel(state.view in m.panels ? state.view : 'receptive_field');
       document.body.dataset['explained'] = `${m.point.x},${m.point.y}`;
       break;
     case 'error':
@@ -195,11 +199,20 @@ for (const b of document.querySelectorAll<HTMLButtonElement>('#explain-views but
 $('explain-run').addEventListener('click', () => explain());
 $('explain-canvas').addEventListener('click', (ev) => {
   const c = ev.target as HTMLCanvasElement;
+  const src = state.source;
+  if (!src) return;
   const r = c.getBoundingClientRect();
-  const x = Math.floor(((ev.clientX - r.left) / r.width) * c.width);
-  const y = Math.floor(((ev.clientY - r.top) / r.height) * c.height);
-  state.view = 'receptive_field';
-  explain({ x, y });
+  let x = ((ev.clientX - r.left) / r.width) * c.width;
+  let y = ((ev.clientY - r.top) / r.height) * c.height;
+  // In a tiled view a click in any tile picks the same image point; the view stays.
+  const tile = state.panels[state.view]?.tile;
+  if (tile) {
+    x = ((x % tile.w) / tile.w) * src.width;
+    y = ((y % tile.h) / tile.h) * src.height;
+  } else {
+    state.view = 'receptive_field';
+  }
+  explain({ x: Math.min(src.width - 1, Math.floor(x)), y: Math.min(src.height - 1, Math.floor(y)) });
 });
 
 ($('file') as HTMLInputElement).addEventListener('change', (e) => {

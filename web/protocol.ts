@@ -1,5 +1,5 @@
 // Messages between the page and the codec worker.
-import type { RgbImage } from '../src/web.js';
+import type { RgbImage, TiledPanel } from '../src/web.js';
 
 export interface Shown {
   codec: string;
@@ -26,5 +26,5 @@ export type Reply =
   | { type: 'compared'; shown: Shown }
   | { type: 'done' }
   | { type: 'decoded'; info: { width: number; height: number; quality: number; bytes: number; modelId: string }; decodeMs: number; image: RgbImage }
-  | { type: 'explained'; summary: string; panels: Record<string, RgbImage>; point: { x: number; y: number } }
+  | { type: 'explained'; summary: string; panels: Record<string, TiledPanel>; point: { x: number; y: number } }
   | { type: 'error'; code: string; message: string };

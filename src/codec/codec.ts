@@ -139,11 +139,18 @@ export class Codec {
     await Promise.all(Object.values(this.sessions).map((s) => s.dispose()));
   }
 
+  /** Runs one network and returns its primary (first) output; explain outputs are not fetched. */
   private async run(role: NetworkRole, name: string, input: TensorData): Promise<TensorData> {
-    const out = await this.sessions[role].run({ [name]: input });
-    const first = Object.values(out)[0];
+    const session = this.sessions[role];
+    const primary = session.outputNames[0];
+    const first = primary === undefined ? undefined : (await session.run({ [name]: input }, [primary]))[primary];
     if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${role} produced no output`);
     return first;
+  }
+
+  /** The names of a network's outputs after its primary one (explain outputs, when exported). */
+  extraOutputs(role: NetworkRole): readonly string[] {
+    return this.sessions[role].outputNames.slice(1);
   }
 
   /** ẑ → (table index per y element, μ_g). The index path is integer-only. */
@@ -155,6 +162,16 @@ export class Codec {
 
   /** Runs the analysis transform g_a once (padded to /64): y as [channels, hy, wy], no gain. */
   async analyze(image: RgbImage): Promise<{ y: Float32Array; hy: number; wy: number }> {
+    const { y, hy, wy } = await this.analyzeWith(image, false);
+    return { y, hy, wy };
+  }
+
+  /** analyze() plus the encoder's explain outputs (stage features, when the model exports them). */
+  async analyzeExplained(image: RgbImage): Promise<{ y: Float32Array; hy: number; wy: number; extras: Record<string, TensorData> }> {
+    return this.analyzeWith(image, true);
+  }
+
+  private async analyzeWith(image: RgbImage, extras: boolean): Promise<{ y: Float32Array; hy: number; wy: number; extras: Record<string, TensorData> }> {
     const { width: w, height: h } = image;
     if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data?.length !== w * h * 3) {
       throw new CodecError('E_INVALID_OPTION', `Expected an RGB image with width·height·3 bytes but received ${w}×${h} with ${image.data?.length}`);
@@ -163,8 +180,19 @@ export class Codec {
     const { latent } = this.model.manifest;
     const hp = ceilTo(h, latent.pad_multiple);
     const wp = ceilTo(w, latent.pad_multiple);
-    const y = await this.run('analysis', 'x', { dtype: 'float32', dims: [1, 3, hp, wp], data: toPaddedPlanar(image, hp, wp) });
-    return { y: y.data as Float32Array, hy: hp / latent.stride, wy: wp / latent.stride };
+    const { primary: y, extras: ex } = await this.runExplained('analysis', 'x', { dtype: 'float32', dims: [1, 3, hp, wp], data: toPaddedPlanar(image, hp, wp) }, extras);
+    return { y: y.data as Float32Array, hy: hp / latent.stride, wy: wp / latent.stride, extras: ex };
+  }
+
+  /** run() that can also fetch the explain outputs. */
+  private async runExplained(role: NetworkRole, name: string, input: TensorData, extras: boolean): Promise<{ primary: TensorData; extras: Record<string, TensorData> }> {
+    if (!extras) return { primary: await this.run(role, name, input), extras: {} };
+    const session = this.sessions[role];
+    const out = await session.run({ [name]: input });
+    const [primary, ...rest] = session.outputNames;
+    const first = primary === undefined ? undefined : out[primary];
+    if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${role} produced no output`);
+    return { primary: first, extras: Object.fromEntries(rest.map((n) => [n, out[n]!])) };
   }
 
   /** Gain, hyperprior, quantization and entropy coding of an analysed image at one quality. */
@@ -248,6 +276,15 @@ export class Codec {
 
   /** ŷ = (q + μ)/gain → g_s → 8-bit RGB, cropped: the float half of decoding, from parsed symbols. */
   async synthesize(c: Symbols & { mu: Float32Array }): Promise<RgbImage> {
+    return (await this.synthesizeWith(c, false)).image;
+  }
+
+  /** synthesize() plus the decoder's explain outputs (attention weights, when the model exports them). */
+  async synthesizeExplained(c: Symbols & { mu: Float32Array }): Promise<{ image: RgbImage; extras: Record<string, TensorData> }> {
+    return this.synthesizeWith(c, true);
+  }
+
+  private async synthesizeWith(c: Symbols & { mu: Float32Array }, extras: boolean): Promise<{ image: RgbImage; extras: Record<string, TensorData> }> {
     const { q, mu } = c;
     const { latent } = this.model.manifest;
     const hp = ceilTo(c.height, latent.pad_multiple);
@@ -261,7 +298,7 @@ export class Codec {
     for (let ch = 0; ch < m; ch++) {
       for (let i = 0; i < plane; i++) yHat[ch * plane + i] = (q[ch * plane + i]! + mu[ch * plane + i]!) / gain[ch]!;
     }
-    const x = await this.run('synthesis', 'y_hat', { dtype: 'float32', dims: [1, m, hy, wy], data: yHat });
+    const { primary: x, extras: ex } = await this.runExplained('synthesis', 'y_hat', { dtype: 'float32', dims: [1, m, hy, wy], data: yHat }, extras);
     const xd = x.data as Float32Array;
     const out = new Uint8Array(c.width * c.height * 3);
     const P = hp * wp;
@@ -272,6 +309,6 @@ export class Codec {
         for (let ch = 0; ch < 3; ch++) out[d + ch] = Math.round(Math.min(1, Math.max(0, xd[ch * P + s]!)) * 255);
       }
     }
-    return { width: c.width, height: c.height, data: out };
+    return { image: { width: c.width, height: c.height, data: out }, extras: ex };
   }
 }

@@ -1,7 +1,7 @@
 // Explain panels drawn as RGB images (no I/O; used by the CLI and the web page): heat maps over
 // the image, the token grid, receptive-field boxes.
 import type { RgbImage } from '../codec/codec.js';
-import type { Explanation } from './explain.js';
+import type { AttentionAtPoint, Explanation, FeatureStage } from './explain.js';
 
 /** Inferno-like colour map, t ∈ [0, 1]. */
 const STOPS: [number, number, number][] = [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]];
@@ -83,12 +83,12 @@ export function rfBoxes(img: RgbImage, e: Explanation): RgbImage {
 }
 
 export interface Panels {
-  readonly [name: string]: RgbImage;
+  readonly [name: string]: TiledPanel;
 }
 
 export function panels(img: RgbImage, e: Explanation): Panels {
   const errGrid = Float64Array.from(e.error);
-  return {
+  const out: Record<string, TiledPanel> = {
     tokens: tokenGrid(img, e),
     bits_y: heatOver(img, e.bitsY, e.tokens.gridW, e.tokens.gridH, e.tokens.patch),
     bits_z: heatOver(img, e.bitsZ, e.zGrid.w, e.zGrid.h, e.zGrid.patch),
@@ -96,5 +96,128 @@ export function panels(img: RgbImage, e: Explanation): Panels {
     receptive_field: rfBoxes(img, e),
     decoded: e.decoded,
   };
+  for (const f of e.features ?? []) out[`features_${f.stride}`] = featureGrid(img, f);
+  const rf = e.receptiveField.theoretical;
+  for (const stride of [...new Set((e.attention ?? []).map((a) => a.stride))]) {
+    out[`attention_${stride}`] = attentionGrid(img, e.attention!.filter((a) => a.stride === stride), e.point, rf ? rf[rf.length - 1]!.size : null);
+  }
+  return out;
 }
 
+
+/** A panel made of equal tiles, each a scaled view of the image (the web page maps clicks back). */
+export type TiledPanel = RgbImage & { readonly tile?: { readonly w: number; readonly h: number; readonly cols: number } };
+
+/** 3×5 glyphs for tile labels. */
+const GLYPHS: Record<string, string> = {
+  '0': '111101101101111', '1': '010110010010111', '2': '111001111100111', '3': '111001111001111', '4': '101101111001001',
+  '5': '111100111001111', '6': '111100111101111', '7': '111001001010010', '8': '111101111101111', '9': '111101111001111',
+  c: '000111100100111', h: '100100111101101', b: '100100111101111', '/': '001001010100100', ' ': '000000000000000',
+};
+
+/** Writes `text` at (x, y) in white on a black box, glyphs scaled by `s`. */
+export function label(img: RgbImage, text: string, x: number, y: number, s = 2): void {
+  const w = (text.length * 4 + 1) * s;
+  const h = 7 * s;
+  for (let yy = y; yy < Math.min(img.height, y + h); yy++) for (let xx = x; xx < Math.min(img.width, x + w); xx++) img.data.fill(0, (yy * img.width + xx) * 3, (yy * img.width + xx) * 3 + 3);
+  [...text].forEach((ch, k) => {
+    const g = GLYPHS[ch] ?? GLYPHS[' ']!;
+    for (let gy = 0; gy < 5; gy++) {
+      for (let gx = 0; gx < 3; gx++) {
+        if (g[gy * 3 + gx] !== '1') continue;
+        for (let dy = 0; dy < s; dy++) {
+          for (let dx = 0; dx < s; dx++) {
+            const px = x + (1 + k * 4 + gx) * s + dx;
+            const py = y + (1 + gy) * s + dy;
+            if (px < img.width && py < img.height) img.data.fill(255, (py * img.width + px) * 3, (py * img.width + px) * 3 + 3);
+          }
+        }
+      }
+    }
+  });
+}
+
+/** Nearest-neighbour resize. */
+export function resize(img: RgbImage, w: number, h: number): RgbImage {
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(img.height - 1, Math.floor((y * img.height) / h));
+    for (let x = 0; x < w; x++) {
+      const sx = Math.min(img.width - 1, Math.floor((x * img.width) / w));
+      out.set(img.data.subarray((sy * img.width + sx) * 3, (sy * img.width + sx) * 3 + 3), (y * w + x) * 3);
+    }
+  }
+  return { width: w, height: h, data: out };
+}
+
+/** Tiles laid out in `cols` columns. */
+function tiles(list: readonly RgbImage[], cols: number): TiledPanel {
+  const tw = list[0]!.width;
+  const th = list[0]!.height;
+  const rows = Math.ceil(list.length / cols);
+  const out = { width: cols * tw, height: rows * th, data: new Uint8Array(cols * tw * rows * th * 3), tile: { w: tw, h: th, cols } };
+  list.forEach((t, i) => {
+    const ox = (i % cols) * tw;
+    const oy = Math.floor(i / cols) * th;
+    for (let y = 0; y < th; y++) out.data.set(t.data.subarray(y * tw * 3, (y + 1) * tw * 3), ((oy + y) * out.width + ox) * 3);
+  });
+  return out;
+}
+
+/** Blue–grey–red for signed values, t ∈ [−1, 1]. */
+function diverging(t: number): [number, number, number] {
+  const u = Math.min(1, Math.max(-1, t));
+  const mid = [221, 221, 221];
+  const end = u < 0 ? [59, 76, 192] : [180, 4, 38];
+  const a = Math.abs(u);
+  return [mid[0]! + a * (end[0]! - mid[0]!), mid[1]! + a * (end[1]! - mid[1]!), mid[2]! + a * (end[2]! - mid[2]!)];
+}
+
+/** One encoder stage: its strongest channels as a labelled grid (each scaled to ±max|v|). */
+export function featureGrid(img: RgbImage, stage: FeatureStage, cols = 4): TiledPanel {
+  const tw = Math.max(96, Math.ceil(img.width / 4));
+  const th = Math.max(1, Math.round((tw * img.height) / img.width));
+  const list = stage.top.map((ch) => {
+    let m = 0;
+    for (const v of ch.map) m = Math.max(m, Math.abs(v));
+    const t = { width: tw, height: th, data: new Uint8Array(tw * th * 3) };
+    for (let y = 0; y < th; y++) {
+      const sy = Math.min(stage.h - 1, Math.floor((y * stage.h) / th));
+      for (let x = 0; x < tw; x++) {
+        const sx = Math.min(stage.w - 1, Math.floor((x * stage.w) / tw));
+        t.data.set(diverging(m > 0 ? ch.map[sy * stage.w + sx]! / m : 0), (y * tw + x) * 3);
+      }
+    }
+    label(t, `c${ch.channel}`, 0, 0);
+    return t;
+  });
+  return tiles(list, cols);
+}
+
+/** One attention stage: a row per block, a tile per head (the query token's weights over a half-size
+ *  image, square-root scale), with the query token (red) and the encoder's receptive field (cyan). */
+export function attentionGrid(img: RgbImage, blocks: readonly AttentionAtPoint[], point: { x: number; y: number }, rf: number | null): TiledPanel {
+  const s = 2;
+  const small = resize(img, Math.ceil(img.width / s), Math.ceil(img.height / s));
+  const list: RgbImage[] = [];
+  const cols = Math.max(...blocks.map((b) => b.heads));
+  for (const b of blocks) {
+    for (let h = 0; h < cols; h++) {
+      if (h >= b.heads) {
+        list.push({ width: small.width, height: small.height, data: new Uint8Array(small.data.length) });
+        continue;
+      }
+      const t = heatOver(small, b.maps[h]!, b.gridW, b.gridH, b.stride / s, 0.7, 0.5);
+      const qx = (b.query.x * b.stride) / s;
+      const qy = (b.query.y * b.stride) / s;
+      rect(t, qx, qy, qx + b.stride / s - 1, qy + b.stride / s - 1, [255, 40, 40], 1);
+      if (rf) {
+        const r = Math.floor(rf / (2 * s));
+        rect(t, Math.floor(point.x / s) - r, Math.floor(point.y / s) - r, Math.floor(point.x / s) + r, Math.floor(point.y / s) + r, [80, 220, 255], 1);
+      }
+      label(t, `b${b.block}h${h}`, 0, 0);
+      list.push(t);
+    }
+  }
+  return tiles(list, cols);
+}

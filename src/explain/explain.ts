@@ -5,6 +5,13 @@
 import { channelIds, type Codec, type RgbImage } from '../codec/codec.js';
 import { CodecError } from '../core/errors.js';
 import { symbolBits } from '../entropy/rans.js';
+import type { TensorData } from '../runtime/types.js';
+import { attentionAt, topChannels, type AttentionAtPoint, type FeatureStage } from './maps.js';
+
+export type { AttentionAtPoint, FeatureStage } from './maps.js';
+
+/** Channels shown per encoder stage. */
+export const FEATURE_CHANNELS = 8;
 
 export interface ConvLayer {
   readonly name?: string;
@@ -59,6 +66,12 @@ export interface Explanation {
      *  same extent as the pixels that influence one latent). */
     readonly effective: number;
   };
+  /** Encoder stage features (/2, /4, /8 and y at /16), top channels by energy; null when the
+   *  model package has no explain outputs. */
+  readonly features: readonly FeatureStage[] | null;
+  /** Decoder attention of the point's token, per block at /16 and /8 and per head; null when the
+   *  model package has no explain outputs. */
+  readonly attention: readonly AttentionAtPoint[] | null;
 }
 
 export interface ExplainOptions {
@@ -83,8 +96,7 @@ function sumGrid(bits: Float64Array, channels: number, plane: number): { perPos:
 }
 
 /** Effective receptive field by perturbation: y(image with a 5×5 bump at p) − y(image). */
-async function effectiveRf(codec: Codec, image: RgbImage, p: { x: number; y: number }, stride: number): Promise<number> {
-  const base = await codec.analyze(image);
+async function effectiveRf(codec: Codec, image: RgbImage, p: { x: number; y: number }, stride: number, base: { y: Float32Array; hy: number; wy: number }): Promise<number> {
   const bumped = { ...image, data: image.data.slice() };
   for (let dy = -2; dy <= 2; dy++) {
     for (let dx = -2; dx <= 2; dx++) {
@@ -124,7 +136,10 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
   const { latent } = pkg.manifest;
   const { bytes, stats } = await codec.encode(image, { quality: opts.quality ?? 75 });
   const sym = await codec.decodeSymbols(bytes);
-  const decoded = await codec.synthesize(sym); // parse once: the symbols are already decoded
+  // parse once: the symbols are already decoded; fetch the attention outputs with x̂
+  const { image: decoded, extras: attn } = await codec.synthesizeExplained(sym);
+  const base = await codec.analyzeExplained(image);
+  const ex = pkg.manifest.explain;
   const gridW = Math.ceil(image.width / latent.pad_multiple) * (latent.pad_multiple / latent.stride);
   const gridH = Math.ceil(image.height / latent.pad_multiple) * (latent.pad_multiple / latent.stride);
   const y = sumGrid(symbolBits(sym.q, sym.k, pkg.yTables), latent.channels, gridW * gridH);
@@ -143,6 +158,25 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
     error[i] = e / 3;
   }
   const layers = (pkg.manifest as unknown as { layers?: { g_a?: ConvLayer[] } }).layers?.g_a;
+  const need = (out: Record<string, TensorData>, name: string) => {
+    const t = out[name];
+    if (!t) throw new CodecError('E_MODEL_INTEGRITY', `the manifest lists explain output ${name} but the network has none`);
+    return t;
+  };
+  const cover = (s: number) => [Math.ceil(image.width / s), Math.ceil(image.height / s)] as const;
+  const features = ex
+    ? [
+        ...ex.features.map((f) => topChannels(need(base.extras, f.name), `g_a /${f.stride}`, f.stride, ...cover(f.stride), FEATURE_CHANNELS)),
+        topChannels({ dtype: 'float32', dims: [1, latent.channels, base.hy, base.wy], data: base.y }, 'g_a /16 (y)', latent.stride, ...cover(latent.stride), FEATURE_CHANNELS),
+      ]
+    : null;
+  const attention = ex
+    ? ex.attention.map((a) => {
+        const gw = (gridW * latent.stride) / a.stride;
+        const gh = (gridH * latent.stride) / a.stride;
+        return attentionAt(need(attn, a.name), a, gw, gh, Math.floor(point.x / a.stride), Math.floor(point.y / a.stride));
+      })
+    : null;
   return {
     quality: stats.quality, bytes: stats.bytes, zBytes: stats.zBytes, yBytes: stats.yBytes, decoded,
     psnr: se === 0 ? Infinity : 10 * Math.log10((255 * 255 * 3 * error.length) / se),
@@ -151,7 +185,8 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
     bitsPerChannelY: y.perChannel, bitsPerChannelZ: z.perChannel,
     totalBitsY: y.perChannel.reduce((a, b) => a + b, 0), totalBitsZ: z.perChannel.reduce((a, b) => a + b, 0),
     error, point,
-    receptiveField: { theoretical: layers ? receptiveFields(layers) : null, effective: await effectiveRf(codec, image, point, latent.stride) },
+    receptiveField: { theoretical: layers ? receptiveFields(layers) : null, effective: await effectiveRf(codec, image, point, latent.stride, base) },
+    features, attention,
   };
 }
 
@@ -165,5 +200,13 @@ export function summaryText(e: Explanation, width: number, height: number): stri
     `bits: y ${Math.round(e.totalBitsY)} (${((100 * e.totalBitsY) / (e.totalBitsY + e.totalBitsZ)).toFixed(1)}%), z ${Math.round(e.totalBitsZ)}; streams ${8 * e.yBytes} + ${8 * e.zBytes} bits`,
     rf ? `theoretical receptive field per encoder stage: ${rf.map((s) => `${s.name} ${s.size}×${s.size} px (stride ${s.jump})`).join(', ')}` : 'theoretical receptive field: the model manifest has no layer list',
     `effective receptive field at (${e.point.x}, ${e.point.y}): ~${e.receptiveField.effective}×${e.receptiveField.effective} px (95% of the latent response to a 5×5 perturbation)`,
+    ...(e.features ? [`encoder features: ${e.features.map((f) => `${f.name} ${f.w}×${f.h}×${f.channels} (top channel ${f.top[0]?.channel})`).join(', ')}`] : ['encoder features: this model package has no explain outputs']),
+    ...(e.attention
+      ? e.attention.map((a) => {
+          const d = a.meanDistance;
+          const win = a.window * a.stride;
+          return `attention /${a.stride} block ${a.block}${a.shift ? ' (shifted)' : ''}: ${a.heads} heads look ${Math.round(Math.min(...d))}–${Math.round(Math.max(...d))} px away on average from the point's token (window ${win}×${win} px${rf ? `; the encoder's receptive field is ${rf[rf.length - 1]!.size}×${rf[rf.length - 1]!.size} px` : ''})`;
+        })
+      : ['attention maps: this model package has no explain outputs']),
   ].join('\n');
 }

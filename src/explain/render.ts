@@ -32,6 +32,14 @@ export function reportHtml(title: string, summary: string, pngs: Readonly<Record
     receptive_field: 'Receptive fields around the point: theoretical per encoder stage (blue 1/2, green 1/4, yellow 1/8, red 1/16) and effective (white, by perturbation).',
     decoded: 'Decoded image.',
   };
+  for (const f of e.features ?? []) {
+    captions[`features_${f.stride}`] = `Encoder features at 1/${f.stride} (${f.w}×${f.h}, ${f.channels} channels${f.stride === 16 ? ': the latent y itself' : ', after GDN'}): the ${f.top.length} channels with the most energy (label c = channel), each scaled to ±its largest magnitude (blue negative, red positive).`;
+  }
+  for (const stride of [...new Set((e.attention ?? []).map((a) => a.stride))]) {
+    const bl = e.attention!.filter((a) => a.stride === stride);
+    const d = bl.flatMap((a) => a.meanDistance);
+    captions[`attention_${stride}`] = `Decoder attention at 1/${stride}: where the token of the point (red box) looks, one row per Transformer block (b0 regular windows, b1 shifted), one tile per head; square-root colour scale. Mean distance ${Math.round(Math.min(...d))}–${Math.round(Math.max(...d))} px; window ${bl[0]!.window * stride}×${bl[0]!.window * stride} px. Cyan: the encoder's theoretical receptive field at the same point, for comparison.`;
+  }
   const figs = Object.entries(pngs).map(([k, b]) => `<figure><img alt="${k}" src="data:image/png;base64,${Buffer.from(b).toString('base64')}"><figcaption>${esc(captions[k] ?? k)}</figcaption></figure>`).join('\n');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font:14px system-ui,sans-serif;max-width:1000px;margin:auto;padding:16px}figure{margin:16px 0}img{max-width:100%;image-rendering:pixelated}pre{background:#f4f4f4;padding:8px;white-space:pre-wrap}</style></head>
@@ -39,7 +47,7 @@ export function reportHtml(title: string, summary: string, pngs: Readonly<Record
 ${barsSvg(e.bitsPerChannelY, 'y')}
 ${barsSvg(e.bitsPerChannelZ, 'z')}
 ${figs}
-<p>Not shown yet: encoder feature maps per stage and decoder attention maps (they need model variants with extra outputs that this package does not ship).</p>
+${e.features ? '' : '<p>Encoder feature maps and decoder attention maps: this model package was exported without explain outputs (re-export it with training/export.py).</p>'}
 </body></html>
 `;
 }

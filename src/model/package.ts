@@ -11,6 +11,16 @@ export interface Manifest {
   readonly latent: { channels: number; stride: number; hyper_channels: number; hyper_stride: number; pad_multiple: number };
   readonly quality: { anchors: number[]; gains_file: string; gains_shape: [number, number] };
   readonly entropy: { y_tables: { file: string; count: number }; z_tables: { file: string; count: number } };
+  /** Explain outputs (extra outputs of analysis.onnx and synthesis.onnx); absent in older packages. */
+  readonly explain?: ExplainOutputs;
+}
+
+export interface ExplainOutputs {
+  /** g_a stage features after GDN: [1, channels, H/stride, W/stride]. */
+  readonly features: readonly { name: string; stride: number; channels: number }[];
+  /** Softmax attention of each Swin block at /16 and /8: [nW, heads, window², window²], windows in
+   *  raster order over the token grid padded (bottom, right) to the window and rolled by −shift. */
+  readonly attention: readonly { name: string; stride: number; block: number; shift: number; heads: number; window: number }[];
 }
 
 export const NETWORK_ROLES = ['analysis', 'hyper_analysis', 'hyper_scale', 'hyper_mean', 'synthesis'] as const;

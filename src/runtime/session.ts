@@ -10,16 +10,21 @@ interface OrtTensor {
 }
 
 interface OrtSession<T extends OrtTensor> {
-  run(feeds: Record<string, T>): Promise<Record<string, T>>;
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, T>, fetches: readonly string[]): Promise<Record<string, T>>;
   release(): Promise<void>;
 }
 
 export function adaptSession<T extends OrtTensor>(session: OrtSession<T>, tensor: (t: TensorData) => T): InferenceSession {
   return {
-    async run(feeds) {
+    outputNames: session.outputNames,
+    async run(feeds, fetches = session.outputNames) {
       const inputs: Record<string, T> = {};
       for (const [k, v] of Object.entries(feeds)) inputs[k] = tensor(v);
-      const out = await session.run(inputs);
+      const unknown = fetches.find((n) => !session.outputNames.includes(n));
+      if (unknown !== undefined) throw new CodecError('E_MODEL_INTEGRITY', `the network has no output ${unknown}`);
+      // Only the fetched outputs are copied out (explain outputs stay inside the runtime).
+      const out = await session.run(inputs, fetches);
       const res: Record<string, TensorData> = {};
       for (const [k, t] of Object.entries(out)) {
         if (t.type !== 'float32' && t.type !== 'int32' && t.type !== 'uint8') throw new CodecError('E_MODEL_INTEGRITY', `unexpected output type ${t.type}`);

@@ -11,7 +11,10 @@ export interface TensorData {
 }
 
 export interface InferenceSession {
-  run(feeds: Readonly<Record<string, TensorData>>): Promise<Record<string, TensorData>>;
+  /** The graph's output names in order; the first is the network's primary output. */
+  readonly outputNames: readonly string[];
+  /** Runs the graph and returns the outputs named in `fetches` (default: all). */
+  run(feeds: Readonly<Record<string, TensorData>>, fetches?: readonly string[]): Promise<Record<string, TensorData>>;
   dispose(): Promise<void>;
 }
 

@@ -113,6 +113,63 @@ def round_weights_fp16(model: torch.nn.Module) -> None:
                 p.copy_(p.half().float())
 
 
+# Explain outputs. They are extra outputs of the analysis and synthesis graphs rather than
+# separate files: the tensors are computed on the way to y and x̂ anyway, a copy of the weights
+# would not fit the 16 MB package budget, and the codec fetches only the first output of each
+# graph (y, x̂), so encode and decode do not pay for them.
+FEATURE_STRIDES = (2, 4, 8)  # g_a stages after GDN; the /16 stage is y itself
+ATTENTION_STAGES = ("stage16", "stage8")
+
+
+def feature_output_names() -> list[str]:
+    return [f"feat_{s}" for s in FEATURE_STRIDES]
+
+
+def attention_outputs(cfg) -> list[dict]:
+    """One entry per Swin block at /16 and /8: output name, stride, block, shift, heads, window."""
+    out = []
+    for stage, stride, depth, heads in zip(ATTENTION_STAGES, (16, 8), cfg.gs_depths, cfg.gs_heads):
+        for b in range(depth):
+            out.append({"name": f"attn{stride}_{b}", "stride": stride, "block": b, "heads": heads, "window": cfg.window,
+                        "shift": cfg.window // 2 if b % 2 == 1 else 0})
+    return out
+
+
+class AnalysisWithFeatures(torch.nn.Module):
+    """g_a returning (y, features at /2, /4, /8). Parameter names stay fn.* as in _Wrap."""
+
+    def __init__(self, g_a):
+        super().__init__()
+        self.fn = g_a
+
+    def forward(self, x):
+        y, feats = self.fn(x, return_features=True)
+        return (y, *feats[: len(FEATURE_STRIDES)])
+
+
+class SynthesisWithAttention(torch.nn.Module):
+    """g_s returning (x̂, softmax attention of every block at /16 and /8), each (nW, heads, N, N)
+    with windows in raster order over the (shifted, padded) token grid."""
+
+    def __init__(self, g_s):
+        super().__init__()
+        self.fn = g_s
+
+    def blocks(self):
+        return [blk for st in ATTENTION_STAGES for blk in getattr(self.fn, st).blocks]
+
+    def forward(self, y_hat):
+        for blk in self.blocks():
+            blk.attn.keep_attention = True
+        try:
+            x_hat = self.fn(y_hat)
+            return (x_hat, *[blk.attn.last_attention for blk in self.blocks()])
+        finally:
+            for blk in self.blocks():
+                blk.attn.keep_attention = False
+                blk.attn.last_attention = None
+
+
 def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
     """Writes the five networks. Returns {role: filename}."""
     cfg = model.cfg
@@ -120,11 +177,17 @@ def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
     x = torch.rand(1, 3, h, w)
     y = torch.randn(1, cfg.M, h // 16, w // 16)
     z = torch.randn(1, cfg.Nz, h // 64, w // 64).round()
+    feat_names = feature_output_names()
+    feat_dyn = {n: {2: f"h{s}", 3: f"w{s}"} for n, s in zip(feat_names, FEATURE_STRIDES)}
+    attn = attention_outputs(cfg)
+    attn_dyn = {a["name"]: {0: f"nw{a['stride']}"} for a in attn}
     specs = {
-        "analysis": (model.g_a, (x,), ["x"], ["y"], {"x": {2: "H", 3: "W"}, "y": {2: "h", 3: "w"}}),
+        "analysis": (AnalysisWithFeatures(model.g_a), (x,), ["x"], ["y", *feat_names],
+                     {"x": {2: "H", 3: "W"}, "y": {2: "h", 3: "w"}, **feat_dyn}),
         "hyper_analysis": (model.h_a, (y,), ["y_g"], ["z"], {"y_g": {2: "h", 3: "w"}, "z": {2: "hz", 3: "wz"}}),
         "hyper_mean": (model.h_s_mean, (z,), ["z_hat"], ["mu_g"], {"z_hat": {2: "hz", 3: "wz"}, "mu_g": {2: "h", 3: "w"}}),
-        "synthesis": (model.g_s, (y,), ["y_hat"], ["x_hat"], {"y_hat": {2: "h", 3: "w"}, "x_hat": {2: "H", 3: "W"}}),
+        "synthesis": (SynthesisWithAttention(model.g_s), (y,), ["y_hat"], ["x_hat", *[a["name"] for a in attn]],
+                      {"y_hat": {2: "h", 3: "w"}, "x_hat": {2: "H", 3: "W"}, **attn_dyn}),
     }
     files = {}
     import warnings
@@ -138,7 +201,8 @@ def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
             kw["dynamo"] = False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Wrap(mod).eval(), args, str(path), **kw)
+            wrapped = mod if isinstance(mod, (AnalysisWithFeatures, SynthesisWithAttention)) else _Wrap(mod)
+            torch.onnx.export(wrapped.eval(), args, str(path), **kw)
         _store_fp16(path)
         files[role] = path.name
     import onnx

@@ -44,6 +44,29 @@ def test_onnx_matches_pytorch_at_three_sizes(exported):
         assert r["hyper_scale_mismatches"] == 0 and r["hyper_scale_elements"] > 0
 
 
+@needs_ort
+def test_explain_outputs_match_pytorch_and_attention_rows_sum_to_one(exported):
+    """Stage features of g_a and the attention of every /16 and /8 block are extra graph outputs
+    (after the primary one); ONNX equals PyTorch and each attention row is a distribution."""
+    model, out = exported
+    m = json.loads((out / "manifest.json").read_text())
+    feats, attn = m["explain"]["features"], m["explain"]["attention"]
+    assert [f["stride"] for f in feats] == [2, 4, 8]
+    assert [(a["stride"], a["block"], a["shift"], a["heads"]) for a in attn] == [(16, 0, 0, 6), (16, 1, 4, 6), (8, 0, 0, 4), (8, 1, 4, 4)]
+    assert list(m["networks"]["analysis"]["outputs"])[0] == "y" and list(m["networks"]["synthesis"]["outputs"])[0] == "x_hat"
+    for size, r in m["export"]["parity"].items():
+        for name in [f"analysis.{f['name']}" for f in feats] + [f"synthesis.{a['name']}" for a in attn]:
+            assert r[name] <= 1e-4, (size, name, r[name])
+    # 320×448 image → /16 grid 20×28, padded to 24×32 → 12 windows; /8 grid 40×56 → 35 windows
+    y_hat = torch.randn(1, model.cfg.M, 20, 28)
+    got = ort.run(out / "synthesis.onnx", {"y_hat": y_hat.numpy()})
+    assert list(got)[0] == "x_hat"
+    assert got["attn16_0"].shape == (12, 6, 64, 64) and got["attn8_1"].shape == (35, 4, 64, 64)
+    for a in attn:
+        w = got[a["name"]]
+        assert np.abs(w.sum(-1) - 1).max() < 1e-5 and w.min() >= 0
+
+
 def test_manifest_hashes_verify_and_catch_tampering(exported, tmp_path):
     _, out = exported
     m = verify_package(out)
