@@ -65,6 +65,16 @@ test('decodeSymbols returns exactly what the encoder coded', async () => {
   assert.ok(s.q.some((v) => v !== 0), 'all-zero latent');
 });
 
+test('encodeAnalyzed reuses an analysis: same bytes as encode, refused for another image', async () => {
+  const codec = await node();
+  const img = syntheticImage(70, 50, 11);
+  const a = await codec.analyzeExplained(img);
+  const direct = await codec.encode(img, { quality: 60 });
+  const reused = await codec.encodeAnalyzed(img, a, { quality: 60 });
+  assert.deepEqual(reused.bytes, direct.bytes);
+  await assert.rejects(codec.encodeAnalyzed(syntheticImage(70, 130, 11), a, { quality: 60 }), (e: unknown) => e instanceof CodecError && e.code === 'E_INVALID_OPTION');
+});
+
 test('targetBytes picks the highest quality that fits', async () => {
   const codec = await node();
   const img = syntheticImage(160, 128, 3);

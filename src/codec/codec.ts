@@ -223,8 +223,18 @@ export class Codec {
    */
   async encode(image: RgbImage, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
     const target = targetBytesOf(opts, image);
+    if (target === undefined) checkQuality(opts.quality ?? 75);
+    return this.encodeAnalyzed(image, await this.analyze(image), opts);
+  }
+
+  /** encode() from the result of analyze()/analyzeExplained() of the same image (g_a is not run again). */
+  async encodeAnalyzed(image: RgbImage, a: { y: Float32Array; hy: number; wy: number }, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+    const target = targetBytesOf(opts, image);
     const quality = target === undefined ? checkQuality(opts.quality ?? 75) : 0;
-    const a = await this.analyze(image);
+    const { latent } = this.model.manifest;
+    if (a.hy !== ceilTo(image.height, latent.pad_multiple) / latent.stride || a.wy !== ceilTo(image.width, latent.pad_multiple) / latent.stride || a.y.length !== latent.channels * a.hy * a.wy) {
+      throw new CodecError('E_INVALID_OPTION', `the analysis (${a.wy}×${a.hy}) is not of this ${image.width}×${image.height} image`);
+    }
     const { width: w, height: h } = image;
     const finish = (r: { bytes: Uint8Array; zBytes: number; yBytes: number }, q: number, searched: number[], targetMet: boolean) => ({
       bytes: r.bytes,

@@ -134,11 +134,12 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
   }
   const pkg = codec.modelPackage;
   const { latent } = pkg.manifest;
-  const { bytes, stats } = await codec.encode(image, { quality: opts.quality ?? 75 });
+  // g_a runs once for the encoding and the feature maps (and once more for the perturbation)
+  const base = await codec.analyzeExplained(image);
+  const { bytes, stats } = await codec.encodeAnalyzed(image, base, { quality: opts.quality ?? 75 });
   const sym = await codec.decodeSymbols(bytes);
   // parse once: the symbols are already decoded; fetch the attention outputs with x̂
   const { image: decoded, extras: attn } = await codec.synthesizeExplained(sym);
-  const base = await codec.analyzeExplained(image);
   const ex = pkg.manifest.explain;
   const gridW = Math.ceil(image.width / latent.pad_multiple) * (latent.pad_multiple / latent.stride);
   const gridH = Math.ceil(image.height / latent.pad_multiple) * (latent.pad_multiple / latent.stride);
