@@ -35,9 +35,10 @@ export function heatOver(img: RgbImage, values: ArrayLike<number>, gw: number, g
   return { width: img.width, height: img.height, data: out };
 }
 
-function rect(img: RgbImage, x0: number, y0: number, x1: number, y1: number, rgb: [number, number, number], thick = 1): void {
+function rect(img: RgbImage, x0: number, y0: number, x1: number, y1: number, rgb: [number, number, number], thick = 1, dot = 0): void {
   const set = (x: number, y: number) => {
     if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
+    if (dot && (x + y) % (2 * dot) >= dot) return;
     const i = (y * img.width + x) * 3;
     img.data[i] = rgb[0];
     img.data[i + 1] = rgb[1];
@@ -67,7 +68,8 @@ export function tokenGrid(img: RgbImage, e: Explanation): RgbImage {
   return out;
 }
 
-/** Receptive-field boxes around the point: theoretical per stage (colours) and effective (white). */
+/** Receptive-field boxes around the point: theoretical per stage (solid colours), effective per stage
+ *  (dotted, same colours) and at y (white). */
 export function rfBoxes(img: RgbImage, e: Explanation): RgbImage {
   const out = { ...img, data: img.data.slice() };
   const colours: [number, number, number][] = [[80, 200, 255], [80, 255, 120], [255, 220, 60], [255, 80, 80]];
@@ -75,6 +77,12 @@ export function rfBoxes(img: RgbImage, e: Explanation): RgbImage {
   (e.receptiveField.theoretical ?? []).forEach((s, i) => {
     const h = Math.floor(s.size / 2);
     rect(out, x - h, y - h, x + h, y + h, colours[i % colours.length]!, 2);
+  });
+  // effective, per stage: dotted in the stage's colour; at /16 (y) also solid white
+  e.receptiveField.effectivePerStage.forEach((s, i, all) => {
+    const h = Math.floor(s.size / 2);
+    const c = colours[(i + colours.length - all.length) % colours.length]!;
+    rect(out, x - h, y - h, x + h, y + h, c, 1, 3);
   });
   const h = Math.floor(e.receptiveField.effective / 2);
   rect(out, x - h, y - h, x + h, y + h, [255, 255, 255], 1);

@@ -65,6 +65,8 @@ export interface Explanation {
      *  to a perturbation of the point (the "projective field": by translation equivariance, the
      *  same extent as the pixels that influence one latent). */
     readonly effective: number;
+    /** The same per encoder stage (/2, /4, /8 when the model exports stage features, and /16). */
+    readonly effectivePerStage: readonly { readonly stride: number; readonly size: number }[];
   };
   /** Encoder stage features (/2, /4, /8 and y at /16), top channels by energy; null when the
    *  model package has no explain outputs. */
@@ -95,8 +97,28 @@ function sumGrid(bits: Float64Array, channels: number, plane: number): { perPos:
   return { perPos, perChannel };
 }
 
-/** Effective receptive field by perturbation: y(image with a 5×5 bump at p) − y(image). */
-async function effectiveRf(codec: Codec, image: RgbImage, p: { x: number; y: number }, stride: number, base: { y: Float32Array; hy: number; wy: number }): Promise<number> {
+/** Side, in pixels, of the square around the point's position holding 95% of the response energy
+ *  of a [C, h, w] difference map at `stride`. */
+function extent95(base: Float32Array, pert: Float32Array, w: number, h: number, stride: number, p: { x: number; y: number }): number {
+  const plane = w * h;
+  const channels = base.length / plane;
+  const energy = new Float64Array(plane);
+  for (let c = 0; c < channels; c++) for (let i = 0; i < plane; i++) energy[i] = energy[i]! + (pert[c * plane + i]! - base[c * plane + i]!) ** 2;
+  const total = energy.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  const cx = Math.min(w - 1, Math.floor(p.x / stride));
+  const cy = Math.min(h - 1, Math.floor(p.y / stride));
+  for (let r = 0; r < Math.max(h, w); r++) {
+    let s = 0;
+    for (let y = Math.max(0, cy - r); y <= Math.min(h - 1, cy + r); y++) for (let x = Math.max(0, cx - r); x <= Math.min(w - 1, cx + r); x++) s += energy[y * w + x]!;
+    if (s >= 0.95 * total) return (2 * r + 1) * stride;
+  }
+  return Math.max(h, w) * stride;
+}
+
+/** Effective receptive fields by perturbation: g_a(image with a 5×5 bump at p) − g_a(image), at
+ *  every stage the model exports (stage features) and at y. */
+async function effectiveRfs(codec: Codec, image: RgbImage, p: { x: number; y: number }, base: Awaited<ReturnType<Codec['analyzeExplained']>>, stages: readonly { name: string; stride: number }[], yStride: number): Promise<{ stride: number; size: number }[]> {
   const bumped = { ...image, data: image.data.slice() };
   for (let dy = -2; dy <= 2; dy++) {
     for (let dx = -2; dx <= 2; dx++) {
@@ -109,22 +131,16 @@ async function effectiveRf(codec: Codec, image: RgbImage, p: { x: number; y: num
       }
     }
   }
-  const pert = await codec.analyze(bumped);
-  const { hy, wy } = base;
-  const plane = hy * wy;
-  const channels = base.y.length / plane;
-  const energy = new Float64Array(plane);
-  for (let c = 0; c < channels; c++) for (let i = 0; i < plane; i++) energy[i] = energy[i]! + (pert.y[c * plane + i]! - base.y[c * plane + i]!) ** 2;
-  const total = energy.reduce((a, b) => a + b, 0);
-  if (total === 0) return 0;
-  const cx = Math.min(wy - 1, Math.floor(p.x / stride));
-  const cy = Math.min(hy - 1, Math.floor(p.y / stride));
-  for (let r = 0; r < Math.max(hy, wy); r++) {
-    let s = 0;
-    for (let y = Math.max(0, cy - r); y <= Math.min(hy - 1, cy + r); y++) for (let x = Math.max(0, cx - r); x <= Math.min(wy - 1, cx + r); x++) s += energy[y * wy + x]!;
-    if (s >= 0.95 * total) return (2 * r + 1) * stride;
-  }
-  return Math.max(hy, wy) * stride;
+  const pert = await codec.analyzeExplained(bumped);
+  const out = stages.map((st) => {
+    const b = base.extras[st.name];
+    const q = pert.extras[st.name];
+    if (!b || !q) throw new CodecError('E_MODEL_INTEGRITY', `the manifest lists explain output ${st.name} but the network has none`);
+    const [, , h, w] = b.dims as [number, number, number, number];
+    return { stride: st.stride, size: extent95(b.data as Float32Array, q.data as Float32Array, w, h, st.stride, p) };
+  });
+  out.push({ stride: yStride, size: extent95(base.y, pert.y, base.wy, base.hy, yStride, p) });
+  return out;
 }
 
 export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainOptions = {}): Promise<Explanation> {
@@ -164,6 +180,7 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
     if (!t) throw new CodecError('E_MODEL_INTEGRITY', `the manifest lists explain output ${name} but the network has none`);
     return t;
   };
+  const eff = await effectiveRfs(codec, image, point, base, ex?.features ?? [], latent.stride);
   const cover = (s: number) => [Math.ceil(image.width / s), Math.ceil(image.height / s)] as const;
   const features = ex
     ? [
@@ -186,7 +203,7 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
     bitsPerChannelY: y.perChannel, bitsPerChannelZ: z.perChannel,
     totalBitsY: y.perChannel.reduce((a, b) => a + b, 0), totalBitsZ: z.perChannel.reduce((a, b) => a + b, 0),
     error, point,
-    receptiveField: { theoretical: layers ? receptiveFields(layers) : null, effective: await effectiveRf(codec, image, point, latent.stride, base) },
+    receptiveField: { theoretical: layers ? receptiveFields(layers) : null, effective: eff[eff.length - 1]!.size, effectivePerStage: eff },
     features, attention,
   };
 }
@@ -200,7 +217,7 @@ export function summaryText(e: Explanation, width: number, height: number): stri
     `quality ${e.quality}: ${e.bytes} bytes = ${((8 * e.bytes) / (width * height)).toFixed(4)} bpp, PSNR ${e.psnr.toFixed(2)} dB`,
     `bits: y ${Math.round(e.totalBitsY)} (${((100 * e.totalBitsY) / (e.totalBitsY + e.totalBitsZ)).toFixed(1)}%), z ${Math.round(e.totalBitsZ)}; streams ${8 * e.yBytes} + ${8 * e.zBytes} bits`,
     rf ? `theoretical receptive field per encoder stage: ${rf.map((s) => `${s.name} ${s.size}×${s.size} px (stride ${s.jump})`).join(', ')}` : 'theoretical receptive field: the model manifest has no layer list',
-    `effective receptive field at (${e.point.x}, ${e.point.y}): ~${e.receptiveField.effective}×${e.receptiveField.effective} px (95% of the latent response to a 5×5 perturbation)`,
+    `effective receptive field at (${e.point.x}, ${e.point.y}) (95% of the response to a 5×5 perturbation): ${e.receptiveField.effectivePerStage.map((s) => `/${s.stride} ~${s.size}×${s.size} px`).join(', ')}`,
     ...(e.features ? [`encoder features: ${e.features.map((f) => `${f.name} ${f.w}×${f.h}×${f.channels} (top channel ${f.top[0]?.channel})`).join(', ')}`] : ['encoder features: this model package has no explain outputs']),
     ...(e.attention
       ? e.attention.map((a) => {

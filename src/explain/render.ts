@@ -29,7 +29,7 @@ export function reportHtml(title: string, summary: string, pngs: Readonly<Record
     bits_y: 'Bits of y per token (real code lengths under the shipped integer tables, all channels).',
     bits_z: 'Bits of the hyper-latent z per 64×64 block.',
     error: 'Per-pixel absolute error of the decoded image (mean over R, G, B; square-root colour scale).',
-    receptive_field: 'Receptive fields around the point: theoretical per encoder stage (blue 1/2, green 1/4, yellow 1/8, red 1/16) and effective (white, by perturbation).',
+    receptive_field: 'Receptive fields around the point: theoretical per encoder stage (solid: blue 1/2, green 1/4, yellow 1/8, red 1/16, from the model\'s layer list) and effective (dotted in the same colours, and white at 1/16: the square holding 95% of the stage\'s response to a 5×5 perturbation of the point).',
     decoded: 'Decoded image.',
   };
   for (const f of e.features ?? []) {
