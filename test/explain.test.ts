@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 
-import { explainImage, receptiveFields } from '../src/explain/explain.js';
+import { explainImage, FEATURE_CHANNELS, receptiveFields } from '../src/explain/explain.js';
+import { attentionAt, topChannels } from '../src/explain/maps.js';
 import { EXIT_STATUS } from '../src/core/errors.js';
 import { encodeImageFile } from '../src/node/image.js';
 import { disposeAll, node, REPO, syntheticImage } from './helpers.js';
@@ -46,6 +47,86 @@ test('bits per token add up to the real streams', async () => {
   assert.equal(e.error.length, 200 * 150);
 });
 
+test('attention rows map back from shifted, padded windows onto the token grid', () => {
+  // 12×10 tokens, window 8 → padded to 16×16, 2×2 windows. Every row attends only to itself
+  // (identity) or only to the key after it (m + 1): the map must land on the query's own token
+  // or on its right neighbour in the rolled window, for every token, regular and shifted.
+  const ws = 8;
+  const n = ws * ws;
+  const heads = 2;
+  for (const shift of [0, 4]) {
+    const data = new Float32Array(4 * heads * n * n);
+    for (let w = 0; w < 4; w++) {
+      for (let q = 0; q < n; q++) {
+        data[((w * heads + 0) * n + q) * n + q] = 1; // head 0: itself
+        data[((w * heads + 1) * n + q) * n + ((q + 1) % n)] = 1; // head 1: the next key
+      }
+    }
+    const t = { dtype: 'float32' as const, dims: [4, heads, n, n], data };
+    const spec = { name: 'a', stride: 16, block: shift ? 1 : 0, shift, heads, window: ws };
+    for (let qy = 0; qy < 10; qy++) {
+      for (let qx = 0; qx < 12; qx++) {
+        const a = attentionAt(t, spec, 12, 10, qx, qy);
+        assert.deepEqual(a.rowSums, [1, 1]);
+        assert.equal(a.maps[0]![qy * 12 + qx], 1, `self at ${qx},${qy} shift ${shift}`);
+        assert.equal(a.meanDistance[0], 0);
+        // the next key in the rolled window: one column right, or the next row's first column
+        const c = (((qx - shift) % 16) + 16) % 16;
+        const r = (((qy - shift) % 16) + 16) % 16;
+        const last = (c % ws) === ws - 1;
+        const kc = last ? c - (ws - 1) : c + 1;
+        const kr = last ? (r % ws === ws - 1 ? r - (ws - 1) : r + 1) : r;
+        const kx = (kc + shift) % 16;
+        const ky = (kr + shift) % 16;
+        if (kx < 12 && ky < 10) assert.equal(a.maps[1]![ky * 12 + kx], 1, `next of ${qx},${qy} shift ${shift}`);
+        else assert.equal(a.paddingWeight[1], 1);
+      }
+    }
+  }
+  assert.throws(() => attentionAt({ dtype: 'float32', dims: [3, 2, 64, 64], data: new Float32Array(3 * 2 * 64 * 64) }, { name: 'a', stride: 16, block: 0, shift: 0, heads: 2, window: 8 }, 12, 10, 0, 0), /expected 4×2×64×64/);
+});
+
+test('feature channels are ranked by energy over the image, not the padding', () => {
+  // 3 channels of 4×4 covering a 3×2 image: channel 2 is large only in the padding
+  const data = new Float32Array(3 * 16);
+  for (let y = 0; y < 2; y++) for (let x = 0; x < 3; x++) { data[0 * 16 + y * 4 + x] = 1; data[1 * 16 + y * 4 + x] = -2; }
+  data[2 * 16 + 15] = 100;
+  const f = topChannels({ dtype: 'float32', dims: [1, 3, 4, 4], data }, 's', 2, 3, 2, 2);
+  assert.deepEqual(f.top.map((c) => [c.channel, c.energy]), [[1, 4], [0, 1]]);
+  assert.deepEqual(Array.from(f.top[0]!.map), [-2, -2, -2, -2, -2, -2]);
+});
+
+test('the shipped model explains its encoder stages and its attention', async () => {
+  const codec = await node();
+  const img = syntheticImage(200, 150, 4);
+  const e = await explainImage(codec, img, { quality: 50, point: { x: 150, y: 20 } });
+  assert.ok(e.features && e.attention, 'the default model package has explain outputs');
+  assert.deepEqual(e.features.map((f) => [f.stride, f.w, f.h, f.top.length]), [[2, 100, 75, FEATURE_CHANNELS], [4, 50, 38, FEATURE_CHANNELS], [8, 25, 19, FEATURE_CHANNELS], [16, 13, 10, FEATURE_CHANNELS]]);
+  for (const f of e.features) for (let i = 1; i < f.top.length; i++) assert.ok(f.top[i - 1]!.energy >= f.top[i]!.energy);
+  // effective receptive field per stage: grows with depth and starts at least as wide as the bump
+  const eff = e.receptiveField.effectivePerStage;
+  assert.deepEqual(eff.map((s) => s.stride), [2, 4, 8, 16]);
+  for (let i = 0; i < eff.length; i++) assert.ok(eff[i]!.size >= 4 && (i === 0 || eff[i]!.size >= eff[i - 1]!.size), JSON.stringify(eff));
+  assert.equal(e.receptiveField.effective, eff[3]!.size);
+  // /16: grid 16×12 (padded to 16×16 for the windows); /8: 32×24. Point (150, 20) → tokens (9, 1) and (18, 2).
+  assert.deepEqual(e.attention.map((a) => [a.stride, a.block, a.shift, a.heads, a.gridW, a.gridH, a.query.x, a.query.y]),
+    [[16, 0, 0, 6, 16, 12, 9, 1], [16, 1, 4, 6, 16, 12, 9, 1], [8, 0, 0, 4, 32, 24, 18, 2], [8, 1, 4, 4, 32, 24, 18, 2]]);
+  for (const a of e.attention) {
+    for (let h = 0; h < a.heads; h++) {
+      assert.ok(Math.abs(a.rowSums[h]! - 1) < 1e-4, `${a.name} head ${h}: row sums to ${a.rowSums[h]}`);
+      const map = a.maps[h]!;
+      const inGrid = map.reduce((x, y) => x + y, 0);
+      assert.ok(Math.abs(inGrid + a.paddingWeight[h]! - a.rowSums[h]!) < 1e-5);
+      assert.ok(map.every((v) => v >= 0));
+      // regular windows: all weight inside the query's 8×8 window
+      if (!a.shift) {
+        for (let y = 0; y < a.gridH; y++) for (let x = 0; x < a.gridW; x++) if (Math.floor(x / 8) !== Math.floor(a.query.x / 8) || Math.floor(y / 8) !== Math.floor(a.query.y / 8)) assert.equal(map[y * a.gridW + x], 0);
+      }
+      assert.ok(a.meanDistance[h]! > 0 && a.meanDistance[h]! < Math.SQRT2 * 8 * a.stride);
+    }
+  }
+});
+
 test('hic explain writes panels, a report and a summary', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hic-explain-'));
   try {
@@ -56,9 +137,12 @@ test('hic explain writes panels, a report and a summary', async () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /180×120 → 12×8 = 96 tokens of 192 values/);
     const files = (await readdir(join(dir, 'p.explain'))).sort();
-    assert.deepEqual(files, ['bits_y.png', 'bits_z.png', 'decoded.png', 'error.png', 'receptive_field.png', 'report.html', 'summary.json', 'tokens.png']);
+    assert.deepEqual(files, ['attention_16.png', 'attention_8.png', 'bits_y.png', 'bits_z.png', 'decoded.png', 'error.png', 'features_16.png', 'features_2.png', 'features_4.png',
+      'features_8.png', 'receptive_field.png', 'report.html', 'summary.json', 'tokens.png']);
+    assert.match(r.stdout, /attention \/16 block 1 \(shifted\): 6 heads look \d+–\d+ px away/);
     const html = await readFile(join(dir, 'p.explain', 'report.html'), 'utf8');
-    assert.equal((html.match(/<img /g) ?? []).length, 6);
+    assert.equal((html.match(/<img /g) ?? []).length, 12);
+    assert.match(html, /Decoder attention at 1\/16/);
     const s = JSON.parse(await readFile(join(dir, 'p.explain', 'summary.json'), 'utf8'));
     assert.equal(s.bits_per_channel.y.length, 192);
     assert.deepEqual(s.point, { x: 40, y: 30 });

@@ -109,6 +109,20 @@ test('the page encodes, compares and decodes like the Node codec', { timeout: 30
   const canvasSize = await page.evaluate(() => [(document.getElementById('explain-canvas') as HTMLCanvasElement).width, (document.getElementById('explain-canvas') as HTMLCanvasElement).height]);
   assert.deepEqual(canvasSize, [256, 192]);
   await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-explain.png'), fullPage: true });
+  // encoder features (4 × 2 tiles of 96×72) and attention (6 heads × 2 blocks of half-size tiles)
+  const size = () => page.evaluate(() => [(document.getElementById('explain-canvas') as HTMLCanvasElement).width, (document.getElementById('explain-canvas') as HTMLCanvasElement).height]);
+  await page.click('button[data-view="features_2"]');
+  assert.deepEqual(await size(), [384, 144]);
+  await page.click('button[data-view="attention_16"]');
+  assert.deepEqual(await size(), [768, 192]);
+  assert.match((await page.textContent('#explain-summary')) ?? '', /attention \/16 block 1 \(shifted\): 6 heads look/);
+  // a click in the second head's tile at tile pixel (32, 48) picks image point (64, 96); the view stays
+  const box = (await page.locator('#explain-canvas').boundingBox())!;
+  await page.click('#explain-canvas', { position: { x: ((128 + 32.5) * box.width) / 768, y: (48.5 * box.height) / 192 } });
+  await page.waitForFunction(() => document.body.dataset['explained'] === '64,96', undefined, { timeout: 60_000 });
+  assert.deepEqual(await size(), [768, 192]);
+  assert.equal(await page.getAttribute('button[data-view="attention_16"]', 'class'), 'active');
+  await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-explain-attention.png'), fullPage: true });
 
   // 4. a .hic made by the Node CLI decodes to the Node pixels (±1)
   const src = syntheticImage(131, 67, 78);
