@@ -148,11 +148,6 @@ export class Codec {
     return first;
   }
 
-  /** The names of a network's outputs after its primary one (explain outputs, when exported). */
-  extraOutputs(role: NetworkRole): readonly string[] {
-    return this.sessions[role].outputNames.slice(1);
-  }
-
   /** ẑ → (table index per y element, μ_g). The index path is integer-only. */
   private async hyperSynthesis(zHat: Int32Array, dims: number[]): Promise<{ k: Uint8Array; mu: Float32Array }> {
     const k = await this.run('hyper_scale', 'z_hat', { dtype: 'int32', dims, data: zHat });

@@ -97,6 +97,13 @@ function sumGrid(bits: Float64Array, channels: number, plane: number): { perPos:
   return { perPos, perChannel };
 }
 
+/** An explain output the manifest promises. */
+function need(out: Readonly<Record<string, TensorData>>, name: string): TensorData {
+  const t = out[name];
+  if (!t) throw new CodecError('E_MODEL_INTEGRITY', `the manifest lists explain output ${name} but the network has none`);
+  return t;
+}
+
 /** Side, in pixels, of the square around the point's position holding 95% of the response energy
  *  of a [C, h, w] difference map at `stride`. */
 function extent95(base: Float32Array, pert: Float32Array, w: number, h: number, stride: number, p: { x: number; y: number }): number {
@@ -133,9 +140,8 @@ async function effectiveRfs(codec: Codec, image: RgbImage, p: { x: number; y: nu
   }
   const pert = await codec.analyzeExplained(bumped);
   const out = stages.map((st) => {
-    const b = base.extras[st.name];
-    const q = pert.extras[st.name];
-    if (!b || !q) throw new CodecError('E_MODEL_INTEGRITY', `the manifest lists explain output ${st.name} but the network has none`);
+    const b = need(base.extras, st.name);
+    const q = need(pert.extras, st.name);
     const [, , h, w] = b.dims as [number, number, number, number];
     return { stride: st.stride, size: extent95(b.data as Float32Array, q.data as Float32Array, w, h, st.stride, p) };
   });
@@ -175,11 +181,6 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
     error[i] = e / 3;
   }
   const layers = (pkg.manifest as unknown as { layers?: { g_a?: ConvLayer[] } }).layers?.g_a;
-  const need = (out: Record<string, TensorData>, name: string) => {
-    const t = out[name];
-    if (!t) throw new CodecError('E_MODEL_INTEGRITY', `the manifest lists explain output ${name} but the network has none`);
-    return t;
-  };
   const eff = await effectiveRfs(codec, image, point, base, ex?.features ?? [], latent.stride);
   const cover = (s: number) => [Math.ceil(image.width / s), Math.ceil(image.height / s)] as const;
   const features = ex
