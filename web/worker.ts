@@ -124,7 +124,9 @@ async function handle(m: Request): Promise<void> {
       post({ type: 'done' });
     } else if (m.type === 'explain') {
       const e = await explainImage(codec, m.image, { quality: m.quality, ...(m.point ? { point: m.point } : {}) });
-      post({ type: 'explained', summary: summaryText(e, m.image.width, m.image.height), panels: { ...panels(m.image, e) }, point: e.point });
+      const p = { ...panels(m.image, e) };
+      // transfer the panels' pixels rather than copying them (decoded is e.decoded's own buffer)
+      post({ type: 'explained', summary: summaryText(e, m.image.width, m.image.height), panels: p, point: e.point }, [...new Set(Object.values(p).map((x) => x.data.buffer as ArrayBuffer))]);
     } else if (m.type === 'decode') {
       const info = inspectContainer(m.bytes);
       const t1 = performance.now();

@@ -141,11 +141,17 @@ export class Codec {
 
   /** Runs one network and returns its primary (first) output; explain outputs are not fetched. */
   private async run(role: NetworkRole, name: string, input: TensorData): Promise<TensorData> {
+    return (await this.runExplained(role, name, input, false)).primary;
+  }
+
+  /** Runs one network: its primary (first) output, and with `extras` every other output too. */
+  private async runExplained(role: NetworkRole, name: string, input: TensorData, extras: boolean): Promise<{ primary: TensorData; extras: Record<string, TensorData> }> {
     const session = this.sessions[role];
-    const primary = session.outputNames[0];
-    const first = primary === undefined ? undefined : (await session.run({ [name]: input }, [primary]))[primary];
+    const [primary, ...rest] = session.outputNames;
+    const out = primary === undefined ? {} : await session.run({ [name]: input }, extras ? session.outputNames : [primary]);
+    const first = primary === undefined ? undefined : out[primary];
     if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${role} produced no output`);
-    return first;
+    return { primary: first, extras: extras ? Object.fromEntries(rest.map((n) => [n, out[n]!])) : {} };
   }
 
   /** ẑ → (table index per y element, μ_g). The index path is integer-only. */
@@ -177,17 +183,6 @@ export class Codec {
     const wp = ceilTo(w, latent.pad_multiple);
     const { primary: y, extras: ex } = await this.runExplained('analysis', 'x', { dtype: 'float32', dims: [1, 3, hp, wp], data: toPaddedPlanar(image, hp, wp) }, extras);
     return { y: y.data as Float32Array, hy: hp / latent.stride, wy: wp / latent.stride, extras: ex };
-  }
-
-  /** run() that can also fetch the explain outputs. */
-  private async runExplained(role: NetworkRole, name: string, input: TensorData, extras: boolean): Promise<{ primary: TensorData; extras: Record<string, TensorData> }> {
-    if (!extras) return { primary: await this.run(role, name, input), extras: {} };
-    const session = this.sessions[role];
-    const out = await session.run({ [name]: input });
-    const [primary, ...rest] = session.outputNames;
-    const first = primary === undefined ? undefined : out[primary];
-    if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${role} produced no output`);
-    return { primary: first, extras: Object.fromEntries(rest.map((n) => [n, out[n]!])) };
   }
 
   /** Gain, hyperprior, quantization and entropy coding of an analysed image at one quality. */

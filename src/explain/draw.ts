@@ -1,7 +1,7 @@
 // Explain panels drawn as RGB images (no I/O; used by the CLI and the web page): heat maps over
 // the image, the token grid, receptive-field boxes.
 import type { RgbImage } from '../codec/codec.js';
-import type { AttentionAtPoint, Explanation, FeatureStage } from './explain.js';
+import { attentionByStride, type AttentionAtPoint, type Explanation, type FeatureStage } from './explain.js';
 
 /** Inferno-like colour map, t ∈ [0, 1]. */
 const STOPS: [number, number, number][] = [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]];
@@ -106,9 +106,7 @@ export function panels(img: RgbImage, e: Explanation): Panels {
   };
   for (const f of e.features ?? []) out[`features_${f.stride}`] = featureGrid(img, f);
   const rf = e.receptiveField.theoretical;
-  for (const stride of [...new Set((e.attention ?? []).map((a) => a.stride))]) {
-    out[`attention_${stride}`] = attentionGrid(img, e.attention!.filter((a) => a.stride === stride), e.point, rf ? rf[rf.length - 1]!.size : null);
-  }
+  for (const [stride, blocks] of attentionByStride(e)) out[`attention_${stride}`] = attentionGrid(img, blocks, e.point, rf ? rf[rf.length - 1]!.size : null);
   return out;
 }
 
@@ -120,11 +118,11 @@ export type TiledPanel = RgbImage & { readonly tile?: { readonly w: number; read
 const GLYPHS: Record<string, string> = {
   '0': '111101101101111', '1': '010110010010111', '2': '111001111100111', '3': '111001111001111', '4': '101101111001001',
   '5': '111100111001111', '6': '111100111101111', '7': '111001001010010', '8': '111101111101111', '9': '111101111001111',
-  c: '000111100100111', h: '100100111101101', b: '100100111101111', '/': '001001010100100', ' ': '000000000000000',
+  c: '000111100100111', h: '100100111101101', b: '100100111101111', ' ': '000000000000000',
 };
 
 /** Writes `text` at (x, y) in white on a black box, glyphs scaled by `s`. */
-export function label(img: RgbImage, text: string, x: number, y: number, s = 2): void {
+function label(img: RgbImage, text: string, x: number, y: number, s = 2): void {
   const w = (text.length * 4 + 1) * s;
   const h = 7 * s;
   for (let yy = y; yy < Math.min(img.height, y + h); yy++) for (let xx = x; xx < Math.min(img.width, x + w); xx++) img.data.fill(0, (yy * img.width + xx) * 3, (yy * img.width + xx) * 3 + 3);
@@ -146,7 +144,7 @@ export function label(img: RgbImage, text: string, x: number, y: number, s = 2):
 }
 
 /** Nearest-neighbour resize. */
-export function resize(img: RgbImage, w: number, h: number): RgbImage {
+function resize(img: RgbImage, w: number, h: number): RgbImage {
   const out = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
     const sy = Math.min(img.height - 1, Math.floor((y * img.height) / h));

@@ -209,6 +209,13 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
   };
 }
 
+/** The attention blocks of an explanation grouped by stage stride (/16 first), for the panels. */
+export function attentionByStride(e: Explanation): Map<number, AttentionAtPoint[]> {
+  const by = new Map<number, AttentionAtPoint[]>();
+  for (const a of e.attention ?? []) by.set(a.stride, [...(by.get(a.stride) ?? []), a]);
+  return by;
+}
+
 /** A few lines for the terminal. */
 export function summaryText(e: Explanation, width: number, height: number): string {
   const t = e.tokens;

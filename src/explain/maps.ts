@@ -122,5 +122,6 @@ export function attentionAt(t: TensorData, spec: AttentionSpec, gridW: number, g
     meanDistance.push(dist);
     paddingWeight.push(pad);
   }
-  return { ...spec, gridW, gridH, query: { x: qx, y: qy }, maps, rowSums, meanDistance, paddingWeight };
+  const { name, stride, block, shift, heads, window } = spec; // not the manifest's other fields
+  return { name, stride, block, shift, heads, window, gridW, gridH, query: { x: qx, y: qy }, maps, rowSums, meanDistance, paddingWeight };
 }

@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 
 import type { RgbImage } from '../codec/codec.js';
-import type { Explanation } from './explain.js';
+import { attentionByStride, type Explanation } from './explain.js';
 
 export { panels, type Panels } from './draw.js';
 
@@ -35,8 +35,7 @@ export function reportHtml(title: string, summary: string, pngs: Readonly<Record
   for (const f of e.features ?? []) {
     captions[`features_${f.stride}`] = `Encoder features at 1/${f.stride} (${f.w}×${f.h}, ${f.channels} channels${f.stride === 16 ? ': the latent y itself' : ', after GDN'}): the ${f.top.length} channels with the most energy (label c = channel), each scaled to ±its largest magnitude (blue negative, red positive).`;
   }
-  for (const stride of [...new Set((e.attention ?? []).map((a) => a.stride))]) {
-    const bl = e.attention!.filter((a) => a.stride === stride);
+  for (const [stride, bl] of attentionByStride(e)) {
     const d = bl.flatMap((a) => a.meanDistance);
     captions[`attention_${stride}`] = `Decoder attention at 1/${stride}: where the token of the point (red box) looks, one row per Transformer block (b0 regular windows, b1 shifted), one tile per head; square-root colour scale. Mean distance ${Math.round(Math.min(...d))}–${Math.round(Math.max(...d))} px; window ${bl[0]!.window * stride}×${bl[0]!.window * stride} px. Cyan: the encoder's theoretical receptive field at the same point, for comparison.`;
   }

@@ -184,8 +184,8 @@ def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
     specs = {
         "analysis": (AnalysisWithFeatures(model.g_a), (x,), ["x"], ["y", *feat_names],
                      {"x": {2: "H", 3: "W"}, "y": {2: "h", 3: "w"}, **feat_dyn}),
-        "hyper_analysis": (model.h_a, (y,), ["y_g"], ["z"], {"y_g": {2: "h", 3: "w"}, "z": {2: "hz", 3: "wz"}}),
-        "hyper_mean": (model.h_s_mean, (z,), ["z_hat"], ["mu_g"], {"z_hat": {2: "hz", 3: "wz"}, "mu_g": {2: "h", 3: "w"}}),
+        "hyper_analysis": (_Wrap(model.h_a), (y,), ["y_g"], ["z"], {"y_g": {2: "h", 3: "w"}, "z": {2: "hz", 3: "wz"}}),
+        "hyper_mean": (_Wrap(model.h_s_mean), (z,), ["z_hat"], ["mu_g"], {"z_hat": {2: "hz", 3: "wz"}, "mu_g": {2: "h", 3: "w"}}),
         "synthesis": (SynthesisWithAttention(model.g_s), (y,), ["y_hat"], ["x_hat", *[a["name"] for a in attn]],
                       {"y_hat": {2: "h", 3: "w"}, "x_hat": {2: "H", 3: "W"}, **attn_dyn}),
     }
@@ -201,8 +201,7 @@ def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
             kw["dynamo"] = False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            wrapped = mod if isinstance(mod, (AnalysisWithFeatures, SynthesisWithAttention)) else _Wrap(mod)
-            torch.onnx.export(wrapped.eval(), args, str(path), **kw)
+            torch.onnx.export(mod.eval(), args, str(path), **kw)
         _store_fp16(path)
         files[role] = path.name
     import onnx
