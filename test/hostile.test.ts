@@ -37,19 +37,19 @@ test('2,000 hostile streams: CodecError or a decode, never a crash or a hang', a
       }
       case 2: {
         // payload damage with valid checksums: reaches the rANS decoder and the networks
-        const z = c.chunks.ZHAT.slice();
-        const y = c.chunks.YHAT.slice();
+        const z = c.tiles[0]!.z.slice();
+        const y = c.tiles[0]!.y.slice();
         const t = rnd() < 0.3 ? z : y;
         for (let k = 0; k <= pick(6); k++) t[pick(t.length)] = pick(256);
         const cut = rnd() < 0.2 ? pick(t.length) : t.length;
-        b = writeContainer({ ...c, chunks: t === z ? { ZHAT: z.subarray(0, cut), YHAT: y } : { ZHAT: z, YHAT: y.subarray(0, cut) } });
+        b = writeContainer({ ...c, tiles: [t === z ? { z: z.subarray(0, cut), y } : { z, y: y.subarray(0, cut) }] });
         break;
       }
       default: {
         // lying header with valid checksums: other sizes and qualities
         const width = rnd() < 0.5 ? 1 + pick(2000) : c.width;
         const height = rnd() < 0.5 ? 1 + pick(500) : c.height;
-        b = writeContainer({ ...c, width, height, quality: pick(101) });
+        b = writeContainer({ ...c, width, height, quality: pick(101), tileSize: 2048 });
       }
     }
     const t1 = performance.now();

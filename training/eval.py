@@ -44,10 +44,9 @@ def code_image(model: HiCodec, x: torch.Tensor, quality: float, y_tables, z_tabl
     gain = model.gain_for_quality(quality)[None, :, None, None]
     y_g = model.g_a(xp) * gain
     z_hat = torch.round(model.h_a(y_g))
-    k, _ = model.h_s_scale(z_hat, exact=True)
-    mu = model.h_s_mean(z_hat)
-    q = torch.round(y_g - mu)
-    x_hat = model.g_s((q + mu) / gain)[..., :h, :w]
+    e = model.entropy_y(y_g, z_hat, exact=True)
+    q, k = e["q"], e["k"]
+    x_hat = model.g_s(e["yhat_g"] / gain)[..., :h, :w]
     rec = (x_hat.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
     qn = q.numpy().astype(np.int64).ravel()
     kn = k.numpy().astype(np.int64).ravel()

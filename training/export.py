@@ -65,9 +65,9 @@ def parity(model: HiCodec, root: Path, files: dict, sizes=PARITY_SIZES, seed: in
             y_g = y * gain
             z = model.h_a(y_g)
             z_hat = torch.round(z)
-            k, _ = model.h_s_scale(z_hat, exact=True)
-            mu = model.h_s_mean(z_hat)
-            y_hat = (torch.round(y_g - mu) + mu) / gain
+            e = model.entropy_y(y_g, z_hat, exact=True)
+            mu = e["mu_h"]
+            y_hat = e["yhat_g"] / gain
             x_hat, *attn = SynthesisWithAttention(model.g_s)(y_hat)
         cases = {
             "analysis": ({"x": x}, {"y": y, **dict(zip(feature_output_names(), feats))}),
@@ -87,11 +87,45 @@ def parity(model: HiCodec, root: Path, files: dict, sizes=PARITY_SIZES, seed: in
                     raise AssertionError(f"{role}.{name} at {key}: shape {got.shape} != {tuple(ref.shape)}")
                 label = role if name == next(iter(refs)) else f"{role}.{name}"
                 report[key][label] = float(np.abs(got - ref.numpy()).max())
-        out = ort.run(root / files["hyper_scale"], {"z_hat": z_hat.numpy().astype(np.int32)})["index"]
-        report[key]["hyper_scale_mismatches"] = int((out != k.numpy().astype(np.uint8)).sum())
+        k = e["k"].numpy().astype(np.uint8)
+        if model.ctx is None:
+            out = ort.run(root / files["hyper_scale"], {"z_hat": z_hat.numpy().astype(np.int32)})["index"]
+        else:
+            out = context_chain(model, root, files["context"], z_hat, e, report[key])
+        report[key]["hyper_scale_mismatches"] = int((out != k).sum())
         report[key]["hyper_scale_elements"] = int(out.size)
         assert out.shape == (1, cfg.M, h // 16, w // 16)
     return report
+
+
+def context_chain(model: HiCodec, root: Path, names: dict, z_hat: torch.Tensor, e: dict, report: dict) -> np.ndarray:
+    """Runs the channel-context graphs slice by slice in ONNX Runtime, as the decoder does, on
+    the PyTorch symbols q; records the float differences and returns the table indices."""
+    ctx = model.ctx
+    h = ort.run(root / "hyper_scale.onnx", {"z_hat": z_hat.numpy().astype(np.int32)})["h"]
+    h_ref = model.h_s_scale.hidden(z_hat, exact=True).numpy().astype(np.uint8)
+    report["hyper_scale_hidden_mismatches"] = int((h != h_ref).sum())
+    q = e["q"].numpy().astype(np.int32)
+    mu_h = e["mu_h"].numpy().astype(np.float32)
+    ks, yhat_prev, worst = [], [], 0.0
+    for i, (s, c) in enumerate(zip(ctx.starts, ctx.slices)):
+        feeds = {"h": h} | ({"q_prev": np.ascontiguousarray(q[:, :s])} if i else {})
+        ks.append(ort.run(root / names["scale"][i], feeds)["index"])
+        if i:
+            prev = np.concatenate(yhat_prev, 1)
+            mu = ort.run(root / names["mean"][i], {"mu_h": mu_h, "yhat_prev": prev})["mu"]
+            with torch.no_grad():
+                ref = ctx.mean_of(i, e["mu_h"], torch.from_numpy(prev)).numpy()
+            worst = max(worst, float(np.abs(mu - ref).max()))
+        else:
+            mu = mu_h[:, s : s + c]
+        yhat_prev.append(q[:, s : s + c].astype(np.float32) + mu)
+    report["context_mean"] = worst
+    if names.get("refine"):
+        yg = np.concatenate(yhat_prev, 1)
+        out = ort.run(root / names["refine"], {"mu_h": mu_h, "yhat_g": yg})["yhat_g_out"]
+        report["context_refine"] = float(np.abs(out - e["yhat_g"].numpy()).max())
+    return np.concatenate(ks, 1)
 
 
 def conv_layers(module: torch.nn.Module) -> list[dict]:
@@ -138,18 +172,27 @@ def main(argv=None) -> int:
         tables = model.tables
         manifest = {
             "id": args.id,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if model.ctx is None else 2,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "networks": {
                 role: {"file": f, **spec}
                 for role, f, spec in [
                     ("analysis", files["analysis"], {"side": "encoder", "inputs": {"x": "float32 [1,3,H,W] RGB in [0,1], H,W multiples of 64"}, "outputs": {"y": "float32 [1,M,H/16,W/16]", **{n: f"float32 [1,N,H/{st},W/{st}] explain only" for n, st in zip(feature_output_names(), FEATURE_STRIDES)}}}),
                     ("hyper_analysis", files["hyper_analysis"], {"side": "encoder", "inputs": {"y_g": "float32 [1,M,h,w] = y·gain"}, "outputs": {"z": "float32 [1,Nz,h/4,w/4]; round to get ẑ"}}),
-                    ("hyper_scale", files["hyper_scale"], {"side": "both", "integer_only": True, "inputs": {"z_hat": "int32 [1,Nz,hz,wz]"}, "outputs": {"index": "uint8 [1,M,4hz,4wz] Gaussian table index"}}),
+                    ("hyper_scale", files["hyper_scale"], {"side": "both", "integer_only": True, "inputs": {"z_hat": "int32 [1,Nz,hz,wz]"}, "outputs": {"index": "uint8 [1,M,4hz,4wz] Gaussian table index"} if model.ctx is None else {"h": "uint8 [1,hidden,4hz,4wz] hyper features for the slices' scale graphs"}}),
                     ("hyper_mean", files["hyper_mean"], {"side": "both", "inputs": {"z_hat": "float32 [1,Nz,hz,wz]"}, "outputs": {"mu_g": "float32 [1,M,4hz,4wz]"}}),
                     ("synthesis", files["synthesis"], {"side": "decoder", "inputs": {"y_hat": "float32 [1,M,h,w] = (q+mu_g)/gain"}, "outputs": {"x_hat": "float32 [1,3,16h,16w] RGB, clamp to [0,1]", **{a["name"]: "float32 [nW,heads,N,N] explain only" for a in attention_outputs(cfg)}}}),
                 ]
             },
+            **({"context": {
+                "slices": list(cfg.slices), "starts": list(model.ctx.starts), "hidden_channels": cfg.hs_hidden,
+                "scale": files["context"]["scale"], "mean": files["context"]["mean"], "refine": files["context"]["refine"],
+                "rules": ("slices are coded in order. h = hyper_scale(ẑ) (uint8 [1,hidden,h,w]); slice i: "
+                          "k_i = scale_s{i}(h, q_<i) (integer-only; q_prev int32 [1,starts_i,h,w]); "
+                          "μ_i = mean_s{i}(μ_h, ŷ_g,<i) for i > 0, μ_0 = μ_h[slice 0] (μ_h = hyper_mean(ẑ)); "
+                          "q_i = round(y_g,i − μ_i); ŷ_g,i = q_i + μ_i; after the last slice ŷ_g = refine(μ_h, ŷ_g) "
+                          "when present; ŷ = ŷ_g / gain"),
+            }} if model.ctx is not None else {}),
             "latent": {"channels": cfg.M, "stride": 16, "hyper_channels": cfg.Nz, "hyper_stride": 64, "pad_multiple": 64,
                        "pad_mode": "edge-replicate (right, bottom)", "window": cfg.window,
                        "rules": "y_g = y·gain; z = h_a(y_g); ẑ = round(z); k = h_s_scale(ẑ); μ_g = h_s_mean(ẑ); q = round(y_g − μ_g); ŷ = (q + μ_g)/gain"},
@@ -179,7 +222,7 @@ def main(argv=None) -> int:
             },
             "macs_per_pixel": model_macs_per_pixel(model),
             "layers": {"g_a": conv_layers(model.g_a), "h_a": conv_layers(model.h_a)},
-            "parameters": {n: sum(p.numel() for p in getattr(model, n).parameters()) for n in ("g_a", "h_a", "h_s_scale", "h_s_mean", "g_s")},
+            "parameters": {n: sum(p.numel() for p in getattr(model, n).parameters()) for n in ("g_a", "h_a", "h_s_scale", "h_s_mean", "g_s", "ctx") if getattr(model, n, None) is not None},
             "onnx": {"opset": OPSET, "exporter": "torch.onnx (TorchScript)", "weights": "float16 initializers cast to float32 in-graph", "torch": torch.__version__},
             "training": {
                 "data": rec.get("data"), "images": rec.get("images"), "steps": ckpt.get("step"),

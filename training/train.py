@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train.data import CropSampler, default_data_root, list_images  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, rd_loss  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, channel_order_by_rate, load_adapted, rd_loss  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,6 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--time-limit", type=float, default=0.0, help="stop after this many minutes of training (0: none)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--gray-prob", type=float, default=0.0, help="share of crops turned gray (R = G = B)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--aux-lr", type=float, default=1e-3)
     p.add_argument("--gain-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the log-gain vectors")
@@ -136,16 +137,30 @@ def main(argv=None) -> int:
     if ckpt is not None:
         cfg = ModelConfig(**ckpt["config"])
     elif init_state is not None:
-        cfg = init_cfg
+        # --config on top of the initial model's configuration (e.g. a wider λ set, new parts)
+        base = init_cfg.to_dict()
+        if "lambdas" in overrides and "qualities" not in overrides:
+            base.pop("qualities")
+        cfg = ModelConfig(**{**base, **overrides})
     else:
         cfg = ModelConfig(**overrides)
     model = HiCodec(cfg).to(device)
-    if init_state is not None:
-        model.load_state_dict(init_state)
-
     roots = args.data or [default_data_root() / "cid22"]
     files = list_images(roots)
-    sampler = CropSampler(files, args.crop, seed=args.seed * 1000 + rank)
+    sampler = CropSampler(files, args.crop, seed=args.seed * 1000 + rank, gray_prob=args.gray_prob)
+    if init_state is not None:
+        order = None
+        if cfg.slices and not init_cfg.slices:
+            # the channels that carry the most bits go first (measured on training crops)
+            old = HiCodec(init_cfg)
+            old.load_state_dict(init_state)
+            order = channel_order_by_rate(old, CropSampler(files, args.crop, seed=12345).batch(16))
+            say_early = f"# channels of y reordered by rate for the slices {cfg.slices}: first {order[:8]}"
+            if rank == 0:
+                print(say_early)
+        fresh = load_adapted(model, init_state, init_cfg, order)
+        if rank == 0 and fresh:
+            print(f"# new tensors (not in --init): {len(fresh)}: {', '.join(fresh[:8])}{' …' if len(fresh) > 8 else ''}")
 
     main_p, aux_p = split_params(model)
     gain_p = [model.log_gain]

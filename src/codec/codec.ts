@@ -1,10 +1,14 @@
-// encode()/decode(): pad, run the networks, apply gains, entropy-code, pack — and back.
-// The parsing path (ẑ, table indices k, stream lengths) is integer-only; see docs/MODEL.md.
-import { parseContainer, writeContainer, DEFAULT_MAX_PIXELS } from '../bitstream/container.js';
+// encode()/decode(): tiles, the networks, gains, entropy coding, the container — and back.
+// The per-tile work lives in engine.ts (in this thread, or in workers); this file schedules it,
+// assembles the latent and the pixels, and owns the options and the rate search.
+import { DEFAULT_MAX_PIXELS, MAX_TILE, TILE_UNIT, parseContainer, writeContainer, type OptionalChunk, type TileStreams } from '../bitstream/container.js';
 import { CodecError } from '../core/errors.js';
-import { decodeValues, encodeValues } from '../entropy/rans.js';
-import { gainForQuality, type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/package.js';
-import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
+import { gainForQuality, type ModelPackage } from '../model/package.js';
+import type { Runtime, TensorData } from '../runtime/types.js';
+import { SessionEngine, type TileEngine } from './engine.js';
+import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, type Layout, type Rect } from './tiles.js';
+
+export { channelIds, type TileEngine, type TileSymbols } from './engine.js';
 
 /** 8-bit RGB, row-major, interleaved (length = width · height · 3). */
 export interface RgbImage {
@@ -13,13 +17,29 @@ export interface RgbImage {
   readonly data: Uint8Array;
 }
 
-export interface EncodeOptions {
-  /** 0..100, higher is better (default 75). Ignored when a rate target is given. */
+/** Progress of a long call: `done` of `total` units of the current stage. */
+export interface Progress {
+  readonly stage: 'analysis' | 'coding' | 'parsing' | 'synthesis';
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface WorkOptions {
+  /** Called after every tile of every stage. */
+  readonly onProgress?: (p: Progress) => void;
+  /** Aborts between tiles with E_ABORTED. */
+  readonly signal?: AbortSignal;
+}
+
+export interface EncodeOptions extends WorkOptions {
+  /** 0..100, higher is better (default 75). Not allowed together with a rate target. */
   readonly quality?: number;
   /** Largest bits per pixel allowed: picks the highest quality whose stream fits. */
   readonly targetBpp?: number;
   /** Largest file size in bytes allowed (container included): as targetBpp. */
   readonly targetBytes?: number;
+  /** Tile size in pixels, a multiple of 128 (default: the codec's, 1024). */
+  readonly tileSize?: number;
 }
 
 export interface EncodeStats {
@@ -28,13 +48,16 @@ export interface EncodeStats {
   readonly bpp: number;
   readonly zBytes: number;
   readonly yBytes: number;
+  readonly tiles: number;
+  readonly tileSize: number;
   /** Qualities tried by a rate-target search (each costs the hyper networks and the coder, not g_a). */
   readonly searched: readonly number[];
   /** False when even quality 0 is larger than the target (the quality-0 stream is returned). */
   readonly targetMet: boolean;
 }
 
-/** The transmitted symbols of a stream and the table index of each y symbol (integer path only). */
+/** The transmitted symbols of a stream on the global latent grid (planar), their table indices
+ *  and ŷ in the gained domain: the integer, bit-exact part of decoding and its float result. */
 export interface Symbols {
   readonly width: number;
   readonly height: number;
@@ -42,14 +65,31 @@ export interface Symbols {
   readonly zHat: Int32Array;
   readonly k: Uint8Array;
   readonly q: Int32Array;
+  readonly yHatG: Float32Array;
+}
+
+/** An analysis of an image: y on the global latent grid, planar [channels, hy, wy], no gain. */
+export interface Analysis {
+  readonly y: Float32Array;
+  readonly hy: number;
+  readonly wy: number;
 }
 
 export interface CodecOptions {
   readonly model: ModelPackage;
   readonly runtime: Runtime;
-  /** Largest width × height accepted by decode() (default 2^27). */
+  /** Largest width × height accepted (default 2^27). */
   readonly maxPixels?: number;
+  /** Default tile size for encoding (pixels, multiple of 128; default 1024). */
+  readonly tileSize?: number;
+  /** Engines that take tiles instead of the codec's own sessions (e.g. worker threads); the codec
+   *  disposes of them with itself. */
+  readonly engines?: readonly TileEngine[];
 }
+
+export const DEFAULT_TILE_SIZE = 1024;
+const DEFAULT_ANALYSIS_HALO = 64;
+const DEFAULT_SYNTHESIS_HALO = 8;
 
 function checkQuality(q: unknown): number {
   if (typeof q !== 'number' || !Number.isFinite(q) || q < 0 || q > 100 || !Number.isInteger(q)) {
@@ -58,19 +98,20 @@ function checkQuality(q: unknown): number {
   return q;
 }
 
-const ceilTo = (v: number, m: number) => Math.ceil(v / m) * m;
-
-/** The channel of every element of a planar [channels, …] tensor of n elements (z's table ids). */
-export function channelIds(n: number, channels: number): Uint16Array {
-  const ids = new Uint16Array(n);
-  for (let c = 0; c < channels; c++) ids.fill(c, (c * n) / channels, ((c + 1) * n) / channels);
-  return ids;
+export function checkTileSize(t: unknown): number {
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 128 || t > MAX_TILE || t % 128 !== 0) {
+    throw new CodecError('E_INVALID_OPTION', `Expected a multiple of 128 between 128 and ${MAX_TILE - TILE_UNIT} for tileSize but received ${String(t)}`);
+  }
+  return t;
 }
 
 function targetBytesOf(opts: EncodeOptions, image: RgbImage): number | undefined {
-  const { targetBpp, targetBytes } = opts;
+  const { targetBpp, targetBytes, quality } = opts;
   if (targetBpp !== undefined && targetBytes !== undefined) {
     throw new CodecError('E_INVALID_OPTION', 'Expected at most one of targetBpp and targetBytes but received both');
+  }
+  if ((targetBpp !== undefined || targetBytes !== undefined) && quality !== undefined) {
+    throw new CodecError('E_INVALID_OPTION', 'Expected either quality or a rate target but received both');
   }
   if (targetBytes !== undefined) {
     if (typeof targetBytes !== 'number' || !Number.isInteger(targetBytes) || targetBytes < 1) {
@@ -87,43 +128,75 @@ function targetBytesOf(opts: EncodeOptions, image: RgbImage): number | undefined
   return undefined;
 }
 
-/** Edge-replicated, padded planar float image in [0, 1]. */
-function toPaddedPlanar(img: RgbImage, hp: number, wp: number): Float32Array {
-  const out = new Float32Array(3 * hp * wp);
+function checkImage(image: RgbImage, maxPixels: number): void {
+  const { width: w, height: h } = image;
+  if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data?.length !== w * h * 3) {
+    throw new CodecError('E_INVALID_OPTION', `Expected an RGB image with width·height·3 bytes but received ${w}×${h} with ${image.data?.length}`);
+  }
+  if (w > 65535 || h > 65535 || w * h > maxPixels) throw new CodecError('E_LIMIT_EXCEEDED', `${w}×${h} exceeds the pixel limit`);
+}
+
+/** The padded image's pixels in `r` (padded-image coordinates; edge replicate beyond the image)
+ *  as planar float [3, h, w] in [0, 1]. */
+function planarRegion(img: RgbImage, r: Rect): Float32Array {
+  const rw = rectWidth(r);
+  const rh = rectHeight(r);
+  const out = new Float32Array(3 * rw * rh);
   const { width: w, height: h, data } = img;
-  for (let y = 0; y < hp; y++) {
-    const sy = Math.min(y, h - 1);
-    for (let x = 0; x < wp; x++) {
-      const s = (sy * w + Math.min(x, w - 1)) * 3;
-      const d = y * wp + x;
+  const plane = rw * rh;
+  for (let y = 0; y < rh; y++) {
+    const sy = Math.min(r.y0 + y, h - 1);
+    for (let x = 0; x < rw; x++) {
+      const s = (sy * w + Math.min(r.x0 + x, w - 1)) * 3;
+      const d = y * rw + x;
       out[d] = data[s]! / 255;
-      out[hp * wp + d] = data[s + 1]! / 255;
-      out[2 * hp * wp + d] = data[s + 2]! / 255;
+      out[plane + d] = data[s + 1]! / 255;
+      out[2 * plane + d] = data[s + 2]! / 255;
     }
   }
+  return out;
+}
+
+function aborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CodecError('E_ABORTED', 'the operation was aborted');
+}
+
+/** Runs `work(engine, item)` for every item, each engine taking the next item when it is free. */
+async function schedule<T>(engines: readonly TileEngine[], n: number, work: (e: TileEngine, i: number) => Promise<T>, opts: WorkOptions, stage: Progress['stage']): Promise<T[]> {
+  const out = new Array<T>(n);
+  let next = 0;
+  let done = 0;
+  const lane = async (e: TileEngine) => {
+    while (next < n) {
+      aborted(opts.signal);
+      const i = next++;
+      out[i] = await work(e, i);
+      opts.onProgress?.({ stage, done: ++done, total: n });
+    }
+  };
+  await Promise.all(engines.slice(0, Math.max(1, Math.min(engines.length, n))).map(lane));
+  aborted(opts.signal);
   return out;
 }
 
 export class Codec {
   private constructor(
     private readonly model: ModelPackage,
-    private readonly sessions: Readonly<Record<NetworkRole, InferenceSession>>,
+    private readonly runtime: Runtime,
     private readonly maxPixels: number,
+    private readonly tileSize: number,
+    private readonly workers: readonly TileEngine[],
+    private own: SessionEngine | undefined,
     /** The runtime's description (backend, threads). */
     readonly backend: string,
   ) {}
 
   static async create(opts: CodecOptions): Promise<Codec> {
-    const sessions = {} as Record<NetworkRole, InferenceSession>;
-    try {
-      for (const role of NETWORK_ROLES) {
-        sessions[role] = await opts.runtime.createSession(opts.model.networks[role], { integerOnly: role === 'hyper_scale' });
-      }
-    } catch (e) {
-      await Promise.all(Object.values(sessions).map((s) => s.dispose()));
-      throw e;
-    }
-    return new Codec(opts.model, sessions, opts.maxPixels ?? DEFAULT_MAX_PIXELS, opts.runtime.name);
+    const tile = checkTileSize(opts.tileSize ?? DEFAULT_TILE_SIZE);
+    const workers = opts.engines ?? [];
+    const own = workers.length ? undefined : await SessionEngine.create(opts.model, opts.runtime);
+    const name = workers.length ? `${opts.runtime.name}, ${workers.length} workers` : opts.runtime.name;
+    return new Codec(opts.model, opts.runtime, opts.maxPixels ?? DEFAULT_MAX_PIXELS, tile, workers, own, name);
   }
 
   get modelId(): string {
@@ -136,75 +209,66 @@ export class Codec {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all(Object.values(this.sessions).map((s) => s.dispose()));
+    await Promise.all([...this.workers, ...(this.own ? [this.own] : [])].map((e) => e.dispose()));
   }
 
-  /** Runs one network and returns its primary (first) output; explain outputs are not fetched. */
-  private async run(role: NetworkRole, name: string, input: TensorData): Promise<TensorData> {
-    return (await this.runExplained(role, name, input, false)).primary;
+  /** This thread's sessions (created on first use when the tiles go to workers). */
+  private async ownEngine(): Promise<SessionEngine> {
+    this.own ??= await SessionEngine.create(this.model, this.runtime);
+    return this.own;
   }
 
-  /** Runs one network: its primary (first) output, and with `extras` every other output too. */
-  private async runExplained(role: NetworkRole, name: string, input: TensorData, extras: boolean): Promise<{ primary: TensorData; extras: Record<string, TensorData> }> {
-    const session = this.sessions[role];
-    const [primary, ...rest] = session.outputNames;
-    const out = primary === undefined ? {} : await session.run({ [name]: input }, extras ? session.outputNames : [primary]);
-    const first = primary === undefined ? undefined : out[primary];
-    if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${role} produced no output`);
-    return { primary: first, extras: extras ? Object.fromEntries(rest.map((n) => [n, out[n]!])) : {} };
+  private async engines(): Promise<readonly TileEngine[]> {
+    return this.workers.length ? this.workers : [await this.ownEngine()];
   }
 
-  /** ẑ → (table index per y element, μ_g). The index path is integer-only. */
-  private async hyperSynthesis(zHat: Int32Array, dims: number[]): Promise<{ k: Uint8Array; mu: Float32Array }> {
-    const k = await this.run('hyper_scale', 'z_hat', { dtype: 'int32', dims, data: zHat });
-    const mu = await this.run('hyper_mean', 'z_hat', { dtype: 'float32', dims, data: Float32Array.from(zHat) });
-    return { k: k.data as Uint8Array, mu: mu.data as Float32Array };
+  private halos(): { analysis: number; synthesis: number } {
+    const l = this.model.manifest.latent;
+    return { analysis: l.analysis_halo ?? DEFAULT_ANALYSIS_HALO, synthesis: l.synthesis_halo ?? DEFAULT_SYNTHESIS_HALO };
   }
 
-  /** Runs the analysis transform g_a once (padded to /64): y as [channels, hy, wy], no gain. */
-  async analyze(image: RgbImage): Promise<{ y: Float32Array; hy: number; wy: number }> {
-    const { y, hy, wy } = await this.analyzeWith(image, false);
-    return { y, hy, wy };
+  /** Runs the analysis transform g_a tile by tile (each with its halo): y on the global grid. */
+  async analyze(image: RgbImage, opts: WorkOptions & { tileSize?: number } = {}): Promise<Analysis> {
+    checkImage(image, this.maxPixels);
+    const L = layout(image.width, image.height, checkTileSize(opts.tileSize ?? this.tileSize));
+    const m = this.model.manifest.latent.channels;
+    const y = new Float32Array(m * L.hy * L.wy);
+    const halo = this.halos().analysis;
+    await schedule(await this.engines(), L.tiles.length, async (e, i) => {
+      const t = L.tiles[i]!;
+      // pixel region = the tile's latent area ×16, grown by the halo, clipped to the padded image
+      const px = grow({ x0: t.latent.x0 * STRIDE, y0: t.latent.y0 * STRIDE, x1: t.latent.x1 * STRIDE, y1: t.latent.y1 * STRIDE }, halo, L.wy * STRIDE, L.hy * STRIDE);
+      const yr = await e.analyze(planarRegion(image, px), rectHeight(px), rectWidth(px));
+      const lat = { x0: px.x0 / STRIDE, y0: px.y0 / STRIDE, x1: px.x1 / STRIDE, y1: px.y1 / STRIDE };
+      if (yr.length !== m * rectWidth(lat) * rectHeight(lat)) throw new CodecError('E_MODEL_INTEGRITY', 'analysis output has the wrong size');
+      pastePlanar(y, L.wy, L.hy, t.latent, yr, lat, m);
+    }, opts, 'analysis');
+    return { y, hy: L.hy, wy: L.wy };
   }
 
-  /** analyze() plus the encoder's explain outputs (stage features, when the model exports them). */
-  async analyzeExplained(image: RgbImage): Promise<{ y: Float32Array; hy: number; wy: number; extras: Record<string, TensorData> }> {
-    return this.analyzeWith(image, true);
+  /** The whole-image analysis with the encoder's explain outputs (stage features), untiled. */
+  async analyzeExplained(image: RgbImage): Promise<Analysis & { extras: Record<string, TensorData> }> {
+    checkImage(image, this.maxPixels);
+    const hp = Math.ceil(image.height / PAD) * PAD;
+    const wp = Math.ceil(image.width / PAD) * PAD;
+    const out = await (await this.ownEngine()).runAll('analysis', 'x', { dtype: 'float32', dims: [1, 3, hp, wp], data: planarRegion(image, { x0: 0, y0: 0, x1: wp, y1: hp }) });
+    const [first, ...rest] = Object.keys(out);
+    return { y: out[first!]!.data as Float32Array, hy: hp / STRIDE, wy: wp / STRIDE, extras: Object.fromEntries(rest.map((n) => [n, out[n]!])) };
   }
 
-  private async analyzeWith(image: RgbImage, extras: boolean): Promise<{ y: Float32Array; hy: number; wy: number; extras: Record<string, TensorData> }> {
-    const { width: w, height: h } = image;
-    if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data?.length !== w * h * 3) {
-      throw new CodecError('E_INVALID_OPTION', `Expected an RGB image with width·height·3 bytes but received ${w}×${h} with ${image.data?.length}`);
-    }
-    if (w > 65535 || h > 65535 || w * h > this.maxPixels) throw new CodecError('E_LIMIT_EXCEEDED', `${w}×${h} exceeds the pixel limit`);
-    const { latent } = this.model.manifest;
-    const hp = ceilTo(h, latent.pad_multiple);
-    const wp = ceilTo(w, latent.pad_multiple);
-    const { primary: y, extras: ex } = await this.runExplained('analysis', 'x', { dtype: 'float32', dims: [1, 3, hp, wp], data: toPaddedPlanar(image, hp, wp) }, extras);
-    return { y: y.data as Float32Array, hy: hp / latent.stride, wy: wp / latent.stride, extras: ex };
-  }
-
-  /** Gain, hyperprior, quantization and entropy coding of an analysed image at one quality. */
-  private async codeAt(a: { y: Float32Array; hy: number; wy: number }, w: number, h: number, quality: number) {
+  /** Gain, hyperprior, context and entropy coding of every tile at one quality. */
+  private async codeAt(a: Analysis, L: Layout, quality: number, opts: WorkOptions, extra?: Partial<Record<OptionalChunk, Uint8Array>>) {
     const m = this.model.manifest.latent.channels;
     const gain = gainForQuality(this.model, quality);
-    const plane = a.hy * a.wy;
-    const yg = new Float32Array(a.y.length);
-    for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) yg[c * plane + i] = a.y[c * plane + i]! * gain[c]!;
-    const z = await this.run('hyper_analysis', 'y_g', { dtype: 'float32', dims: [1, m, a.hy, a.wy], data: yg });
-    const zHat = Int32Array.from(z.data as Float32Array, (v) => Math.round(v));
-    const { k, mu } = await this.hyperSynthesis(zHat, z.dims as number[]);
-    const q = new Int32Array(yg.length);
-    for (let i = 0; i < q.length; i++) q[i] = Math.round(yg[i]! - mu[i]!);
-    const zStream = encodeValues(zHat, this.zTableIds(zHat.length), this.model.zTables);
-    const yStream = encodeValues(q, k, this.model.yTables);
-    const bytes = writeContainer({ modelId: this.modelId, width: w, height: h, quality, chunks: { ZHAT: zStream, YHAT: yStream } });
-    return { bytes, zBytes: zStream.length, yBytes: yStream.length };
-  }
-
-  private zTableIds(n: number): Uint16Array {
-    return channelIds(n, this.model.manifest.latent.hyper_channels);
+    const tiles = await schedule(await this.engines(), L.tiles.length, (e, i) => {
+      const t = L.tiles[i]!;
+      const yG = cropPlanar(a.y, m, a.wy, a.hy, t.latent);
+      const plane = rectWidth(t.latent) * rectHeight(t.latent);
+      for (let c = 0; c < m; c++) for (let j = 0; j < plane; j++) yG[c * plane + j]! *= gain[c]!;
+      return e.encodeLatent(yG, rectHeight(t.latent), rectWidth(t.latent));
+    }, opts, 'coding');
+    const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, tileSize: L.tileSize, tiles, ...(extra ? { extra } : {}) });
+    return { bytes, zBytes: tiles.reduce((s, t) => s + t.z.length, 0), yBytes: tiles.reduce((s, t) => s + t.y.length, 0) };
   }
 
   /**
@@ -214,33 +278,36 @@ export class Codec {
   async encode(image: RgbImage, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
     const target = targetBytesOf(opts, image);
     if (target === undefined) checkQuality(opts.quality ?? 75);
-    return this.encodeAnalyzed(image, await this.analyze(image), opts);
+    const tileSize = checkTileSize(opts.tileSize ?? this.tileSize);
+    return this.encodeAnalyzed(image, await this.analyze(image, { ...opts, tileSize }), opts);
   }
 
   /** encode() from the result of analyze()/analyzeExplained() of the same image (g_a is not run again). */
-  async encodeAnalyzed(image: RgbImage, a: { y: Float32Array; hy: number; wy: number }, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+  async encodeAnalyzed(image: RgbImage, a: Analysis, opts: EncodeOptions & { extra?: Partial<Record<OptionalChunk, Uint8Array>> } = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
     const target = targetBytesOf(opts, image);
     const quality = target === undefined ? checkQuality(opts.quality ?? 75) : 0;
-    const { latent } = this.model.manifest;
-    if (a.hy !== ceilTo(image.height, latent.pad_multiple) / latent.stride || a.wy !== ceilTo(image.width, latent.pad_multiple) / latent.stride || a.y.length !== latent.channels * a.hy * a.wy) {
+    const L = layout(image.width, image.height, checkTileSize(opts.tileSize ?? this.tileSize));
+    if (a.hy !== L.hy || a.wy !== L.wy || a.y.length !== this.model.manifest.latent.channels * a.hy * a.wy) {
       throw new CodecError('E_INVALID_OPTION', `the analysis (${a.wy}×${a.hy}) is not of this ${image.width}×${image.height} image`);
     }
     const { width: w, height: h } = image;
-    const finish = (r: { bytes: Uint8Array; zBytes: number; yBytes: number }, q: number, searched: number[], targetMet: boolean) => ({
+    type Coded = Awaited<ReturnType<Codec['codeAt']>>;
+    const finish = (r: Coded, q: number, searched: number[], targetMet: boolean) => ({
       bytes: r.bytes,
-      stats: { quality: q, bytes: r.bytes.length, bpp: (8 * r.bytes.length) / (w * h), zBytes: r.zBytes, yBytes: r.yBytes, searched, targetMet },
+      stats: { quality: q, bytes: r.bytes.length, bpp: (8 * r.bytes.length) / (w * h), zBytes: r.zBytes, yBytes: r.yBytes, tiles: L.tiles.length, tileSize: L.tileSize, searched, targetMet },
     });
-    if (target === undefined) return finish(await this.codeAt(a, w, h, quality), quality, [], true);
+    const code = (q: number) => this.codeAt(a, L, q, opts, opts.extra);
+    if (target === undefined) return finish(await code(quality), quality, [], true);
     // Rate grows with quality (gains interpolate monotonically between the anchors): find the
     // largest q with size(q) <= target.
     const searched: number[] = [];
     let lo = 0;
     let hi = 100;
-    let best: { r: Awaited<ReturnType<Codec['codeAt']>>; q: number } | undefined;
+    let best: { r: Coded; q: number } | undefined;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       searched.push(mid);
-      const r = await this.codeAt(a, w, h, mid);
+      const r = await code(mid);
       if (r.bytes.length <= target) {
         best = { r, q: mid };
         lo = mid + 1;
@@ -249,66 +316,114 @@ export class Codec {
       }
     }
     if (best) return finish(best.r, best.q, searched, true);
-    return finish(await this.codeAt(a, w, h, 0), 0, searched, false);
+    return finish(await code(0), 0, searched, false);
+  }
+
+  private parse(bytes: Uint8Array) {
+    const c = parseContainer(bytes, { maxPixels: this.maxPixels });
+    if (c.modelId !== this.modelId) throw new CodecError('E_UNKNOWN_MODEL', `stream needs model ${c.modelId}; this codec has ${this.modelId}`);
+    if (c.formatVersion === 1 && this.model.context) throw new CodecError('E_CORRUPT', `format version 1 cannot carry ${this.modelId}'s channel context`);
+    // Version 1 is one tile covering the image.
+    const tileSize = c.tileSize || Math.max(PAD, Math.ceil(Math.max(c.width, c.height) / PAD) * PAD);
+    return { c, L: layout(c.width, c.height, tileSize) };
+  }
+
+  /** Parses every tile of a stream (no synthesis): ŷ_g and, with `symbols`, q, k and ẑ, on the global grids. */
+  private async parseTiles(bytes: Uint8Array, opts: WorkOptions, symbols: boolean) {
+    const { c, L } = this.parse(bytes);
+    const { channels: m, hyper_channels: zc, hyper_stride, stride } = this.model.manifest.latent;
+    const n = m * L.hy * L.wy;
+    const r = hyper_stride / stride;
+    const yHatG = new Float32Array(n);
+    const all = symbols ? { q: new Int32Array(n), k: new Uint8Array(n), zHat: new Int32Array((zc * L.hy * L.wy) / (r * r)) } : undefined;
+    await schedule(await this.engines(), L.tiles.length, async (e, i) => {
+      const t = L.tiles[i]!;
+      const lh = rectHeight(t.latent);
+      const lw = rectWidth(t.latent);
+      const s = await e.decodeLatent(c.tiles[i]!, lh, lw);
+      pastePlanar(yHatG, L.wy, L.hy, t.latent, s.yHatG, t.latent, m);
+      if (all) {
+        pasteInt(all.q, L.wy, L.hy, t.latent, s.q, m);
+        pasteInt(all.k, L.wy, L.hy, t.latent, s.k, m);
+        const zr = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
+        pasteInt(all.zHat, L.wy / r, L.hy / r, zr, s.zHat, zc);
+      }
+    }, opts, 'parsing');
+    return { c, L, yHatG, all };
   }
 
   /** Parses a stream down to its symbols (no synthesis): the integer, bit-exact part of decoding. */
-  async decodeSymbols(bytes: Uint8Array): Promise<Symbols & { mu: Float32Array }> {
-    const c = parseContainer(bytes, { maxPixels: this.maxPixels });
-    if (c.modelId !== this.modelId) throw new CodecError('E_UNKNOWN_MODEL', `stream needs model ${c.modelId}; this codec has ${this.modelId}`);
-    const { latent } = this.model.manifest;
-    const hp = ceilTo(c.height, latent.pad_multiple);
-    const wp = ceilTo(c.width, latent.pad_multiple);
-    const hz = hp / latent.hyper_stride;
-    const wz = wp / latent.hyper_stride;
-    const zc = latent.hyper_channels;
-    const zHat = decodeValues(c.chunks.ZHAT, this.zTableIds(zc * hz * wz), this.model.zTables);
-    const { k, mu } = await this.hyperSynthesis(zHat, [1, zc, hz, wz]);
-    const m = latent.channels;
-    if (k.length !== m * (hp / latent.stride) * (wp / latent.stride)) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
-    const q = decodeValues(c.chunks.YHAT, k, this.model.yTables);
-    return { width: c.width, height: c.height, quality: c.quality, zHat, k, q, mu };
+  async decodeSymbols(bytes: Uint8Array, opts: WorkOptions = {}): Promise<Symbols> {
+    const { c, yHatG, all } = await this.parseTiles(bytes, opts, true);
+    return { width: c.width, height: c.height, quality: c.quality, zHat: all!.zHat, k: all!.k, q: all!.q, yHatG };
   }
 
-  async decode(bytes: Uint8Array): Promise<RgbImage> {
-    return this.synthesize(await this.decodeSymbols(bytes));
+  async decode(bytes: Uint8Array, opts: WorkOptions = {}): Promise<RgbImage> {
+    const { c, L, yHatG } = await this.parseTiles(bytes, opts, false);
+    return this.synthesizeTiles(yHatG, c.quality, L, opts);
   }
 
-  /** ŷ = (q + μ)/gain → g_s → 8-bit RGB, cropped: the float half of decoding, from parsed symbols. */
-  async synthesize(c: Symbols & { mu: Float32Array }): Promise<RgbImage> {
-    return (await this.synthesizeWith(c, false)).image;
+  /** ŷ = ŷ_g/gain → g_s tile by tile (each with its halo) → 8-bit RGB, cropped. */
+  private async synthesizeTiles(yHatG: Float32Array, quality: number, L: Layout, opts: WorkOptions): Promise<RgbImage> {
+    const m = this.model.manifest.latent.channels;
+    const yHat = divideByGain(yHatG, gainForQuality(this.model, quality), m);
+    const out = new Uint8Array(L.width * L.height * 3);
+    const halo = this.halos().synthesis;
+    await schedule(await this.engines(), L.tiles.length, async (e, i) => {
+      const t = L.tiles[i]!;
+      const reg = grow(t.latent, halo, L.wy, L.hy);
+      const x = await e.synthesize(cropPlanar(yHat, m, L.wy, L.hy, reg), rectHeight(reg), rectWidth(reg));
+      const rw = rectWidth(reg) * STRIDE;
+      const rh = rectHeight(reg) * STRIDE;
+      if (x.length !== 3 * rw * rh) throw new CodecError('E_MODEL_INTEGRITY', 'synthesis output has the wrong size');
+      toRgb(out, L.width, t.pixels, x, rw, rh, reg.x0 * STRIDE, reg.y0 * STRIDE);
+    }, opts, 'synthesis');
+    return { width: L.width, height: L.height, data: out };
   }
 
-  /** synthesize() plus the decoder's explain outputs (attention weights, when the model exports them). */
-  async synthesizeExplained(c: Symbols & { mu: Float32Array }): Promise<{ image: RgbImage; extras: Record<string, TensorData> }> {
-    return this.synthesizeWith(c, true);
+  /** The float half of decoding from parsed symbols (tiled like decode()). */
+  async synthesize(s: Symbols, opts: WorkOptions & { tileSize?: number } = {}): Promise<RgbImage> {
+    return this.synthesizeTiles(s.yHatG, s.quality, layout(s.width, s.height, checkTileSize(opts.tileSize ?? this.tileSize)), opts);
   }
 
-  private async synthesizeWith(c: Symbols & { mu: Float32Array }, extras: boolean): Promise<{ image: RgbImage; extras: Record<string, TensorData> }> {
-    const { q, mu } = c;
-    const { latent } = this.model.manifest;
-    const hp = ceilTo(c.height, latent.pad_multiple);
-    const wp = ceilTo(c.width, latent.pad_multiple);
-    const m = latent.channels;
-    const hy = hp / latent.stride;
-    const wy = wp / latent.stride;
-    const gain = gainForQuality(this.model, c.quality);
-    const plane = hy * wy;
-    const yHat = new Float32Array(q.length);
-    for (let ch = 0; ch < m; ch++) {
-      for (let i = 0; i < plane; i++) yHat[ch * plane + i] = (q[ch * plane + i]! + mu[ch * plane + i]!) / gain[ch]!;
+  /** Whole-image synthesis with the decoder's explain outputs (attention weights), untiled. */
+  async synthesizeExplained(s: Symbols): Promise<{ image: RgbImage; extras: Record<string, TensorData> }> {
+    const m = this.model.manifest.latent.channels;
+    const hy = Math.ceil(s.height / PAD) * (PAD / STRIDE);
+    const wy = Math.ceil(s.width / PAD) * (PAD / STRIDE);
+    const yHat = divideByGain(s.yHatG, gainForQuality(this.model, s.quality), m);
+    const out = await (await this.ownEngine()).runAll('synthesis', 'y_hat', { dtype: 'float32', dims: [1, m, hy, wy], data: yHat });
+    const [first, ...rest] = Object.keys(out);
+    const img = new Uint8Array(s.width * s.height * 3);
+    toRgb(img, s.width, { x0: 0, y0: 0, x1: s.width, y1: s.height }, out[first!]!.data as Float32Array, wy * STRIDE, hy * STRIDE, 0, 0);
+    return { image: { width: s.width, height: s.height, data: img }, extras: Object.fromEntries(rest.map((n) => [n, out[n]!])) };
+  }
+}
+
+function divideByGain(yHatG: Float32Array, gain: Float32Array, m: number): Float32Array {
+  const plane = yHatG.length / m;
+  const out = new Float32Array(yHatG.length);
+  for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) out[c * plane + i] = yHatG[c * plane + i]! / gain[c]!;
+  return out;
+}
+
+function pasteInt(dst: Int32Array | Uint8Array, w: number, h: number, r: Rect, src: Int32Array | Uint8Array, channels: number): void {
+  const rw = rectWidth(r);
+  const rh = rectHeight(r);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < rh; y++) dst.set(src.subarray((c * rh + y) * rw, (c * rh + y + 1) * rw), c * w * h + (r.y0 + y) * w + r.x0);
+  }
+}
+
+/** Writes the pixels `px` (image coordinates) of the planar float region x ([3, rh, rw], origin
+ *  (ox, oy) in image coordinates) into the interleaved 8-bit image `out` of width `w`. */
+function toRgb(out: Uint8Array, w: number, px: Rect, x: Float32Array, rw: number, rh: number, ox: number, oy: number): void {
+  const P = rw * rh;
+  for (let yy = px.y0; yy < px.y1; yy++) {
+    for (let xx = px.x0; xx < px.x1; xx++) {
+      const s = (yy - oy) * rw + (xx - ox);
+      const d = (yy * w + xx) * 3;
+      for (let ch = 0; ch < 3; ch++) out[d + ch] = Math.round(Math.min(1, Math.max(0, x[ch * P + s]!)) * 255);
     }
-    const { primary: x, extras: ex } = await this.runExplained('synthesis', 'y_hat', { dtype: 'float32', dims: [1, m, hy, wy], data: yHat }, extras);
-    const xd = x.data as Float32Array;
-    const out = new Uint8Array(c.width * c.height * 3);
-    const P = hp * wp;
-    for (let yy = 0; yy < c.height; yy++) {
-      for (let xx = 0; xx < c.width; xx++) {
-        const s = yy * wp + xx;
-        const d = (yy * c.width + xx) * 3;
-        for (let ch = 0; ch < 3; ch++) out[d + ch] = Math.round(Math.min(1, Math.max(0, xd[ch * P + s]!)) * 255);
-      }
-    }
-    return { image: { width: c.width, height: c.height, data: out }, extras: ex };
   }
 }

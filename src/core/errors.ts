@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'E_IO',
   'E_UNSUPPORTED_IMAGE',
   'E_EXISTS',
+  'E_ABORTED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -31,6 +32,7 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   E_IO: 11,
   E_UNSUPPORTED_IMAGE: 12,
   E_EXISTS: 13,
+  E_ABORTED: 14,
 });
 
 export class CodecError extends Error {

@@ -8,7 +8,16 @@ export interface Manifest {
   readonly format_version: number;
   readonly files: Readonly<Record<string, { sha256: string; bytes: number }>>;
   readonly networks: Readonly<Record<NetworkRole, { file: string }>>;
-  readonly latent: { channels: number; stride: number; hyper_channels: number; hyper_stride: number; pad_multiple: number };
+  readonly latent: {
+    channels: number; stride: number; hyper_channels: number; hyper_stride: number; pad_multiple: number;
+    /** Pixels of context around a tile for g_a (default 64) and latent positions for g_s (default 8). */
+    analysis_halo?: number; synthesis_halo?: number;
+  };
+  /** Channel-wise context model (package format 2); absent: hyperprior only. */
+  readonly context?: {
+    slices: number[]; starts: number[]; hidden_channels: number;
+    scale: string[]; mean: (string | null)[]; refine: string | null;
+  };
   readonly quality: { anchors: number[]; gains_file: string; gains_shape: [number, number] };
   readonly entropy: { y_tables: { file: string; count: number }; z_tables: { file: string; count: number } };
   /** Explain outputs (extra outputs of analysis.onnx and synthesis.onnx); absent in older packages. */
@@ -26,9 +35,23 @@ export interface ExplainOutputs {
 export const NETWORK_ROLES = ['analysis', 'hyper_analysis', 'hyper_scale', 'hyper_mean', 'synthesis'] as const;
 export type NetworkRole = (typeof NETWORK_ROLES)[number];
 
+/** The graphs of a channel-context model, slice by slice. */
+export interface ContextNetworks {
+  readonly slices: readonly number[];
+  readonly starts: readonly number[];
+  readonly hidden: number;
+  /** Integer-only: (h, q_prev) → table index of the slice. */
+  readonly scale: readonly Uint8Array[];
+  /** Float: (μ_h, ŷ_g of the slices before) → μ of the slice; null for the first slice. */
+  readonly mean: readonly (Uint8Array | null)[];
+  /** Float: (μ_h, ŷ_g) → refined ŷ_g after the last slice. */
+  readonly refine: Uint8Array | null;
+}
+
 export interface ModelPackage {
   readonly manifest: Manifest;
   readonly networks: Readonly<Record<NetworkRole, Uint8Array>>;
+  readonly context: ContextNetworks | null;
   readonly yTables: readonly CdfTable[];
   readonly zTables: readonly CdfTable[];
   /** Gain vectors, one row of `channels` per anchor quality. */
@@ -51,7 +74,7 @@ export async function loadPackage(read: FileSource): Promise<ModelPackage> {
   } catch (e) {
     throw new CodecError('E_MODEL_INTEGRITY', 'model manifest is missing or not JSON', { cause: e });
   }
-  if (manifest.format_version !== 1) throw new CodecError('E_UNSUPPORTED_VERSION', `model format ${manifest.format_version}`);
+  if (manifest.format_version !== 1 && manifest.format_version !== 2) throw new CodecError('E_UNSUPPORTED_VERSION', `model format ${manifest.format_version}`);
   const files = new Map<string, Uint8Array>();
   await Promise.all(
     Object.entries(manifest.files).map(async ([name, meta]) => {
@@ -82,7 +105,20 @@ export async function loadPackage(read: FileSource): Promise<ModelPackage> {
   if (zTables.length !== manifest.latent.hyper_channels || yTables.length > 256) {
     throw new CodecError('E_MODEL_INTEGRITY', 'table counts do not match the manifest');
   }
-  return { manifest, networks, yTables, zTables, gains };
+  let context: ContextNetworks | null = null;
+  const c = manifest.context;
+  if (c) {
+    const m = manifest.latent.channels;
+    const ok = Array.isArray(c.slices) && c.slices.length > 0 && c.slices.length === c.scale.length && c.slices.length === c.mean.length &&
+      c.slices.every((n, i) => Number.isInteger(n) && n > 0 && c.starts[i] === c.slices.slice(0, i).reduce((a, b) => a + b, 0)) &&
+      c.slices.reduce((a, b) => a + b, 0) === m && c.mean[0] === null && c.mean.slice(1).every((f) => typeof f === 'string');
+    if (!ok) throw new CodecError('E_MODEL_INTEGRITY', 'the manifest\'s context section is inconsistent');
+    context = {
+      slices: c.slices, starts: c.starts, hidden: c.hidden_channels,
+      scale: c.scale.map(get), mean: c.mean.map((f) => (f ? get(f) : null)), refine: c.refine ? get(c.refine) : null,
+    };
+  }
+  return { manifest, networks, context, yTables, zTables, gains };
 }
 
 /** Gain vector for a quality in [0, 100]: geometric interpolation between the anchors. */

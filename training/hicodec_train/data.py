@@ -37,10 +37,12 @@ def list_images(roots: list[Path]) -> list[Path]:
 class CropSampler:
     """Random crop × flips sampler over images held in memory as uint8 HWC arrays."""
 
-    def __init__(self, files: list[Path], crop: int, seed: int = 0):
+    def __init__(self, files: list[Path], crop: int, seed: int = 0, gray_prob: float = 0.0):
         if not files:
             raise ValueError("no training images found")
         self.crop = crop
+        # a share of crops made gray (R = G = B), so that gray images cost fewer bits than colour
+        self.gray_prob = gray_prob
         self.images = []
         for p in files:
             im = Image.open(p).convert("RGB")
@@ -68,6 +70,8 @@ class CropSampler:
                 t = t.flip(2)
             if flips[1]:
                 t = t.flip(1)
+            if self.gray_prob and float(torch.rand((), generator=self.gen)) < self.gray_prob:
+                t = (t * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(0, keepdim=True).expand(3, -1, -1)
             out[b] = t
         return out
 

@@ -71,18 +71,34 @@ class IntConv(nn.Module):
         return _ste(r, torch.floor)  # clipping is done by the caller
 
 
-class IntScaleNet(nn.Module):
-    """ẑ (Nz channels, /64) → table index k ∈ [0, K) (M channels, /16)."""
+def index_conv(cin: int, cout: int, num_tables: int, init_index: float = 24.0) -> IntConv:
+    """The last layer of a scale-index network: uint8 features (ACT_SCALE) → index 0..K−1."""
+    layer = IntConv(cin, cout, ACT_SCALE, 1.0, 0, num_tables - 1, bias_gain=8.0)
+    with torch.no_grad():
+        layer.bias.fill_(init_index / layer.bias_gain)
+    return layer
 
-    def __init__(self, nz: int, hidden: int, m: int, num_tables: int, init_index: float = 24.0):
+
+class IntScaleNet(nn.Module):
+    """ẑ (Nz channels, /64) → table index k ∈ [0, K) (M channels, /16).
+
+    With ``with_index=False`` (models with a channel context, v4 on) it stops at the hidden
+    uint8 features h at /16 (``hidden``); the index layers then live in ``ChannelContext``."""
+
+    def __init__(self, nz: int, hidden: int, m: int, num_tables: int, init_index: float = 24.0, with_index: bool = True):
         super().__init__()
         self.num_tables = num_tables
         self.l0 = IntConv(nz, hidden * 4, 1.0, ACT_SCALE, 128, 255)
         self.l1 = IntConv(hidden, hidden * 4, ACT_SCALE, ACT_SCALE, 0, 255)
-        self.l2 = IntConv(hidden, m, ACT_SCALE, 1.0, 0, num_tables - 1, bias_gain=8.0)
-        with torch.no_grad():
-            self.l2.bias.fill_(init_index / self.l2.bias_gain)
+        if with_index:
+            self.l2 = index_conv(hidden, m, num_tables, init_index)
         self.shuffle = nn.PixelShuffle(2)
+
+    def hidden(self, z_hat: torch.Tensor, exact: bool = False) -> torch.Tensor:
+        """ẑ → h: uint8 activations (as float integers, STE gradients) at /16."""
+        x = self.input_ints(z_hat)
+        x = self.shuffle(torch.clamp(self.l0(x, exact), 0, 255))
+        return self.shuffle(torch.clamp(self.l1(x, exact), 0, 255))
 
     @staticmethod
     def input_ints(z_hat: torch.Tensor) -> torch.Tensor:
@@ -92,129 +108,187 @@ class IntScaleNet(nn.Module):
     def forward(self, z_hat: torch.Tensor, exact: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (k, k_ste): the integer index (float tensor of integers) and a version that
         carries straight-through gradients for training."""
-        x = self.input_ints(z_hat)
-        x = self.shuffle(torch.clamp(self.l0(x, exact), 0, 255))
-        x = self.shuffle(torch.clamp(self.l1(x, exact), 0, 255))
-        r = self.l2(x, exact)
+        r = self.l2(self.hidden(z_hat, exact), exact)
         k_ste = torch.clamp(r, 0, self.num_tables - 1)
         return k_ste.detach(), k_ste
 
     @torch.no_grad()
     def integer_params(self) -> list[dict]:
-        out = []
-        for layer in (self.l0, self.l1, self.l2):
-            w_q, b_q, mult, _ = layer.quantized()
-            out.append(
-                dict(
-                    w=w_q.to(torch.int64).cpu().numpy(),
-                    b=b_q.to(torch.int64).cpu().numpy(),
-                    mult=mult.to(torch.int64).cpu().numpy(),
-                    in_zp=layer.in_zp,
-                    out_max=layer.out_max,
-                )
-            )
-        return out
+        return [layer_params(l) for l in (self.l0, self.l1, getattr(self, "l2", None)) if l is not None]
 
 
-def numpy_reference(params: list[dict], z_hat: np.ndarray) -> np.ndarray:
+@torch.no_grad()
+def layer_params(layer: IntConv) -> dict:
+    """The integers of one IntConv as shipped: weights, bias, multiplier, zero point, clip."""
+    w_q, b_q, mult, _ = layer.quantized()
+    return dict(
+        w=w_q.to(torch.int64).cpu().numpy(),
+        b=b_q.to(torch.int64).cpu().numpy(),
+        mult=mult.to(torch.int64).cpu().numpy(),
+        in_zp=layer.in_zp,
+        out_max=layer.out_max,
+    )
+
+
+def np_int_conv(x: np.ndarray, p: dict) -> np.ndarray:
+    """One integer layer in numpy int64: x holds activations minus their zero point."""
+    w, b, mult = p["w"], p["b"], p["mult"]
+    n, c, h, wd = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    cols = np.stack([xp[:, :, dy : dy + h, dx : dx + wd] for dy in range(3) for dx in range(3)], axis=2)
+    # cols: n, c, 9, h, w ; w: o, c, 3, 3
+    acc = np.einsum("nckhw,ock->nohw", cols, w.reshape(w.shape[0], c, 9), optimize=True) + b[None, :, None, None]
+    r = np.floor_divide(acc * mult[None, :, None, None], 2**SHIFT)
+    return np.clip(r, 0, p["out_max"])
+
+
+def np_depth_to_space(r: np.ndarray) -> np.ndarray:
+    n, c, h, wd = r.shape
+    co = c // 4
+    return r.reshape(n, co, 2, 2, h, wd).transpose(0, 1, 4, 2, 5, 3).reshape(n, co, 2 * h, 2 * wd)
+
+
+def numpy_reference(params: list[dict], z_hat: np.ndarray, shuffle_last: bool = False) -> np.ndarray:
     """A third, independent implementation in numpy int64 (used by tests and docs)."""
     x = np.clip(z_hat.astype(np.int64), -128, 127)
     for i, p in enumerate(params):
-        w, b, mult = p["w"], p["b"], p["mult"]
-        n, c, h, wd = x.shape
-        xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-        cols = np.stack([xp[:, :, dy : dy + h, dx : dx + wd] for dy in range(3) for dx in range(3)], axis=2)
-        # cols: n, c, 9, h, w ; w: o, c, 3, 3
-        acc = np.einsum("nckhw,ock->nohw", cols, w.reshape(w.shape[0], c, 9), optimize=True) + b[None, :, None, None]
-        r = np.floor_divide(acc * mult[None, :, None, None], 2**SHIFT)
-        r = np.clip(r, 0, p["out_max"])
-        if i < len(params) - 1:
-            co = r.shape[1] // 4
-            r = r.reshape(n, co, 2, 2, h, wd).transpose(0, 1, 4, 2, 5, 3).reshape(n, co, 2 * h, 2 * wd)
-        x = r
+        x = np_int_conv(x, p)
+        if i < len(params) - 1 or shuffle_last:
+            x = np_depth_to_space(x)
     return x.astype(np.uint8)
 
 
-def build_onnx(params: list[dict], nz: int, opset: int = 17):
-    """The integer graph, written node by node with onnx.helper (the PyTorch exporter cannot
-    emit ConvInteger from fake quantization). Input ``z_hat``: int32 (1, Nz, h, w). Output
-    ``index``: uint8 (1, M, 4h, 4w)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+def numpy_slice_reference(ctx: dict | None, out: dict, h: np.ndarray, q_prev: np.ndarray | None) -> np.ndarray:
+    """The scale index of one channel slice in numpy int64: h (uint8 features of ẑ), and the
+    symbols of the slices before it through |q| clipped to 255."""
+    x = h.astype(np.int64)
+    if ctx is not None:
+        c = np_int_conv(np.clip(np.abs(q_prev.astype(np.int64)), 0, 255), ctx)
+        x = np.concatenate([x, c], axis=1)
+    return np_int_conv(x, out).astype(np.uint8)
 
-    nodes, inits = [], []
 
-    def const(name, arr):
-        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+class _IntGraph:
+    """Writes integer-only ONNX graphs node by node (the PyTorch exporter cannot emit
+    ConvInteger from fake quantization)."""
+
+    def __init__(self):
+        from onnx import TensorProto, helper, numpy_helper
+
+        self.tp, self.helper, self.nh = TensorProto, helper, numpy_helper
+        self.nodes, self.inits = [], []
+        self.const("c_off", np.array(2**OFFSET_EXP, np.int64))
+        self.const("c_shift", np.array(SHIFT, np.uint64))
+        self.const("c_unoff", np.array(2 ** (OFFSET_EXP - SHIFT), np.int64))
+        self.const("c_pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))
+        self.const("s_2", np.array([2], np.int64))
+        self.const("s_4", np.array([4], np.int64))
+        self.const("s_n1", np.array([-1], np.int64))
+        self.const("s_22", np.array([2, 2], np.int64))
+
+    def const(self, name: str, arr) -> str:
+        self.inits.append(self.nh.from_array(np.asarray(arr), name))
         return name
 
-    const("c_zmin", np.array(-128, np.int32))
-    const("c_zmax", np.array(127, np.int32))
-    const("c_128", np.array(128, np.int32))
-    const("c_off", np.array(2**OFFSET_EXP, np.int64))
-    const("c_shift", np.array(SHIFT, np.uint64))
-    const("c_unoff", np.array(2 ** (OFFSET_EXP - SHIFT), np.int64))
-    const("c_pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))
-    nodes += [
-        helper.make_node("Clip", ["z_hat", "c_zmin", "c_zmax"], ["z_clip"]),
-        helper.make_node("Add", ["z_clip", "c_128"], ["z_off"]),
-        helper.make_node("Cast", ["z_off"], ["x0"], to=TensorProto.UINT8),
-    ]
-    x = "x0"
-    for i, p in enumerate(params):
+    def node(self, op: str, inputs: list[str], output: str, **kw) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], **kw))
+        return output
+
+    def z_to_u8(self, z: str) -> str:
+        """int32 ẑ → uint8 with zero point 128 (clip to −128..127)."""
+        self.const("c_zmin", np.array(-128, np.int32))
+        self.const("c_zmax", np.array(127, np.int32))
+        self.const("c_128", np.array(128, np.int32))
+        x = self.node("Clip", [z, "c_zmin", "c_zmax"], "z_clip")
+        x = self.node("Add", [x, "c_128"], "z_off")
+        return self.node("Cast", [x], "x0", to=self.tp.UINT8)
+
+    def abs_to_u8(self, q: str) -> str:
+        """int32 symbols → |q| clipped to 255, uint8 (zero point 0)."""
+        self.const("c_q0", np.array(0, np.int32))
+        self.const("c_q255", np.array(255, np.int32))
+        a = self.node("Abs", [q], "q_abs")
+        a = self.node("Clip", [a, "c_q0", "c_q255"], "q_clip")
+        return self.node("Cast", [a], "q_u8", to=self.tp.UINT8)
+
+    def conv(self, x: str, p: dict, i) -> str:
+        """Pad with the input zero point (= real zero), ConvInteger, int32 bias, requantize by
+        multiply + offset + unsigned shift, clip, back to uint8."""
         w_u8 = (p["w"] + W_ZP).astype(np.uint8)
-        const(f"w{i}", w_u8)
-        const(f"wzp{i}", np.array(W_ZP, np.uint8))
-        const(f"xzp{i}", np.array(p["in_zp"], np.uint8))
-        const(f"b{i}", p["b"].astype(np.int32).reshape(1, -1, 1, 1))
-        const(f"m{i}", p["mult"].astype(np.int64).reshape(1, -1, 1, 1))
-        const(f"lo{i}", np.array(0, np.int64))
-        const(f"hi{i}", np.array(p["out_max"], np.int64))
-        nodes += [
-            # Explicit padding with the input zero point (= real zero), then a 'valid' conv.
-            helper.make_node("Pad", [x, "c_pads", f"xzp{i}"], [f"xp{i}"], mode="constant"),
-            helper.make_node("ConvInteger", [f"xp{i}", f"w{i}", f"xzp{i}", f"wzp{i}"], [f"acc{i}"], kernel_shape=[3, 3]),
-            helper.make_node("Add", [f"acc{i}", f"b{i}"], [f"accb{i}"]),
-            helper.make_node("Cast", [f"accb{i}"], [f"acc64_{i}"], to=TensorProto.INT64),
-            helper.make_node("Mul", [f"acc64_{i}", f"m{i}"], [f"prod{i}"]),
-            helper.make_node("Add", [f"prod{i}", "c_off"], [f"prodo{i}"]),
-            helper.make_node("Cast", [f"prodo{i}"], [f"produ{i}"], to=TensorProto.UINT64),
-            helper.make_node("BitShift", [f"produ{i}", "c_shift"], [f"shu{i}"], direction="RIGHT"),
-            helper.make_node("Cast", [f"shu{i}"], [f"sh{i}"], to=TensorProto.INT64),
-            helper.make_node("Sub", [f"sh{i}", "c_unoff"], [f"r{i}"]),
-            helper.make_node("Clip", [f"r{i}", f"lo{i}", f"hi{i}"], [f"rc{i}"]),
-            helper.make_node("Cast", [f"rc{i}"], [f"a{i}"], to=TensorProto.UINT8),
-        ]
-        x = f"a{i}"
-        if i < len(params) - 1:
-            co = p["w"].shape[0] // 4
-            # depth-to-space (PixelShuffle, CRD order) on uint8 via Reshape/Transpose
-            nodes += [
-                helper.make_node("Shape", [x], [f"shp{i}"]),
-                helper.make_node("Slice", [f"shp{i}", "s_2", "s_4"], [f"hw{i}"]),
-                helper.make_node("Concat", ["s_n1", f"co{i}", "s_22", f"hw{i}"], [f"t6_{i}"], axis=0),
-                helper.make_node("Reshape", [x, f"t6_{i}"], [f"r6_{i}"]),
-                helper.make_node("Transpose", [f"r6_{i}"], [f"tr{i}"], perm=[0, 1, 4, 2, 5, 3]),
-                helper.make_node("Mul", [f"hw{i}", "s_22"], [f"hw2_{i}"]),
-                helper.make_node("Concat", ["s_n1", f"co{i}", f"hw2_{i}"], [f"t4_{i}"], axis=0),
-                helper.make_node("Reshape", [f"tr{i}", f"t4_{i}"], [f"d2s{i}"]),
-            ]
-            const(f"co{i}", np.array([co], np.int64))
-            x = f"d2s{i}"
-    const("s_2", np.array([2], np.int64))
-    const("s_4", np.array([4], np.int64))
-    const("s_n1", np.array([-1], np.int64))
-    const("s_22", np.array([2, 2], np.int64))
-    nodes.append(helper.make_node("Identity", [x], ["index"]))
-    m = params[-1]["w"].shape[0]
-    graph = helper.make_graph(
-        nodes,
-        "h_s_scale_int",
-        [helper.make_tensor_value_info("z_hat", TensorProto.INT32, [1, nz, "h", "w"])],
-        [helper.make_tensor_value_info("index", TensorProto.UINT8, [1, m, "h4", "w4"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="hicodec")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+        self.const(f"w{i}", w_u8)
+        self.const(f"wzp{i}", np.array(W_ZP, np.uint8))
+        self.const(f"xzp{i}", np.array(p["in_zp"], np.uint8))
+        self.const(f"b{i}", p["b"].astype(np.int32).reshape(1, -1, 1, 1))
+        self.const(f"m{i}", p["mult"].astype(np.int64).reshape(1, -1, 1, 1))
+        self.const(f"lo{i}", np.array(0, np.int64))
+        self.const(f"hi{i}", np.array(p["out_max"], np.int64))
+        n = self.node
+        t = n("Pad", [x, "c_pads", f"xzp{i}"], f"xp{i}", mode="constant")
+        t = n("ConvInteger", [t, f"w{i}", f"xzp{i}", f"wzp{i}"], f"acc{i}", kernel_shape=[3, 3])
+        t = n("Add", [t, f"b{i}"], f"accb{i}")
+        t = n("Cast", [t], f"acc64_{i}", to=self.tp.INT64)
+        t = n("Mul", [t, f"m{i}"], f"prod{i}")
+        t = n("Add", [t, "c_off"], f"prodo{i}")
+        t = n("Cast", [t], f"produ{i}", to=self.tp.UINT64)
+        t = n("BitShift", [t, "c_shift"], f"shu{i}", direction="RIGHT")
+        t = n("Cast", [t], f"sh{i}", to=self.tp.INT64)
+        t = n("Sub", [t, "c_unoff"], f"r{i}")
+        t = n("Clip", [t, f"lo{i}", f"hi{i}"], f"rc{i}")
+        return n("Cast", [t], f"a{i}", to=self.tp.UINT8)
+
+    def depth_to_space(self, x: str, co: int, i) -> str:
+        """PixelShuffle (CRD order) on uint8 through Reshape/Transpose (no int DepthToSpace kernel)."""
+        n = self.node
+        self.const(f"co{i}", np.array([co], np.int64))
+        shp = n("Shape", [x], f"shp{i}")
+        hw = n("Slice", [shp, "s_2", "s_4"], f"hw{i}")
+        t6 = n("Concat", ["s_n1", f"co{i}", "s_22", hw], f"t6_{i}", axis=0)
+        t = n("Reshape", [x, t6], f"r6_{i}")
+        t = n("Transpose", [t], f"tr{i}", perm=[0, 1, 4, 2, 5, 3])
+        hw2 = n("Mul", [hw, "s_22"], f"hw2_{i}")
+        t4 = n("Concat", ["s_n1", f"co{i}", hw2], f"t4_{i}", axis=0)
+        return n("Reshape", [t, t4], f"d2s{i}")
+
+    def model(self, name: str, inputs: list, outputs: list, opset: int = 17):
+        import onnx
+
+        g = self.helper.make_graph(self.nodes, name, inputs, outputs, self.inits)
+        m = self.helper.make_model(g, opset_imports=[self.helper.make_opsetid("", opset)], producer_name="hicodec")
+        m.ir_version = 8
+        onnx.checker.check_model(m)
+        return m
+
+
+def build_onnx(params: list[dict], nz: int, opset: int = 17, shuffle_last: bool = False):
+    """The integer hyper-scale graph. Input ``z_hat``: int32 (1, Nz, h, w). Output: ``index``
+    uint8 (1, M, 4h, 4w) — or, with ``shuffle_last`` (models with a channel context), the hidden
+    features ``h`` uint8 (1, hidden, 4h, 4w) after the last layer's depth-to-space."""
+    g = _IntGraph()
+    x = g.z_to_u8("z_hat")
+    for i, p in enumerate(params):
+        x = g.conv(x, p, i)
+        if i < len(params) - 1 or shuffle_last:
+            x = g.depth_to_space(x, p["w"].shape[0] // 4, i)
+    out = "h" if shuffle_last else "index"
+    g.node("Identity", [x], out)
+    c = params[-1]["w"].shape[0] // (4 if shuffle_last else 1)
+    tp, hp = g.tp, g.helper
+    return g.model("h_s_scale_int", [hp.make_tensor_value_info("z_hat", tp.INT32, [1, nz, "h", "w"])],
+                   [hp.make_tensor_value_info(out, tp.UINT8, [1, c, "h4", "w4"])], opset)
+
+
+def build_slice_onnx(ctx: dict | None, out: dict, hidden: int, prev: int, opset: int = 17):
+    """The integer scale-index graph of one channel slice. Inputs ``h``: uint8 (1, hidden, H, W)
+    (hyper_scale's output) and, after the first slice, ``q_prev``: int32 (1, prev, H, W), the
+    symbols of the slices before. Output ``index``: uint8 (1, C, H, W)."""
+    g = _IntGraph()
+    tp, hp = g.tp, g.helper
+    inputs = [hp.make_tensor_value_info("h", tp.UINT8, [1, hidden, "H", "W"])]
+    x = "h"
+    if ctx is not None:
+        inputs.append(hp.make_tensor_value_info("q_prev", tp.INT32, [1, prev, "H", "W"]))
+        c = g.conv(g.abs_to_u8("q_prev"), ctx, "c")
+        x = g.node("Concat", ["h", c], "hc", axis=1)
+    x = g.conv(x, out, "o")
+    g.node("Identity", [x], "index")
+    return g.model("scale_slice_int", inputs, [hp.make_tensor_value_info("index", tp.UINT8, [1, out["w"].shape[0], "H", "W"])], opset)

@@ -52,6 +52,28 @@ def count_macs(module: nn.Module, *inputs) -> int:
     return total
 
 
+class _Call(nn.Module):
+    """Counts the modules of `owner` while running `fn`."""
+
+    def __init__(self, owner: nn.Module, fn):
+        super().__init__()
+        self.owner, self.fn = owner, fn
+
+    def forward(self, *a):
+        return self.fn(*a)
+
+
+def _run_context(ctx, y: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """The channel context's work for one image: every slice's scale and mean nets and LRP."""
+    qs, yhs = [], []
+    for i, (s, c) in enumerate(zip(ctx.starts, ctx.slices)):
+        ctx.scale_index(i, h, torch.cat(qs, 1) if i else None)
+        mu = ctx.mean_of(i, y, torch.cat(yhs, 1) if i else None)
+        qs.append(torch.round(y[:, s : s + c] - mu))
+        yhs.append(qs[-1] + mu)
+    return ctx.refine(y, torch.cat(yhs, 1))
+
+
 def model_macs_per_pixel(model, h: int = 512, w: int = 768) -> dict:
     """MACs per *image* pixel of each sub-network at an h×w image (default: Kodak size)."""
     cfg = model.cfg
@@ -62,10 +84,15 @@ def model_macs_per_pixel(model, h: int = 512, w: int = 768) -> dict:
     res = {
         "g_a": count_macs(model.g_a, x),
         "h_a": count_macs(model.h_a, y),
-        "h_s_scale": count_macs(model.h_s_scale, z),
         "h_s_mean": count_macs(model.h_s_mean, z),
         "g_s": count_macs(model.g_s, y),
     }
+    if model.ctx is None:
+        res["h_s_scale"] = count_macs(model.h_s_scale, z)
+    else:
+        res["h_s_scale"] = count_macs(_Call(model.h_s_scale, model.h_s_scale.hidden), z)
+        h = torch.zeros(1, cfg.hs_hidden, h // 16, w // 16)
+        res["context"] = count_macs(_Call(model.ctx, lambda y_, h_: _run_context(model.ctx, y_, h_)), y, h)
     out = {k: round(v / px, 1) for k, v in res.items()}
     out["measured_at"] = f"{w}x{h}"
     return out

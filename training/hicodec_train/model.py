@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .entropy import FactorizedPrior, GaussianTables
-from .intnet import IntScaleNet
+from .intnet import ACT_SCALE, IntConv, IntScaleNet, index_conv
 from .layers import GDN, PixelShuffleUp, SwinStage, conv
 
 PAD_MULTIPLE = 64
@@ -49,6 +49,12 @@ class ModelConfig:
     # rounds to 0 and nothing reaches the decoder for hundreds of steps
     ga_out_init_scale: float = 1.0
     num_tables: int = 64
+    # Channel context (v4 on): channel counts of the slices of y, coded in order; each slice's
+    # table index comes from an integer net on the hyper features and |q| of the slices before,
+    # its mean from a float net on μ and ŷ of the slices before. () = hyperprior only (v1–v3).
+    slices: tuple = ()
+    ctx_hidden: int = 64
+    lrp: bool = False  # latent residual prediction (float, after the last slice)
     lambdas: tuple = DEFAULT_LAMBDAS
     # quality of each trained λ point; gains in between are interpolated geometrically
     qualities: tuple = field(default=None)
@@ -58,6 +64,9 @@ class ModelConfig:
             n = len(self.lambdas)
             self.qualities = tuple(round(100 * i / (n - 1)) for i in range(n))
         self.gs_dims, self.gs_depths, self.gs_heads = tuple(self.gs_dims), tuple(self.gs_depths), tuple(self.gs_heads)
+        self.slices = tuple(self.slices)
+        if self.slices and sum(self.slices) != self.M:
+            raise ValueError(f"slices {self.slices} must add up to M={self.M}")
         self.lambdas, self.qualities = tuple(self.lambdas), tuple(self.qualities)
 
     def to_dict(self) -> dict:
@@ -143,6 +152,62 @@ class Synthesis(nn.Module):
         return self.out(x) + 0.5  # centred output
 
 
+class ChannelContext(nn.Module):
+    """Channel-wise autoregressive entropy model (Minnen & Singh 2020, uneven slices as in ELIC),
+    split at the determinism boundary:
+
+    - scale (INTEGER): k_i = index_i([h, ctx_i(min(|q_<i|, 255))]), h = the uint8 hyper features
+      of ẑ; ctx_i is a 3×3 integer conv + clip (ReLU). Only transmitted integers go in.
+    - mean (float): μ_i = μ_h,i + mean_i([μ_h, ŷ_g,<i]) — float drift moves ŷ, never the parse.
+    - LRP (float): ŷ_g ← ŷ_g + ½·tanh(lrp([μ_h, ŷ_g])) after the last slice.
+
+    Every new path starts at zero (zero weights on the context inputs of index_i, zero last
+    layers of mean_i and lrp), so a model converted from a hyperprior-only one starts equal to it."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.slices = cfg.slices
+        m, hid, hs = cfg.M, cfg.ctx_hidden, cfg.hs_hidden
+        starts = [sum(cfg.slices[:i]) for i in range(len(cfg.slices))]
+        self.starts = starts
+        self.scale_ctx = nn.ModuleList([IntConv(starts[i], hid, 1.0, ACT_SCALE, 0, 255) for i in range(1, len(cfg.slices))])
+        self.index = nn.ModuleList(
+            [index_conv(hs + (hid if i else 0), c, cfg.num_tables) for i, c in enumerate(cfg.slices)]
+        )
+        self.mean = nn.ModuleList(
+            [nn.Sequential(conv(m + starts[i], hid, 3), nn.LeakyReLU(inplace=True), conv(hid, c, 3))
+             for i, c in enumerate(cfg.slices) if i > 0]
+        )
+        self.lrp = nn.Sequential(conv(2 * m, 128, 3), nn.LeakyReLU(inplace=True), conv(128, m, 3)) if cfg.lrp else None
+        with torch.no_grad():
+            for i, layer in enumerate(self.index):
+                if i:
+                    layer.weight[:, hs:].zero_()
+            for net in list(self.mean) + ([self.lrp] if self.lrp is not None else []):
+                net[-1].weight.zero_()
+                net[-1].bias.zero_()
+
+    def scale_index(self, i: int, h: torch.Tensor, q_prev: torch.Tensor | None, exact: bool = False) -> torch.Tensor:
+        """Table index of slice i (float integers with STE gradients)."""
+        x = h
+        if i:
+            c = torch.clamp(self.scale_ctx[i - 1](torch.clamp(q_prev.abs(), 0, 255), exact), 0, 255)
+            x = torch.cat([h.to(c.dtype), c], 1)
+        return torch.clamp(self.index[i](x, exact), 0, self.index[i].out_max)
+
+    def mean_of(self, i: int, mu_h: torch.Tensor, yhat_prev: torch.Tensor | None) -> torch.Tensor:
+        s, c = self.starts[i], self.slices[i]
+        mu = mu_h[:, s : s + c]
+        if i:
+            mu = mu + self.mean[i - 1](torch.cat([mu_h, yhat_prev], 1))
+        return mu
+
+    def refine(self, mu_h: torch.Tensor, yhat_g: torch.Tensor) -> torch.Tensor:
+        if self.lrp is None:
+            return yhat_g
+        return yhat_g + 0.5 * torch.tanh(self.lrp(torch.cat([mu_h, yhat_g], 1)))
+
+
 class HiCodec(nn.Module):
     def __init__(self, cfg: ModelConfig | None = None):
         super().__init__()
@@ -151,8 +216,9 @@ class HiCodec(nn.Module):
         with torch.no_grad():
             self.g_a.stages[-1][0].weight.mul_(cfg.ga_out_init_scale)
         self.h_a = HyperAnalysis(cfg.M, cfg.N, cfg.Nz)
-        self.h_s_scale = IntScaleNet(cfg.Nz, cfg.hs_hidden, cfg.M, cfg.num_tables)
+        self.h_s_scale = IntScaleNet(cfg.Nz, cfg.hs_hidden, cfg.M, cfg.num_tables, with_index=not cfg.slices)
         self.h_s_mean = HyperMean(cfg.Nz, cfg.hm_hidden, cfg.M)
+        self.ctx = ChannelContext(cfg) if cfg.slices else None
         self.g_s = Synthesis(cfg)
         self.entropy_z = FactorizedPrior(cfg.Nz)
         self.tables = GaussianTables(cfg.num_tables)
@@ -188,18 +254,137 @@ class HiCodec(nn.Module):
         z_hat = round_ste(z)
         z_for_rate = z + torch.empty_like(z).uniform_(-0.5, 0.5) if noise else z_hat
         lik_z = self.entropy_z.likelihood(z_for_rate)
-        k, k_ste = self.h_s_scale(z_hat)
-        mu = self.h_s_mean(z_hat)
-        r = y_g - mu
-        q = round_ste(r)
-        r_for_rate = r + torch.empty_like(r).uniform_(-0.5, 0.5) if noise else q
-        lik_y = self.tables.likelihood(r_for_rate, k_ste)
-        y_hat = ((q if (ste or not noise) else r_for_rate) + mu) / g
-        x_hat = self.g_s(y_hat)
-        return dict(x_hat=x_hat, lik_y=lik_y, lik_z=lik_z, q=q.detach(), k=k, z_hat=z_hat.detach())
+        e = self.entropy_y(y_g, z_hat, noise, ste)
+        x_hat = self.g_s(e["yhat_g"] / g)
+        return dict(x_hat=x_hat, lik_y=e["lik"], lik_z=lik_z, q=e["q"].detach(), k=e["k"].detach(), z_hat=z_hat.detach())
+
+    def entropy_y(self, y_g: torch.Tensor, z_hat: torch.Tensor, noise: bool = False, ste: bool = True,
+                  exact: bool = False) -> dict:
+        """The y half of the entropy model, slice by slice as the decoder runs it.
+        Returns q (STE), k (table indices, STE), lik (per element) and ŷ_g (gained domain).
+        noise=False is the real quantized path (exact=True: integer nets in float64)."""
+        mu_h = self.h_s_mean(z_hat)
+        if self.ctx is None:
+            slices, starts = (y_g.shape[1],), (0,)
+            h = None
+        else:
+            slices, starts = self.ctx.slices, self.ctx.starts
+            h = self.h_s_scale.hidden(z_hat, exact)
+        qs, ks, liks, yhs = [], [], [], []
+        for i, (s, c) in enumerate(zip(starts, slices)):
+            if self.ctx is None:
+                k_ste = self.h_s_scale(z_hat, exact)[1]
+                mu = mu_h
+            else:
+                k_ste = self.ctx.scale_index(i, h, torch.cat(qs, 1) if i else None, exact)
+                mu = self.ctx.mean_of(i, mu_h, torch.cat(yhs, 1) if i else None)
+            r = y_g[:, s : s + c] - mu
+            q = round_ste(r)
+            r_for_rate = r + torch.empty_like(r).uniform_(-0.5, 0.5) if noise else q
+            liks.append(self.tables.likelihood(r_for_rate, k_ste))
+            yhs.append((q if (ste or not noise) else r_for_rate) + mu)
+            qs.append(q)
+            ks.append(k_ste)
+        yhat_g = torch.cat(yhs, 1)
+        if self.ctx is not None:
+            yhat_g = self.ctx.refine(mu_h, yhat_g)
+        return dict(q=torch.cat(qs, 1), k=torch.cat(ks, 1), lik=torch.cat(liks, 1), yhat_g=yhat_g, mu_h=mu_h)
 
     def aux_loss(self) -> torch.Tensor:
         return self.entropy_z.aux_loss()
+
+
+def remap_log_gain(log_gain: torch.Tensor, old_lambdas, new_lambdas) -> torch.Tensor:
+    """Gain vectors for a new λ set from trained ones: piecewise-linear in log λ between the old
+    points, and beyond them the high-rate optimum gain ∝ √λ (slope ½ in log-log) from the nearest
+    end point. Used when a run starts from a model trained on another λ set."""
+    old = torch.log(torch.tensor(old_lambdas, dtype=torch.float64))
+    out = []
+    for lam in new_lambdas:
+        t = math.log(lam)
+        if t <= old[0]:
+            out.append(log_gain[0].double() + 0.5 * (t - old[0]))
+        elif t >= old[-1]:
+            out.append(log_gain[-1].double() + 0.5 * (t - old[-1]))
+        else:
+            i = int(torch.searchsorted(old, torch.tensor(t, dtype=torch.float64), right=True)) - 1
+            a = float((t - old[i]) / (old[i + 1] - old[i]))
+            out.append((1 - a) * log_gain[i].double() + a * log_gain[i + 1].double())
+    return torch.stack(out).to(log_gain.dtype)
+
+
+# Tensors whose dimension `dim` runs over the channels of y (for reordering them).
+Y_CHANNEL_DIMS = {
+    "g_a.stages.3.0.weight": 0, "g_a.stages.3.0.bias": 0,
+    "h_a.net.0.weight": 1,
+    "h_s_scale.l2.weight": 0, "h_s_scale.l2.bias": 0,
+    "h_s_mean.net.4.weight": 0, "h_s_mean.net.4.bias": 0,
+    "g_s.inp.weight": 1,
+    "log_gain": 1,
+}
+
+
+def permute_y_channels(state: dict, order) -> dict:
+    """The same hyperprior-only model with the channels of y reordered (new channel j = old
+    channel order[j]): an exactly equivalent network."""
+    idx = torch.as_tensor(order, dtype=torch.long)
+    out = dict(state)
+    for k, d in Y_CHANNEL_DIMS.items():
+        out[k] = state[k].index_select(d, idx)
+    return out
+
+
+@torch.no_grad()
+def channel_order_by_rate(model: "HiCodec", x: torch.Tensor) -> list[int]:
+    """Channels of y by decreasing rate (bits at the middle λ point) on the crops x: the
+    first slices of a channel context then hold the channels that carry the most information,
+    as ELIC's uneven grouping assumes."""
+    model.eval()
+    li = len(model.cfg.lambdas) // 2
+    g = torch.exp(model.log_gain[li])[None, :, None, None]
+    y_g = model.g_a(x) * g
+    z_hat = torch.round(model.h_a(y_g))
+    e = model.entropy_y(y_g, z_hat)
+    bits = -torch.log2(e["lik"]).sum((0, 2, 3))
+    return torch.argsort(bits, descending=True).tolist()
+
+
+def slices_from_unsliced(state: dict, cfg: ModelConfig) -> dict:
+    """Moves a hyperprior-only model's index layer (h_s_scale.l2) into the slices' index layers
+    (hyper-feature part; the context part stays zero), so the sliced model starts equal to it."""
+    out = {k: v for k, v in state.items() if not k.startswith("h_s_scale.l2.")}
+    w, b = state["h_s_scale.l2.weight"], state["h_s_scale.l2.bias"]
+    s = 0
+    for i, c in enumerate(cfg.slices):
+        wi = torch.zeros(c, cfg.hs_hidden + (cfg.ctx_hidden if i else 0), 3, 3)
+        wi[:, : cfg.hs_hidden] = w[s : s + c]
+        out[f"ctx.index.{i}.weight"] = wi
+        out[f"ctx.index.{i}.bias"] = b[s : s + c].clone()
+        s += c
+    return out
+
+
+def load_adapted(model: "HiCodec", state: dict, old_cfg: ModelConfig, order=None) -> list[str]:
+    """Loads weights trained with another configuration wherever shapes allow: log_gain is
+    remapped to the new λ set; a hyperprior-only model becomes a channel-context one (channels
+    reordered by `order` if given, index layer moved into the slices); tensors the old model
+    lacks keep their neutral initialisation. Returns the names of the tensors not taken from
+    `state`."""
+    state = dict(state)
+    if model.cfg.slices and not old_cfg.slices:
+        if order is not None:
+            state = permute_y_channels(state, order)
+        state = slices_from_unsliced(state, model.cfg)
+    if tuple(old_cfg.lambdas) != tuple(model.cfg.lambdas):
+        state["log_gain"] = remap_log_gain(state["log_gain"], old_cfg.lambdas, model.cfg.lambdas)
+    own = model.state_dict()
+    for k, v in list(state.items()):
+        if k not in own or own[k].shape != v.shape:
+            raise ValueError(f"cannot start from these weights: {k} has shape {tuple(v.shape)}, the model wants "
+                             f"{tuple(own[k].shape) if k in own else 'nothing'}")
+    missing = sorted(set(own) - set(state))
+    model.load_state_dict(state, strict=False)
+    return missing
 
 
 def pad_to(x: torch.Tensor, multiple: int = PAD_MULTIPLE) -> torch.Tensor:

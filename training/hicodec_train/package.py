@@ -107,7 +107,7 @@ def round_weights_fp16(model: torch.nn.Module) -> None:
     whose integer weights are derived at full precision) so PyTorch and ONNX share weights."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.startswith("h_s_scale.") or name.startswith("entropy_z.") or name == "log_gain":
+            if name.startswith(("h_s_scale.", "entropy_z.", "ctx.index.", "ctx.scale_ctx.")) or name == "log_gain":
                 continue
             if p.numel() >= 256:
                 p.copy_(p.half().float())
@@ -170,8 +170,54 @@ class SynthesisWithAttention(torch.nn.Module):
                 blk.attn.last_attention = None
 
 
+class SliceMean(torch.nn.Module):
+    """Slice i's mean: μ_i = μ_h[slice i] + mean_i([μ_h, ŷ_g,<i]). Parameters stay fn.*."""
+
+    def __init__(self, ctx, i: int):
+        super().__init__()
+        self.fn = ctx.mean[i - 1]
+        self.s, self.c = ctx.starts[i], ctx.slices[i]
+
+    def forward(self, mu_h, yhat_prev):
+        return mu_h[:, self.s : self.s + self.c] + self.fn(torch.cat([mu_h, yhat_prev], 1))
+
+
+class Refine(torch.nn.Module):
+    """Latent residual prediction after the last slice: ŷ_g + ½·tanh(lrp([μ_h, ŷ_g]))."""
+
+    def __init__(self, ctx):
+        super().__init__()
+        self.fn = ctx.lrp
+
+    def forward(self, mu_h, yhat_g):
+        return yhat_g + 0.5 * torch.tanh(self.fn(torch.cat([mu_h, yhat_g], 1)))
+
+
+def context_files(cfg) -> dict:
+    """File names of the channel-context graphs: per slice an integer scale graph, per slice
+    after the first a float mean graph, and the LRP graph."""
+    n = len(cfg.slices)
+    return {"scale": [f"scale_s{i}.onnx" for i in range(n)], "mean": [None] + [f"mean_s{i}.onnx" for i in range(1, n)],
+            "refine": "refine.onnx" if cfg.lrp else None}
+
+
+def _export(mod, args, path: Path, ins, outs, dyn) -> None:
+    import warnings
+
+    # No constant folding: every parameter stays an initializer under its own name, so the
+    # package alone restores the PyTorch model (load_package_model); ORT folds at load time.
+    kw = dict(opset_version=OPSET, input_names=ins, output_names=outs, dynamic_axes=dyn, do_constant_folding=False)
+    if int(torch.__version__.split(".")[0]) >= 2:
+        kw["dynamo"] = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(mod.eval(), args, str(path), **kw)
+    _store_fp16(path)
+
+
 def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
-    """Writes the five networks. Returns {role: filename}."""
+    """Writes the networks. Returns {role: filename} (and, for channel-context models,
+    "context": {"scale": [...], "mean": [...], "refine": ...})."""
     cfg = model.cfg
     h, w = trace_hw
     x = torch.rand(1, 3, h, w)
@@ -190,25 +236,31 @@ def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
                       {"y_hat": {2: "h", 3: "w"}, "x_hat": {2: "H", 3: "W"}, **attn_dyn}),
     }
     files = {}
-    import warnings
-
     for role, (mod, args, ins, outs, dyn) in specs.items():
         path = out / f"{role}.onnx"
-        # No constant folding: every parameter stays an initializer under its own name, so the
-        # package alone restores the PyTorch model (load_package_model); ORT folds at load time.
-        kw = dict(opset_version=OPSET, input_names=ins, output_names=outs, dynamic_axes=dyn, do_constant_folding=False)
-        if int(torch.__version__.split(".")[0]) >= 2:
-            kw["dynamo"] = False
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(mod.eval(), args, str(path), **kw)
-        _store_fp16(path)
+        _export(mod, args, path, ins, outs, dyn)
         files[role] = path.name
     import onnx
 
-    int_model = intnet.build_onnx(model.h_s_scale.integer_params(), cfg.Nz, OPSET)
+    ctx = model.ctx
+    int_model = intnet.build_onnx(model.h_s_scale.integer_params(), cfg.Nz, OPSET, shuffle_last=ctx is not None)
     onnx.save(int_model, str(out / "hyper_scale.onnx"))
     files["hyper_scale"] = "hyper_scale.onnx"
+    if ctx is None:
+        return files
+    names = context_files(cfg)
+    hw = {2: "h", 3: "w"}
+    for i in range(len(cfg.slices)):
+        c_par = intnet.layer_params(ctx.scale_ctx[i - 1]) if i else None
+        g = intnet.build_slice_onnx(c_par, intnet.layer_params(ctx.index[i]), cfg.hs_hidden, ctx.starts[i], OPSET)
+        onnx.save(g, str(out / names["scale"][i]))
+        if i:
+            _export(SliceMean(ctx, i), (y, y[:, : ctx.starts[i]]), out / names["mean"][i], ["mu_h", "yhat_prev"], ["mu"],
+                    {"mu_h": hw, "yhat_prev": hw, "mu": hw})
+    if ctx.lrp is not None:
+        _export(Refine(ctx), (y, y), out / names["refine"], ["mu_h", "yhat_g"], ["yhat_g_out"],
+                {"mu_h": hw, "yhat_g": hw, "yhat_g_out": hw})
+    files["context"] = names
     return files
 
 
@@ -249,8 +301,14 @@ def load_package_model(root: Path):
     model = HiCodec(ModelConfig(**manifest["training"]["config"]))
     state = model.state_dict()
     found = set()
-    for role, mod in MODULE_OF_ROLE.items():
-        g = onnx.load(str(root / manifest["networks"][role]["file"])).graph
+    sources = [(manifest["networks"][role]["file"], mod) for role, mod in MODULE_OF_ROLE.items()]
+    ctx = manifest.get("context")
+    if ctx:
+        sources += [(f, f"ctx.mean.{i - 1}") for i, f in enumerate(ctx["mean"]) if f]
+        if ctx.get("refine"):
+            sources.append((ctx["refine"], "ctx.lrp"))
+    for file, mod in sources:
+        g = onnx.load(str(root / file)).graph
         for init in g.initializer:
             name = init.name.removesuffix("__fp16")
             if name.startswith("fn."):
@@ -259,20 +317,35 @@ def load_package_model(root: Path):
                     state[key] = torch.from_numpy(numpy_helper.to_array(init).astype(np.float32).copy())
                     found.add(key)
     wanted = {k for k in state if k.split(".")[0] in MODULE_OF_ROLE.values()}
+    wanted |= {k for k in state if k.startswith("ctx.mean.") or k.startswith("ctx.lrp.")}
     wanted -= {k for k, _ in model.named_buffers()}
     missing = sorted(wanted - found)
     if missing:
         # torch's exporter merges initializers with equal values (e.g. untrained GDN gammas)
         raise ValueError(f"package lacks weights for {missing[:3]}… ({len(missing)} tensors)")
-    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(root / "hyper_scale.onnx")).graph.initializer}
-    net = model.h_s_scale
-    for i, layer in enumerate((net.l0, net.l1, net.l2)):
-        w_q = inits[f"w{i}"].astype(np.float64) - intnet.W_ZP
-        b_q = inits[f"b{i}"].reshape(-1).astype(np.float64)
-        mult = inits[f"m{i}"].reshape(-1).astype(np.float64)
+
+    def int_layer(inits: dict, tag, layer, prefix: str) -> None:
+        w_q = inits[f"w{tag}"].astype(np.float64) - intnet.W_ZP
+        b_q = inits[f"b{tag}"].reshape(-1).astype(np.float64)
+        mult = inits[f"m{tag}"].reshape(-1).astype(np.float64)
         s_w = mult / 2.0**intnet.SHIFT * layer.out_scale / layer.in_scale
-        state[f"h_s_scale.l{i}.weight"] = torch.from_numpy(w_q * s_w[:, None, None, None]).float()
-        state[f"h_s_scale.l{i}.bias"] = torch.from_numpy(b_q * layer.in_scale * s_w / layer.bias_gain).float()
+        state[f"{prefix}.weight"] = torch.from_numpy(w_q * s_w[:, None, None, None]).float()
+        state[f"{prefix}.bias"] = torch.from_numpy(b_q * layer.in_scale * s_w / layer.bias_gain).float()
+
+    def inits_of(file: str) -> dict:
+        return {i.name: numpy_helper.to_array(i) for i in onnx.load(str(root / file)).graph.initializer}
+
+    net = model.h_s_scale
+    hs = inits_of("hyper_scale.onnx")
+    for i, name in enumerate(("l0", "l1", "l2")):
+        if hasattr(net, name):
+            int_layer(hs, i, getattr(net, name), f"h_s_scale.{name}")
+    if ctx:
+        for i, f in enumerate(ctx["scale"]):
+            si = inits_of(f)
+            int_layer(si, "o", model.ctx.index[i], f"ctx.index.{i}")
+            if i:
+                int_layer(si, "c", model.ctx.scale_ctx[i - 1], f"ctx.scale_ctx.{i - 1}")
     raw = np.fromfile(root / manifest["extras"]["factorized_prior"]["file"], "<f4")
     pos = 0
     for ent in manifest["extras"]["factorized_prior"]["tensors"]:

@@ -1,0 +1,226 @@
+// The per-tile work of the codec on ONNX Runtime sessions: analysis (g_a) of a padded pixel
+// region, entropy coding and parsing of one tile's latent (hyperprior + channel context), and
+// synthesis (g_s) of a latent region. The parsing path (ẑ, table indices, stream lengths) is
+// integer-only; see docs/MODEL.md and docs/determinism.md.
+import type { TileStreams } from '../bitstream/container.js';
+import { CodecError } from '../core/errors.js';
+import { RansDecoder, RansEncoder } from '../entropy/rans.js';
+import type { CdfTable } from '../entropy/tables.js';
+import { type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/package.js';
+import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
+
+/** The parsed latent of one tile: transmitted symbols, their table indices, and ŷ in the gained
+ *  domain (after the model's refinement), all planar [channels, lh, lw]. */
+export interface TileSymbols {
+  readonly zHat: Int32Array;
+  readonly k: Uint8Array;
+  readonly q: Int32Array;
+  readonly yHatG: Float32Array;
+}
+
+/** The work of one tile. The codec runs it on its own sessions or hands it to workers. */
+export interface TileEngine {
+  /** g_a on planar RGB [3, h, w] (h, w multiples of 16) → y [M, h/16, w/16] (no gain). */
+  analyze(x: Float32Array, h: number, w: number): Promise<Float32Array>;
+  /** Codes a tile's gained latent y_g [M, lh, lw] (lh, lw multiples of 4). */
+  encodeLatent(yG: Float32Array, lh: number, lw: number): Promise<TileStreams>;
+  /** Parses a tile's streams back to its symbols and ŷ_g. */
+  decodeLatent(s: TileStreams, lh: number, lw: number): Promise<TileSymbols>;
+  /** g_s on ŷ [M, lh, lw] → RGB [3, 16·lh, 16·lw] (float, not clamped). */
+  synthesize(yHat: Float32Array, lh: number, lw: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+interface ContextSessions {
+  readonly starts: readonly number[];
+  readonly slices: readonly number[];
+  readonly hidden: number;
+  readonly scale: readonly InferenceSession[];
+  readonly mean: readonly (InferenceSession | null)[];
+  readonly refine: InferenceSession | null;
+}
+
+const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
+
+/** Channel of every element of a planar [channels, …] tensor of n elements (z's table ids). */
+export function channelIds(n: number, channels: number): Uint16Array {
+  const ids = new Uint16Array(n);
+  for (let c = 0; c < channels; c++) ids.fill(c, (c * n) / channels, ((c + 1) * n) / channels);
+  return ids;
+}
+
+function tableOf(tables: readonly CdfTable[], id: number, code: 'E_CORRUPT' | 'E_MODEL_INTEGRITY'): CdfTable {
+  const t = tables[id];
+  if (t === undefined) throw new CodecError(code, `table id ${id} out of range`);
+  return t;
+}
+
+export class SessionEngine implements TileEngine {
+  private constructor(
+    private readonly model: ModelPackage,
+    private readonly sessions: Readonly<Record<NetworkRole, InferenceSession>>,
+    private readonly ctx: ContextSessions | null,
+  ) {}
+
+  static async create(model: ModelPackage, runtime: Runtime): Promise<SessionEngine> {
+    const all: InferenceSession[] = [];
+    const open = async (bytes: Uint8Array, integerOnly: boolean) => {
+      const s = await runtime.createSession(bytes, { integerOnly });
+      all.push(s);
+      return s;
+    };
+    try {
+      const sessions = {} as Record<NetworkRole, InferenceSession>;
+      for (const role of NETWORK_ROLES) sessions[role] = await open(model.networks[role], role === 'hyper_scale');
+      let ctx: ContextSessions | null = null;
+      const c = model.context;
+      if (c) {
+        const scale = [];
+        for (const b of c.scale) scale.push(await open(b, true));
+        const mean = [];
+        for (const b of c.mean) mean.push(b ? await open(b, false) : null);
+        const refine = c.refine ? await open(c.refine, false) : null;
+        ctx = { starts: c.starts, slices: c.slices, hidden: c.hidden, scale, mean, refine };
+      }
+      return new SessionEngine(model, sessions, ctx);
+    } catch (e) {
+      await Promise.all(all.map((s) => s.dispose()));
+      throw e;
+    }
+  }
+
+  /** Runs one network and returns its primary (first) output. */
+  async run(session: InferenceSession, feeds: Record<string, TensorData>, what: string): Promise<TensorData> {
+    const [primary] = session.outputNames;
+    const out = primary === undefined ? {} : await session.run(feeds, [primary]);
+    const first = primary === undefined ? undefined : out[primary];
+    if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${what} produced no output`);
+    return first;
+  }
+
+  /** Runs one of the five main networks with every output (explain). */
+  async runAll(role: NetworkRole, name: string, input: TensorData): Promise<Record<string, TensorData>> {
+    const s = this.sessions[role];
+    return s.run({ [name]: input }, s.outputNames);
+  }
+
+  async analyze(x: Float32Array, h: number, w: number): Promise<Float32Array> {
+    const y = await this.run(this.sessions.analysis, { x: f32([1, 3, h, w], x) }, 'analysis');
+    return y.data as Float32Array;
+  }
+
+  async synthesize(yHat: Float32Array, lh: number, lw: number): Promise<Float32Array> {
+    const m = this.model.manifest.latent.channels;
+    const x = await this.run(this.sessions.synthesis, { y_hat: f32([1, m, lh, lw], yHat) }, 'synthesis');
+    return x.data as Float32Array;
+  }
+
+  private zDims(lh: number, lw: number): number[] {
+    const { hyper_channels: zc, hyper_stride, stride } = this.model.manifest.latent;
+    const r = hyper_stride / stride;
+    return [1, zc, lh / r, lw / r];
+  }
+
+  /** The hyper-decoder on ẑ: the integer features (context models) or indices, and μ_h. */
+  private async hyper(zHat: Int32Array, dims: number[]): Promise<{ scale: Uint8Array; mu: Float32Array }> {
+    const scale = await this.run(this.sessions.hyper_scale, { z_hat: { dtype: 'int32', dims, data: zHat } }, 'hyper_scale');
+    const mu = await this.run(this.sessions.hyper_mean, { z_hat: f32(dims, Float32Array.from(zHat)) }, 'hyper_mean');
+    return { scale: scale.data as Uint8Array, mu: mu.data as Float32Array };
+  }
+
+  /**
+   * The y half of the entropy model, slice by slice, as the decoder runs it. `symbol(i, s, c, k, mu)`
+   * returns the symbols of slice i (channels s..s+c) given their table indices and means: the
+   * encoder rounds y_g − μ, the decoder reads them from the stream.
+   */
+  private async slices(
+    zHat: Int32Array, lh: number, lw: number,
+    symbol: (s: number, c: number, k: Uint8Array, mu: Float32Array) => Int32Array,
+  ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array }> {
+    const m = this.model.manifest.latent.channels;
+    const plane = lh * lw;
+    const { scale, mu: muH } = await this.hyper(zHat, this.zDims(lh, lw));
+    const k = new Uint8Array(m * plane);
+    const q = new Int32Array(m * plane);
+    let yHatG: Float32Array = new Float32Array(m * plane);
+    if (scale.length !== m * plane && !this.ctx) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
+    if (muH.length !== m * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
+    const ctx = this.ctx;
+    const parts = ctx ? ctx.slices.map((c, i) => [ctx.starts[i]!, c] as const) : [[0, m] as const];
+    for (let i = 0; i < parts.length; i++) {
+      const [s, c] = parts[i]!;
+      let ki: Uint8Array;
+      let mui: Float32Array;
+      if (!ctx) {
+        ki = scale;
+        mui = muH;
+      } else {
+        const feeds: Record<string, TensorData> = { h: { dtype: 'uint8', dims: [1, ctx.hidden, lh, lw], data: scale } };
+        if (i) feeds['q_prev'] = { dtype: 'int32', dims: [1, s, lh, lw], data: q.subarray(0, s * plane) };
+        ki = (await this.run(ctx.scale[i]!, feeds, `scale_s${i}`)).data as Uint8Array;
+        const meanNet = ctx.mean[i];
+        mui = meanNet
+          ? ((await this.run(meanNet, { mu_h: f32([1, m, lh, lw], muH), yhat_prev: f32([1, s, lh, lw], yHatG.subarray(0, s * plane)) }, `mean_s${i}`)).data as Float32Array)
+          : muH.subarray(s * plane, (s + c) * plane);
+      }
+      if (ki.length !== c * plane || mui.length !== c * plane) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: network output has the wrong size`);
+      const qi = symbol(s, c, ki, mui);
+      k.set(ki, s * plane);
+      q.set(qi, s * plane);
+      for (let j = 0; j < c * plane; j++) yHatG[s * plane + j] = qi[j]! + mui[j]!;
+    }
+    if (ctx?.refine) {
+      yHatG = (await this.run(ctx.refine, { mu_h: f32([1, m, lh, lw], muH), yhat_g: f32([1, m, lh, lw], yHatG) }, 'refine')).data as Float32Array;
+    }
+    return { k, q, yHatG };
+  }
+
+  async encodeLatent(yG: Float32Array, lh: number, lw: number): Promise<TileStreams> {
+    const m = this.model.manifest.latent.channels;
+    const plane = lh * lw;
+    const z = await this.run(this.sessions.hyper_analysis, { y_g: f32([1, m, lh, lw], yG) }, 'hyper_analysis');
+    const zHat = Int32Array.from(z.data as Float32Array, (v) => Math.round(v));
+    const { yTables, zTables } = this.model;
+    const zIds = channelIds(zHat.length, this.model.manifest.latent.hyper_channels);
+    const zEnc = new RansEncoder();
+    for (let i = 0; i < zHat.length; i++) zEnc.put(zHat[i]!, tableOf(zTables, zIds[i]!, 'E_MODEL_INTEGRITY'));
+    const yEnc = new RansEncoder();
+    await this.slices(zHat, lh, lw, (s, c, k, mu) => {
+      const out = new Int32Array(c * plane);
+      for (let j = 0; j < out.length; j++) {
+        out[j] = Math.round(yG[s * plane + j]! - mu[j]!);
+        yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
+      }
+      return out;
+    });
+    return { z: zEnc.finish(), y: yEnc.finish() };
+  }
+
+  async decodeLatent(st: TileStreams, lh: number, lw: number): Promise<TileSymbols> {
+    const dims = this.zDims(lh, lw);
+    const n = dims[1]! * dims[2]! * dims[3]!;
+    const { yTables, zTables } = this.model;
+    const zIds = channelIds(n, dims[1]!);
+    const zDec = new RansDecoder(st.z);
+    const zHat = new Int32Array(n);
+    for (let i = 0; i < n; i++) zHat[i] = zDec.get(tableOf(zTables, zIds[i]!, 'E_CORRUPT'));
+    zDec.finish();
+    const yDec = new RansDecoder(st.y);
+    const r = await this.slices(zHat, lh, lw, (_s, c, k) => {
+      const out = new Int32Array(c * lh * lw);
+      for (let j = 0; j < out.length; j++) {
+        const v = yDec.get(tableOf(yTables, k[j]!, 'E_CORRUPT'));
+        if (v > 0x7fffffff || v < -0x80000000) throw new CodecError('E_CORRUPT', 'decoded value out of range');
+        out[j] = v;
+      }
+      return out;
+    });
+    yDec.finish();
+    return { zHat, ...r };
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...Object.values(this.sessions), ...(this.ctx ? [...this.ctx.scale, ...this.ctx.mean.filter((s) => s !== null), ...(this.ctx.refine ? [this.ctx.refine] : [])] : [])];
+    await Promise.all(all.map((s) => s!.dispose()));
+  }
+}

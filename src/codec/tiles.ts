@@ -1,0 +1,90 @@
+// Tile geometry (FORMAT.md, "Tiles"): which latent positions each tile owns, and the regions the
+// analysis and synthesis transforms run on (the tile plus a halo, clipped to the image).
+import { tileGrid } from '../bitstream/container.js';
+
+export const STRIDE = 16;
+export const PAD = 64;
+
+const ceilTo = (v: number, m: number) => Math.ceil(v / m) * m;
+
+/** A rectangle [x0, x1) × [y0, y1) on some grid. */
+export interface Rect {
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
+}
+
+export const rectWidth = (r: Rect) => r.x1 - r.x0;
+export const rectHeight = (r: Rect) => r.y1 - r.y0;
+
+export interface Tile {
+  readonly index: number;
+  /** The tile's pixels in the image (clipped to the image). */
+  readonly pixels: Rect;
+  /** The latent positions (stride 16) the tile owns, on the grid of the image padded to /64. */
+  readonly latent: Rect;
+}
+
+export interface Layout {
+  readonly width: number;
+  readonly height: number;
+  readonly tileSize: number;
+  /** Latent grid of the padded image. */
+  readonly wy: number;
+  readonly hy: number;
+  readonly cols: number;
+  readonly rows: number;
+  readonly tiles: readonly Tile[];
+}
+
+export function layout(width: number, height: number, tileSize: number): Layout {
+  const { cols, rows } = tileGrid(width, height, tileSize);
+  const wy = ceilTo(width, PAD) / STRIDE;
+  const hy = ceilTo(height, PAD) / STRIDE;
+  const tl = tileSize / STRIDE;
+  const tiles: Tile[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      tiles.push({
+        index: tiles.length,
+        pixels: { x0: c * tileSize, y0: r * tileSize, x1: Math.min(width, (c + 1) * tileSize), y1: Math.min(height, (r + 1) * tileSize) },
+        latent: { x0: c * tl, y0: r * tl, x1: Math.min(wy, (c + 1) * tl), y1: Math.min(hy, (r + 1) * tl) },
+      });
+    }
+  }
+  return { width, height, tileSize, wy, hy, cols, rows, tiles };
+}
+
+/** `r` grown by `halo` on every side, clipped to [0, w) × [0, h). */
+export function grow(r: Rect, halo: number, w: number, h: number): Rect {
+  return { x0: Math.max(0, r.x0 - halo), y0: Math.max(0, r.y0 - halo), x1: Math.min(w, r.x1 + halo), y1: Math.min(h, r.y1 + halo) };
+}
+
+/** Copies the planar [channels, rect] block out of a planar [channels, h, w] tensor. */
+export function cropPlanar(src: Float32Array, channels: number, w: number, h: number, r: Rect): Float32Array {
+  const rw = rectWidth(r);
+  const rh = rectHeight(r);
+  const out = new Float32Array(channels * rw * rh);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < rh; y++) {
+      const s = c * w * h + (r.y0 + y) * w + r.x0;
+      out.set(src.subarray(s, s + rw), (c * rh + y) * rw);
+    }
+  }
+  return out;
+}
+
+/** Writes the block `inner` (relative to the planar [channels, src] tensor `src`) into the planar
+ *  [channels, h, w] tensor `dst` at `at`. */
+export function pastePlanar(dst: Float32Array, w: number, h: number, at: Rect, src: Float32Array, srcRect: Rect, channels: number): void {
+  const sw = rectWidth(srcRect);
+  const sh = rectHeight(srcRect);
+  const rw = rectWidth(at);
+  for (let c = 0; c < channels; c++) {
+    for (let y = at.y0; y < at.y1; y++) {
+      const s = (c * sh + (y - srcRect.y0)) * sw + (at.x0 - srcRect.x0);
+      dst.set(src.subarray(s, s + rw), c * w * h + y * w + at.x0);
+    }
+  }
+}
