@@ -21,7 +21,7 @@ after(async () => {
 
 const models = (await readdir(GOLDEN, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
 
-test('there are golden streams', () => assert.ok(models.length >= 1 && models.includes('hic-base-v1')));
+test('there are golden streams', () => assert.ok(models.length >= 1));
 
 for (const model of models) {
   const dir = join(GOLDEN, model);

@@ -103,7 +103,8 @@ def context_chain(model: HiCodec, root: Path, names: dict, z_hat: torch.Tensor, 
     the PyTorch symbols q; records the float differences and returns the table indices."""
     ctx = model.ctx
     h = ort.run(root / "hyper_scale.onnx", {"z_hat": z_hat.numpy().astype(np.int32)})["h"]
-    h_ref = model.h_s_scale.hidden(z_hat, exact=True).numpy().astype(np.uint8)
+    with torch.no_grad():
+        h_ref = model.h_s_scale.hidden(z_hat, exact=True).numpy().astype(np.uint8)
     report["hyper_scale_hidden_mismatches"] = int((h != h_ref).sum())
     q = e["q"].numpy().astype(np.int32)
     mu_h = e["mu_h"].numpy().astype(np.float32)

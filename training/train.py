@@ -3,16 +3,21 @@
 
   /usr/bin/python3 training/train.py --out runs/base --time-limit 100      # CPU, 100 minutes
   /usr/bin/python3 training/train.py --out runs/base --resume auto          # continue
+  python3 training/train.py --out runs/g --resume auto --pack .data/pack/cid22-train.hpk \\
+      --val .data/pack/cid22-val.hpk --amp bf16 --channels-last --compile --ema 0.999 \\
+      --batch 32 --crop 256 --wall-limit 8                                  # the GPU path (README)
   torchrun --nproc_per_node 8 training/train.py --ddp --out runs/big ...    # several GPUs
 
 Each step draws one λ point (and its gain vector) for the whole batch and minimizes
 λ·255²·MSE + bpp; the factorized prior's quantiles are fitted by a separate aux optimizer.
-Checkpoints (weights, optimizers, step, wall time, every RNG state) are written atomically to
-OUT/last.pt; a run resumes bit-for-bit from them on the same hardware.
+Checkpoints (weights, optimizers, EMA, step, wall time, every RNG state) are written atomically to
+OUT/last.pt; a run resumes bit-for-bit from them on the same hardware. `--release FILE` also
+writes the portable result (EMA weights when kept, no optimizer) that leaves the GPU machine.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -26,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hicodec_train.data import CropSampler, default_data_root, list_images  # noqa: E402
+from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, channel_order_by_rate, load_adapted, rd_loss  # noqa: E402
 
 
@@ -34,14 +39,19 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, nargs="*", default=None,
                    help="image folders or files (default: $HICODEC_TRAIN_DATA or ../shared/data/train-src/cid22)")
+    p.add_argument("--pack", type=Path, default=None,
+                   help="a training pack (hicodec_train/pack.py) instead of --data; crops are then made on the device")
     p.add_argument("--out", type=Path, required=True, help="run folder for checkpoints and logs")
     p.add_argument("--resume", default=None, help="checkpoint to resume from, or 'auto' for OUT/last.pt")
     p.add_argument("--init", type=Path, default=None, help="start from the weights of this checkpoint or model package folder (new optimizer)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: no step limit)")
-    p.add_argument("--time-limit", type=float, default=0.0, help="stop after this many minutes of training (0: none)")
+    p.add_argument("--time-limit", type=float, default=0.0, help="stop after this many minutes of training in all (0: none)")
+    p.add_argument("--wall-limit", type=float, default=0.0,
+                   help="stop after this many wall-clock minutes of this process, start-up included (0: none)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--gray-prob", type=float, default=0.0, help="share of crops turned gray (R = G = B)")
+    p.add_argument("--scale-min", type=float, default=0.75, help="device crops: smallest rescaling factor")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--aux-lr", type=float, default=1e-3)
     p.add_argument("--gain-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the log-gain vectors")
@@ -58,17 +68,26 @@ def parse_args(argv=None):
     p.add_argument("--device", default="auto")
     p.add_argument("--ddp", action="store_true", help="DistributedDataParallel under torchrun")
     p.add_argument("--config", type=Path, default=None, help="JSON with ModelConfig overrides")
+    # the GPU path
+    p.add_argument("--amp", choices=("none", "bf16"), default="none", help="autocast the transforms (entropy model stays fp32)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory format for the convolutions")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2.x; ignored with a note on 1.x)")
+    p.add_argument("--ema", type=float, default=0.0, help="keep an exponential moving average of the weights (e.g. 0.999)")
+    p.add_argument("--val", type=Path, default=None, help="validation images: a folder or a pack (default: ../shared/data/cid22-val)")
+    p.add_argument("--val-minutes", type=float, default=0.0, help="validate every this many minutes and at the end (0: never)")
+    p.add_argument("--val-crop", type=int, default=256)
+    p.add_argument("--release", type=Path, default=None, help="at the end, also write the portable checkpoint here")
     return p.parse_args(argv)
 
 
-def rng_state(sampler: CropSampler) -> dict:
+def rng_state(sampler) -> dict:
     s = dict(torch=torch.get_rng_state(), sampler=sampler.state(), python=random.getstate(), numpy=np.random.get_state())
     if torch.cuda.is_available():
         s["cuda"] = torch.cuda.get_rng_state_all()
     return s
 
 
-def set_rng_state(s: dict, sampler: CropSampler) -> None:
+def set_rng_state(s: dict, sampler) -> None:
     torch.set_rng_state(s["torch"])
     sampler.set_state(s["sampler"])
     random.setstate(s["python"])
@@ -89,6 +108,16 @@ def hardware() -> str:
     return f"CPU {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
 
 
+def gpu_utilization() -> float | None:
+    """GPU busy percentage over the last sample period (NVML), or None."""
+    if not torch.cuda.is_available():
+        return None
+    try:
+        return float(torch.cuda.utilization())
+    except Exception:
+        return None
+
+
 def split_params(model: torch.nn.Module):
     main, aux = [], []
     for n, p in model.named_parameters():
@@ -96,8 +125,69 @@ def split_params(model: torch.nn.Module):
     return main, aux
 
 
+def load_images(path: Path) -> list[np.ndarray]:
+    """uint8 HWC images of a pack file or an image folder."""
+    if path.is_file():
+        from hicodec_train.pack import load_pack
+
+        return load_pack(path)
+    from PIL import Image
+
+    return [np.asarray(Image.open(f).convert("RGB"), dtype=np.uint8) for f in list_images([path])]
+
+
+class Ema:
+    """Exponential moving average of the float weights (buffers copied), kept in fp32."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.state = {k: v.detach().clone().float() if v.is_floating_point() else v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))  # warm start: short average early on
+        for k, v in model.state_dict().items():
+            e = self.state[k]
+            if e.is_floating_point():
+                e.mul_(d).add_(v.detach().float(), alpha=1 - d)
+            else:
+                e.copy_(v)
+
+
+@torch.no_grad()
+def validate(model: HiCodec, weights: dict | None, crops: torch.Tensor, device) -> list[dict]:
+    """bpp (likelihoods of the rounded symbols) and PSNR at the lowest, middle and highest λ on
+    fixed validation crops, with `weights` (EMA) when given. Never Kodak."""
+    was_training = model.training
+    backup = None
+    if weights is not None:
+        backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(weights)
+    model.eval()
+    n = len(model.cfg.lambdas)
+    res = []
+    try:
+        for li in sorted({0, n // 2, n - 1}):
+            bpp, mse = 0.0, 0.0
+            g = torch.exp(model.log_gain[li])[None]
+            for i in range(0, crops.shape[0], 8):
+                x = crops[i : i + 8].to(device)
+                o = model(x, g.expand(x.shape[0], -1), noise=False)
+                r = rd_loss(o, x, torch.full((x.shape[0],), float(model.cfg.lambdas[li]), device=device))
+                bpp += float(r["bpp"]) * x.shape[0]
+                mse += float(r["mse"]) * x.shape[0]
+            bpp, mse = bpp / crops.shape[0], mse / crops.shape[0]
+            res.append(dict(lam=float(model.cfg.lambdas[li]), bpp=round(bpp, 4), psnr=round(10 * math.log10(1 / max(mse, 1e-10)), 3)))
+    finally:
+        if backup is not None:
+            model.load_state_dict(backup)
+        model.train(was_training)
+    return res
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    t_start = time.time()
     rank, world = 0, 1
     if args.ddp:
         import torch.distributed as dist
@@ -113,6 +203,9 @@ def main(argv=None) -> int:
         device = torch.device(args.device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     torch.manual_seed(args.seed + rank)
     random.seed(args.seed + rank)
     np.random.seed(args.seed + rank)
@@ -122,6 +215,13 @@ def main(argv=None) -> int:
     ckpt_path = out / "last.pt"
     resume = ckpt_path if args.resume == "auto" and ckpt_path.exists() else (Path(args.resume) if args.resume not in (None, "auto") else None)
     ckpt = torch.load(resume, map_location="cpu") if resume else None
+    log = (out / "train.log").open("a") if rank == 0 else None
+
+    def say(msg: str) -> None:
+        if rank == 0:
+            print(msg, flush=True)
+            log.write(msg + "\n")
+            log.flush()
 
     overrides = json.loads(args.config.read_text()) if args.config else {}
     init_state = None
@@ -144,55 +244,78 @@ def main(argv=None) -> int:
         cfg = ModelConfig(**{**base, **overrides})
     else:
         cfg = ModelConfig(**overrides)
-    model = HiCodec(cfg).to(device)
-    roots = args.data or [default_data_root() / "cid22"]
-    files = list_images(roots)
-    sampler = CropSampler(files, args.crop, seed=args.seed * 1000 + rank, gray_prob=args.gray_prob)
+    model = HiCodec(cfg)
+
+    if args.pack is not None:
+        images = load_images(args.pack)
+        sources = [str(args.pack)]
+        sampler = DeviceCropSampler(images, args.crop, device, seed=args.seed * 1000 + rank, scale_min=args.scale_min,
+                                    gray_prob=args.gray_prob)
+        order_crops = lambda: DeviceCropSampler(images, args.crop, "cpu", seed=12345, scale_min=1.0).batch(16)  # noqa: E731
+    else:
+        roots = args.data or [default_data_root() / "cid22"]
+        files = list_images(roots)
+        sources = [str(r) for r in roots]
+        sampler = CropSampler(files, args.crop, seed=args.seed * 1000 + rank, gray_prob=args.gray_prob)
+        order_crops = lambda: CropSampler(files, args.crop, seed=12345).batch(16)  # noqa: E731
     if init_state is not None:
         order = None
         if cfg.slices and not init_cfg.slices:
             # the channels that carry the most bits go first (measured on training crops)
             old = HiCodec(init_cfg)
             old.load_state_dict(init_state)
-            order = channel_order_by_rate(old, CropSampler(files, args.crop, seed=12345).batch(16))
-            say_early = f"# channels of y reordered by rate for the slices {cfg.slices}: first {order[:8]}"
-            if rank == 0:
-                print(say_early)
+            order = channel_order_by_rate(old, order_crops())
+            say(f"# channels of y reordered by rate for the slices {cfg.slices}: first {order[:8]}")
         fresh = load_adapted(model, init_state, init_cfg, order)
-        if rank == 0 and fresh:
-            print(f"# new tensors (not in --init): {len(fresh)}: {', '.join(fresh[:8])}{' …' if len(fresh) > 8 else ''}")
+        if fresh:
+            say(f"# new tensors (not in --init): {len(fresh)}: {', '.join(fresh[:8])}{' …' if len(fresh) > 8 else ''}")
+    model = model.to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
 
     main_p, aux_p = split_params(model)
     gain_p = [model.log_gain]
     main_p = [p for p in main_p if p is not model.log_gain]
     opt = torch.optim.Adam([dict(params=main_p), dict(params=gain_p, lr_mult=args.gain_lr_mult)], lr=args.lr)
     aux_opt = torch.optim.Adam(aux_p, lr=args.aux_lr)
-    step, elapsed, history = 0, 0.0, []
+    step, elapsed, history, crops_seen, val_history = 0, 0.0, [], 0, []
+    ema = Ema(model, args.ema) if args.ema else None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         aux_opt.load_state_dict(ckpt["aux_optimizer"])
         step, elapsed = ckpt["step"], ckpt["elapsed"]
         history = ckpt.get("history", [])
-        set_rng_state(ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"], sampler)
+        val_history = ckpt.get("val_history", [])
+        crops_seen = ckpt.get("crops_seen", step * ckpt.get("record", {}).get("batch", args.batch))
+        if ema is not None and ckpt.get("ema") is not None:
+            ema.state = {k: v.to(device) for k, v in ckpt["ema"].items()}
+        rng = ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"]
+        set_rng_state(rng, sampler)
     net = model
+    if args.compile:
+        if hasattr(torch, "compile"):
+            net = torch.compile(model)
+        else:
+            say(f"# --compile ignored: torch {torch.__version__} has no torch.compile")
     if args.ddp:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+    val_crops = None
+    if args.val_minutes > 0:
+        vsrc = args.val or default_data_root().parent / "cid22-val"
+        val_crops = center_crops(load_images(vsrc), args.val_crop)
+        if args.channels_last:
+            val_crops = val_crops.contiguous(memory_format=torch.channels_last)
 
     lambdas = torch.tensor(cfg.lambdas)
     n_lam = len(cfg.lambdas)
-    log = (out / "train.log").open("a") if rank == 0 else None
-
-    def say(msg: str) -> None:
-        if rank == 0:
-            print(msg, flush=True)
-            log.write(msg + "\n")
-            log.flush()
-
-    say(f"# hicodec train: {len(files)} images from {[str(r) for r in roots]}, device {device} ({hardware()}), "
-        f"world {world}, batch {args.batch}×{args.crop}², start step {step}")
+    amp = args.amp == "bf16"
+    say(f"# hicodec train: {len(sampler)} images from {sources}, device {device} ({hardware()}), world {world}, "
+        f"batch {args.batch}×{args.crop}², start step {step}, amp {args.amp}, channels-last {args.channels_last}, "
+        f"compile {args.compile and hasattr(torch, 'compile')}, ema {args.ema or 'off'}")
 
     def progress() -> float:
         p = 0.0
@@ -202,23 +325,45 @@ def main(argv=None) -> int:
             p = max(p, elapsed / (args.time_limit * 60))
         return p
 
+    def record() -> dict:
+        return dict(data=sources, images=len(sampler), batch=args.batch * world, crop=args.crop, lr=args.lr,
+                    hardware=hardware(), torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
+                    ema=args.ema, crops_seen=crops_seen)
+
     def save() -> None:
         if rank != 0:
             return
         state = dict(
             model=model.state_dict(), config=cfg.to_dict(), optimizer=opt.state_dict(), aux_optimizer=aux_opt.state_dict(),
-            step=step, elapsed=elapsed, rng=rng_state(sampler), history=history,
-            record=dict(data=[str(r) for r in roots], images=len(files), batch=args.batch * world, crop=args.crop,
-                        lr=args.lr, hardware=hardware(), torch=torch.__version__, lambdas=list(cfg.lambdas)),
+            step=step, elapsed=elapsed, rng=rng_state(sampler), history=history, val_history=val_history,
+            crops_seen=crops_seen, ema=ema.state if ema else None, record=record(),
         )
         save_atomic(state, ckpt_path)
 
+    def run_validation() -> None:
+        if val_crops is None or rank != 0:
+            return
+        v = validate(model, ema.state if ema else None, val_crops, device)
+        val_history.append(dict(step=step, elapsed=round(elapsed, 1), crops_seen=crops_seen, points=v))
+        say(f"# val step {step} ({'EMA' if ema else 'weights'}): " + "  ".join(f"λ {p['lam']}: {p['bpp']:.4f} bpp {p['psnr']:.2f} dB" for p in v))
+
+    def autocast():
+        if not amp:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
     model.train()
+    start_step = step
     acc = {}
-    t_last_ckpt = time.time()
+    t_last_ckpt = t_last_val = time.time()
     t0 = time.time()
+    window = (time.time(), crops_seen)
+    stop_reason = "limit"
     while True:
         if (args.steps and step >= args.steps) or (args.time_limit and elapsed >= args.time_limit * 60):
+            break
+        if args.wall_limit and time.time() - t_start >= args.wall_limit * 60:
+            stop_reason = "wall limit"
             break
         t_step = time.time()
         lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
@@ -228,8 +373,19 @@ def main(argv=None) -> int:
             g["lr"] = lr * g.get("lr_mult", 1.0)
         li = int(torch.randint(n_lam, (1,)))
         x = sampler.batch(args.batch).to(device, non_blocking=True)
+        if args.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         gain = torch.exp(model.log_gain[li]).unsqueeze(0).expand(x.shape[0], -1)
-        outp = net(x, gain, ste=progress() >= args.ste_after)
+        try:
+            with autocast():
+                outp = net(x, gain, ste=progress() >= args.ste_after)
+        except Exception as e:  # a torch.compile failure must not cost a GPU lease: fall back once
+            if net is model or step != start_step:
+                raise
+            say(f"# torch.compile failed ({type(e).__name__}: {str(e)[:200]}); continuing eager")
+            net = model
+            with autocast():
+                outp = net(x, gain, ste=progress() >= args.ste_after)
         r = rd_loss(outp, x, lambdas[li].to(device).expand(x.shape[0]))
         opt.zero_grad(set_to_none=True)
         r["loss"].backward()
@@ -240,26 +396,49 @@ def main(argv=None) -> int:
         aux_opt.zero_grad(set_to_none=True)
         aux.backward()
         aux_opt.step()
+        if ema is not None:
+            ema.update(model, step)
         step += 1
+        crops_seen += args.batch * world
+        if device.type == "cuda" and step % args.log_every == 0:
+            torch.cuda.synchronize()
         dt = time.time() - t_step
         elapsed += dt
         for k in ("loss", "bpp", "psnr", "bpp_z"):
-            acc.setdefault(k, []).append(float(r[k]))
-        acc.setdefault("aux", []).append(float(aux))
-        if not math.isfinite(float(r["loss"])):
+            acc.setdefault(k, []).append(float(r[k]) if step % args.log_every == 0 or device.type != "cuda" else r[k].detach())
+        acc.setdefault("aux", []).append(aux.detach())
+        if (device.type != "cuda" or step % args.log_every == 0) and not math.isfinite(float(r["loss"])):
             say(f"non-finite loss at step {step}; stopping without saving")
             return 2
         if step % args.log_every == 0:
-            m = {k: float(np.mean(v)) for k, v in acc.items()}
+            m = {k: float(np.mean([float(v) for v in vs])) for k, vs in acc.items()}
             acc = {}
-            history.append(dict(step=step, elapsed=round(elapsed, 1), **{k: round(v, 4) for k, v in m.items()}))
+            now = time.time()
+            cps = (crops_seen - window[1]) / max(1e-9, now - window[0])
+            window = (now, crops_seen)
+            util = gpu_utilization()
+            history.append(dict(step=step, elapsed=round(elapsed, 1), crops_seen=crops_seen, crops_per_s=round(cps, 1),
+                                **({"gpu_util": util} if util is not None else {}), **{k: round(v, 4) for k, v in m.items()}))
             say(f"step {step:6d}  loss {m['loss']:8.4f}  bpp {m['bpp']:.4f} (z {m['bpp_z']:.4f})  psnr {m['psnr']:6.2f}  "
-                f"aux {m['aux']:8.2f}  lr {lr:.2e}  {dt:.2f}s/step  {elapsed / 60:.1f} min")
+                f"aux {m['aux']:8.2f}  lr {lr:.2e}  {dt:.2f}s/step  {cps:.1f} crops/s"
+                f"{f'  gpu {util:.0f}%' if util is not None else ''}  {elapsed / 60:.1f} min")
+        if val_crops is not None and time.time() - t_last_val > args.val_minutes * 60:
+            run_validation()
+            t_last_val = time.time()
         if step % args.ckpt_every == 0 or time.time() - t_last_ckpt > args.ckpt_minutes * 60:
             save()
             t_last_ckpt = time.time()
+    run_validation()
     save()
-    say(f"# done: step {step}, {elapsed / 60:.1f} min of training ({(time.time() - t0) / 60:.1f} min this run)")
+    if args.release is not None and rank == 0:
+        release = dict(model=ema.state if ema else model.state_dict(), config=cfg.to_dict(), step=step, elapsed=elapsed,
+                       history=history, val_history=val_history, crops_seen=crops_seen,
+                       record={**record(), "weights": "EMA" if ema else "last"})
+        args.release.parent.mkdir(parents=True, exist_ok=True)
+        save_atomic({k: ({n: t.cpu() for n, t in v.items()} if k == "model" else v) for k, v in release.items()}, args.release)
+        say(f"# release checkpoint: {args.release}")
+    say(f"# done ({stop_reason}): step {step}, {crops_seen} crops, {elapsed / 60:.1f} min of training "
+        f"({(time.time() - t0) / 60:.1f} min this run)")
     return 0
 
 

@@ -86,3 +86,92 @@ def load_image(path: Path) -> torch.Tensor:
     """(1, 3, H, W) float in [0, 1]."""
     im = np.asarray(Image.open(path).convert("RGB"), dtype=np.uint8)
     return torch.from_numpy(im.copy()).permute(2, 0, 1)[None].float() / 255.0
+
+
+class DeviceCropSampler:
+    """Random crops with flips and mild rescaling done on the training device (the GPU path:
+    images live on the GPU as uint8, so loading never starves it). Same interface as CropSampler.
+
+    Each crop takes a square window of crop/s pixels (s uniform in [scale_min, 1]) at a random
+    position, resamples it to crop×crop with bilinear `grid_sample`, and flips it at random. All
+    randomness comes from one generator on the device, whose state a checkpoint carries."""
+
+    def __init__(self, images: list[np.ndarray], crop: int, device, seed: int = 0, scale_min: float = 0.75,
+                 gray_prob: float = 0.0):
+        if not images:
+            raise ValueError("no training images found")
+        self.crop, self.scale_min, self.gray_prob = crop, scale_min, gray_prob
+        self.device = torch.device(device)
+        small = [a.shape for a in images if min(a.shape[:2]) < crop]
+        if small:
+            raise ValueError(f"images smaller than the {crop}² crop: {small[0]}")
+        shapes = {a.shape for a in images}
+        # one stacked tensor when all images have one size (CID22: 512²), else a list
+        if len(shapes) == 1:
+            self.stack = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous().to(self.device)
+            self.images = None
+        else:
+            self.stack = None
+            self.images = [torch.from_numpy(a).permute(2, 0, 1).contiguous().to(self.device) for a in images]
+        self.n = len(images)
+        self.gen = torch.Generator(device=self.device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _rand(self, *shape) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.gen, device=self.device)
+
+    def batch(self, n: int) -> torch.Tensor:
+        c = self.crop
+        idx = (self._rand(n) * self.n).long().clamp_max(self.n - 1)
+        s = self.scale_min + (1 - self.scale_min) * self._rand(n)
+        pos = self._rand(n, 2)
+        flips = self._rand(n, 2) < 0.5
+        gray = self._rand(n) < self.gray_prob
+        if self.stack is not None:
+            src = self.stack.index_select(0, idx).float() / 255.0
+            out = self._resample(src, s, pos, flips)
+        else:
+            out = torch.cat([self._resample(self.images[int(i)][None].float() / 255.0, s[j : j + 1], pos[j : j + 1], flips[j : j + 1])
+                             for j, i in enumerate(idx.tolist())])
+        if self.gray_prob:
+            g = (out * torch.tensor([0.299, 0.587, 0.114], device=self.device)[:, None, None]).sum(1, keepdim=True)
+            out = torch.where(gray[:, None, None, None], g.expand_as(out), out)
+        return out
+
+    def _resample(self, src: torch.Tensor, s: torch.Tensor, pos: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        b, _, h, w = src.shape
+        c = self.crop
+        win = c / s  # source window in pixels
+        # window centre in pixels, uniform over the positions that keep the window inside
+        cx = win / 2 + pos[:, 0] * (w - win)
+        cy = win / 2 + pos[:, 1] * (h - win)
+        ax = (win / w) * torch.where(flips[:, 0], -1.0, 1.0)
+        ay = (win / h) * torch.where(flips[:, 1], -1.0, 1.0)
+        theta = torch.zeros(b, 2, 3, device=self.device)
+        theta[:, 0, 0], theta[:, 0, 2] = ax, 2 * cx / w - 1
+        theta[:, 1, 1], theta[:, 1, 2] = ay, 2 * cy / h - 1
+        grid = F.affine_grid(theta, [b, 3, c, c], align_corners=False)
+        return F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False).clamp(0, 1)
+
+    def state(self) -> torch.Tensor:
+        return self.gen.get_state()
+
+    def set_state(self, st: torch.Tensor) -> None:
+        self.gen.set_state(st)
+
+
+def center_crops(images: list[np.ndarray], size: int) -> torch.Tensor:
+    """Fixed validation crops: the centre size×size of every image, (N, 3, size, size) in [0, 1]."""
+    out = []
+    for a in images:
+        h, w = a.shape[:2]
+        s = min(size, h, w) // 64 * 64
+        y0, x0 = (h - s) // 2, (w - s) // 2
+        out.append(torch.from_numpy(np.ascontiguousarray(a[y0 : y0 + s, x0 : x0 + s])).permute(2, 0, 1).float() / 255.0)
+    if len({t.shape for t in out}) != 1:
+        raise ValueError("validation images give crops of different sizes")
+    return torch.stack(out)

@@ -36,7 +36,12 @@ class GaussianTables:
         return self.s_min * torch.exp(self.log_step * k)
 
     def likelihood(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """Probability of integer-ish symbols q (noisy during training) under table scales k."""
+        """Probability of integer-ish symbols q (noisy during training) under table scales k
+        (fp32 also under autocast)."""
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            return self._likelihood(q.float(), k.float())
+
+    def _likelihood(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         s = self.scale_of(k)
         v = q.abs()
         upper = _std_cdf((0.5 - v) / s)
@@ -131,7 +136,11 @@ class FactorizedPrior(nn.Module):
         return logits
 
     def likelihood(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (B, C, H, W) (noisy or rounded) → per-element probability of its unit bin."""
+        """z: (B, C, H, W) (noisy or rounded) → per-element probability of its unit bin (fp32)."""
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            return self._likelihood(z.float())
+
+    def _likelihood(self, z: torch.Tensor) -> torch.Tensor:
         b, c, h, w = z.shape
         v = z.permute(1, 0, 2, 3).reshape(c, 1, -1)
         lower = self._logits_cdf(v - 0.5, False)

@@ -63,7 +63,12 @@ class IntConv(nn.Module):
         return w_q, b_q, mult, s_w
 
     def forward(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
-        """x holds integer activation values *minus their zero point* (real = x·in_scale)."""
+        """x holds integer activation values *minus their zero point* (real = x·in_scale).
+        Always fp32 or fp64, also under autocast: bf16 cannot hold these integers."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._forward(x.float(), exact)
+
+    def _forward(self, x: torch.Tensor, exact: bool) -> torch.Tensor:
         w_q, b_q, mult, _ = self.quantized()
         dt = torch.float64 if exact else x.dtype
         acc = F.conv2d(x.to(dt), w_q.to(dt), b_q.to(dt), padding=1)
@@ -181,10 +186,7 @@ class _IntGraph:
         self.const("c_shift", np.array(SHIFT, np.uint64))
         self.const("c_unoff", np.array(2 ** (OFFSET_EXP - SHIFT), np.int64))
         self.const("c_pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))
-        self.const("s_2", np.array([2], np.int64))
-        self.const("s_4", np.array([4], np.int64))
-        self.const("s_n1", np.array([-1], np.int64))
-        self.const("s_22", np.array([2, 2], np.int64))
+        self.shape_consts = False
 
     def const(self, name: str, arr) -> str:
         self.inits.append(self.nh.from_array(np.asarray(arr), name))
@@ -239,6 +241,12 @@ class _IntGraph:
     def depth_to_space(self, x: str, co: int, i) -> str:
         """PixelShuffle (CRD order) on uint8 through Reshape/Transpose (no int DepthToSpace kernel)."""
         n = self.node
+        if not self.shape_consts:
+            self.shape_consts = True
+            self.const("s_2", np.array([2], np.int64))
+            self.const("s_4", np.array([4], np.int64))
+            self.const("s_n1", np.array([-1], np.int64))
+            self.const("s_22", np.array([2, 2], np.int64))
         self.const(f"co{i}", np.array([co], np.int64))
         shp = n("Shape", [x], f"shp{i}")
         hw = n("Slice", [shp, "s_2", "s_4"], f"hw{i}")

@@ -37,6 +37,17 @@ def conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
 
 
+class LayerNorm(nn.LayerNorm):
+    """nn.LayerNorm that also takes bf16 input under CPU autocast (PyTorch 1.13's CPU autocast
+    leaves layer_norm out and then refuses bf16 input with fp32 weights; CUDA autocast runs it
+    in fp32 anyway). Same parameters, same exported graph for fp32 input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != self.weight.dtype:
+            return super().forward(x.to(self.weight.dtype)).to(x.dtype)
+        return super().forward(x)
+
+
 class PixelShuffleUp(nn.Module):
     """conv3x3 (cin → 4·cout) followed by a 2× pixel shuffle (exported as DepthToSpace)."""
 
@@ -126,9 +137,9 @@ class SwinBlock(nn.Module):
         super().__init__()
         self.ws = ws
         self.shift = ws // 2 if shift else 0
-        self.norm1 = nn.LayerNorm(dim)
+        self.norm1 = LayerNorm(dim)
         self.attn = WindowAttention(dim, heads, ws)
-        self.norm2 = nn.LayerNorm(dim)
+        self.norm2 = LayerNorm(dim)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 

@@ -55,6 +55,7 @@ class ModelConfig:
     slices: tuple = ()
     ctx_hidden: int = 64
     lrp: bool = False  # latent residual prediction (float, after the last slice)
+    lrp_hidden: int = 64
     lambdas: tuple = DEFAULT_LAMBDAS
     # quality of each trained λ point; gains in between are interpolated geometrically
     qualities: tuple = field(default=None)
@@ -158,7 +159,7 @@ class ChannelContext(nn.Module):
 
     - scale (INTEGER): k_i = index_i([h, ctx_i(min(|q_<i|, 255))]), h = the uint8 hyper features
       of ẑ; ctx_i is a 3×3 integer conv + clip (ReLU). Only transmitted integers go in.
-    - mean (float): μ_i = μ_h,i + mean_i([μ_h, ŷ_g,<i]) — float drift moves ŷ, never the parse.
+    - mean (float): μ_i = μ_h,i + mean_i([μ_h,i, ŷ_g,<i]) — float drift moves ŷ, never the parse.
     - LRP (float): ŷ_g ← ŷ_g + ½·tanh(lrp([μ_h, ŷ_g])) after the last slice.
 
     Every new path starts at zero (zero weights on the context inputs of index_i, zero last
@@ -175,10 +176,11 @@ class ChannelContext(nn.Module):
             [index_conv(hs + (hid if i else 0), c, cfg.num_tables) for i, c in enumerate(cfg.slices)]
         )
         self.mean = nn.ModuleList(
-            [nn.Sequential(conv(m + starts[i], hid, 3), nn.LeakyReLU(inplace=True), conv(hid, c, 3))
+            [nn.Sequential(conv(c + starts[i], hid, 3), nn.LeakyReLU(inplace=True), conv(hid, c, 3))
              for i, c in enumerate(cfg.slices) if i > 0]
         )
-        self.lrp = nn.Sequential(conv(2 * m, 128, 3), nn.LeakyReLU(inplace=True), conv(128, m, 3)) if cfg.lrp else None
+        lh = cfg.lrp_hidden
+        self.lrp = nn.Sequential(conv(2 * m, lh, 3), nn.LeakyReLU(inplace=True), conv(lh, m, 3)) if cfg.lrp else None
         with torch.no_grad():
             for i, layer in enumerate(self.index):
                 if i:
@@ -199,7 +201,7 @@ class ChannelContext(nn.Module):
         s, c = self.starts[i], self.slices[i]
         mu = mu_h[:, s : s + c]
         if i:
-            mu = mu + self.mean[i - 1](torch.cat([mu_h, yhat_prev], 1))
+            mu = mu + self.mean[i - 1](torch.cat([mu, yhat_prev], 1))
         return mu
 
     def refine(self, mu_h: torch.Tensor, yhat_g: torch.Tensor) -> torch.Tensor:
@@ -247,15 +249,19 @@ class HiCodec(nn.Module):
         for what the decoder sees, or noise there too with ste=False); noise=False: the real
         quantized path."""
         noise = self.training if noise is None else noise
-        g = gain[:, :, None, None]
+        g = gain[:, :, None, None].float()
         y = self.g_a(x)
-        y_g = y * g
-        z = self.h_a(y_g)
-        z_hat = round_ste(z)
-        z_for_rate = z + torch.empty_like(z).uniform_(-0.5, 0.5) if noise else z_hat
-        lik_z = self.entropy_z.likelihood(z_for_rate)
-        e = self.entropy_y(y_g, z_hat, noise, ste)
-        x_hat = self.g_s(e["yhat_g"] / g)
+        # Under autocast (the GPU path) only g_a and g_s run in bf16: the latent, its rounding and
+        # the whole entropy model need fp32 (bf16 cannot even hold the symbols exactly).
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            y_g = y.float() * g
+            z = self.h_a(y_g)
+            z_hat = round_ste(z)
+            z_for_rate = z + torch.empty_like(z).uniform_(-0.5, 0.5) if noise else z_hat
+            lik_z = self.entropy_z.likelihood(z_for_rate)
+            e = self.entropy_y(y_g, z_hat, noise, ste)
+            y_hat = e["yhat_g"] / g
+        x_hat = self.g_s(y_hat)
         return dict(x_hat=x_hat, lik_y=e["lik"], lik_z=lik_z, q=e["q"].detach(), k=e["k"].detach(), z_hat=z_hat.detach())
 
     def entropy_y(self, y_g: torch.Tensor, z_hat: torch.Tensor, noise: bool = False, ste: bool = True,
@@ -403,7 +409,7 @@ def rd_loss(out: dict, x: torch.Tensor, lam: torch.Tensor) -> dict:
     bits_y = -torch.log2(out["lik_y"]).reshape(b, -1).sum(1)
     bits_z = -torch.log2(out["lik_z"]).reshape(b, -1).sum(1)
     bpp = (bits_y + bits_z) / npx
-    mse = F.mse_loss(out["x_hat"], x, reduction="none").reshape(b, -1).mean(1)
+    mse = F.mse_loss(out["x_hat"].float(), x.float(), reduction="none").reshape(b, -1).mean(1)
     loss = (lam * 255.0**2 * mse + bpp).mean()
     psnr = (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()
     return dict(loss=loss, bpp=bpp.mean(), mse=mse.mean(), psnr=psnr, bpp_y=(bits_y / npx).mean(), bpp_z=(bits_z / npx).mean())

@@ -171,7 +171,7 @@ class SynthesisWithAttention(torch.nn.Module):
 
 
 class SliceMean(torch.nn.Module):
-    """Slice i's mean: μ_i = μ_h[slice i] + mean_i([μ_h, ŷ_g,<i]). Parameters stay fn.*."""
+    """Slice i's mean: μ_i = μ_h[slice i] + mean_i([μ_h[slice i], ŷ_g,<i]). Parameters stay fn.*."""
 
     def __init__(self, ctx, i: int):
         super().__init__()
@@ -179,7 +179,8 @@ class SliceMean(torch.nn.Module):
         self.s, self.c = ctx.starts[i], ctx.slices[i]
 
     def forward(self, mu_h, yhat_prev):
-        return mu_h[:, self.s : self.s + self.c] + self.fn(torch.cat([mu_h, yhat_prev], 1))
+        mu = mu_h[:, self.s : self.s + self.c]
+        return mu + self.fn(torch.cat([mu, yhat_prev], 1))
 
 
 class Refine(torch.nn.Module):
