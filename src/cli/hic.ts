@@ -75,6 +75,7 @@ async function withCodec<T>(opts: CommonOpts, model: string | undefined, fn: (c:
 interface EncodeCliOpts extends CommonOpts {
   output?: string;
   quality: number;
+  tile?: number;
   targetBpp?: number;
   targetSize?: number;
   stats?: boolean;
@@ -91,6 +92,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       quality: o.quality,
       ...(o.targetBpp !== undefined ? { targetBpp: o.targetBpp } : {}),
       ...(o.targetSize !== undefined ? { targetBytes: o.targetSize } : {}),
+      ...(o.tile !== undefined ? { tileSize: o.tile } : {}),
     });
     const encodeMs = ms(t0);
     if (!stats.targetMet) log(`hic: warning: even quality 0 (${stats.bytes} bytes) is larger than the target`);
@@ -180,6 +182,7 @@ export function program(): Command {
       .option('-q, --quality <q>', 'quality 0..100', intArg(0, 100), 75)
       .addOption(new Option('--target-bpp <bpp>', 'highest quality whose size is at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
       .addOption(new Option('--target-size <bytes>', 'highest quality whose file is at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
+      .option('--tile <px>', 'tile size in pixels, a multiple of 128 (default 1024): the unit of memory and parallel work', intArg(128, 65408))
       .option('--stats', 'decode again and print size, bpp, PSNR and times on stderr')
       .option('--json', 'print the statistics as JSON on stdout (stderr when the output is stdout)')
       .option('-f, --force', 'overwrite the output file'),

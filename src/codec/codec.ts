@@ -5,8 +5,8 @@ import { DEFAULT_MAX_PIXELS, MAX_TILE, TILE_UNIT, parseContainer, writeContainer
 import { CodecError } from '../core/errors.js';
 import { gainForQuality, type ModelPackage } from '../model/package.js';
 import type { Runtime, TensorData } from '../runtime/types.js';
-import { SessionEngine, type TileEngine } from './engine.js';
-import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, type Layout, type Rect } from './tiles.js';
+import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
+import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, type Layout, type Rect, type Tile } from './tiles.js';
 
 export { channelIds, type TileEngine, type TileSymbols } from './engine.js';
 
@@ -88,8 +88,18 @@ export interface CodecOptions {
 }
 
 export const DEFAULT_TILE_SIZE = 1024;
+/** Largest block side for the analysis transform (pixels): bounds the encoder's memory (24 MP,
+ *  one engine: 921 MB peak with 512, 1.36 GB with 768, 1.74 GB with 1024; same bytes). */
+const ANALYSIS_BLOCK = 512;
 const DEFAULT_ANALYSIS_HALO = 64;
-const DEFAULT_SYNTHESIS_HALO = 8;
+/** Latent positions around a tile for g_s: 4 keeps the tiled output within ±1–2 of the untiled
+ *  one (8: ±1 on fewer pixels; 0: seams of up to 87 levels), bench/tiles.ts. */
+const DEFAULT_SYNTHESIS_HALO = 4;
+/** ẑ positions around a tile for the hyper-decoder (normative, FORMAT.md): covers the receptive
+ *  field of h_s (±1¾ ẑ), so a tile's table indices and μ_h are those of the whole image. */
+const DEFAULT_HYPER_HALO = 2;
+/** y positions around a tile for h_a (encoder only): covers its receptive field (±13 y). */
+const HYPER_ANALYSIS_HALO = 16;
 
 function checkQuality(q: unknown): number {
   if (typeof q !== 'number' || !Number.isFinite(q) || q < 0 || q > 100 || !Number.isInteger(q)) {
@@ -227,10 +237,12 @@ export class Codec {
     return { analysis: l.analysis_halo ?? DEFAULT_ANALYSIS_HALO, synthesis: l.synthesis_halo ?? DEFAULT_SYNTHESIS_HALO };
   }
 
-  /** Runs the analysis transform g_a tile by tile (each with its halo): y on the global grid. */
+  /** Runs the analysis transform g_a block by block (each with its halo): y on the global grid.
+   *  y does not depend on the blocks (the halo covers g_a's receptive field), so they are chosen
+   *  for memory: at most ANALYSIS_BLOCK pixels a side, whatever the coding tiles are. */
   async analyze(image: RgbImage, opts: WorkOptions & { tileSize?: number } = {}): Promise<Analysis> {
     checkImage(image, this.maxPixels);
-    const L = layout(image.width, image.height, checkTileSize(opts.tileSize ?? this.tileSize));
+    const L = layout(image.width, image.height, Math.min(ANALYSIS_BLOCK, checkTileSize(opts.tileSize ?? this.tileSize)));
     const m = this.model.manifest.latent.channels;
     const y = new Float32Array(m * L.hy * L.wy);
     const halo = this.halos().analysis;
@@ -256,16 +268,48 @@ export class Codec {
     return { y: out[first!]!.data as Float32Array, hy: hp / STRIDE, wy: wp / STRIDE, extras: Object.fromEntries(rest.map((n) => [n, out[n]!])) };
   }
 
-  /** Gain, hyperprior, context and entropy coding of every tile at one quality. */
+  /** The ẑ rectangle of a tile, and the region around it the hyper-decoder runs on (FORMAT.md). */
+  private zRegion(zHat: Int32Array, L: Layout, t: Tile): ZRegion {
+    const { hyper_channels: zc, hyper_halo } = this.model.manifest.latent;
+    const r = this.zRatio();
+    const zw = L.wy / r;
+    const zh = L.hy / r;
+    const own = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
+    const reg = grow(own, hyper_halo ?? DEFAULT_HYPER_HALO, zw, zh);
+    return { zHat: cropPlanar(zHat, zc, zw, zh, reg), h: rectHeight(reg), w: rectWidth(reg), tile: { x0: own.x0 - reg.x0, y0: own.y0 - reg.y0, x1: own.x1 - reg.x0, y1: own.y1 - reg.y0 } };
+  }
+
+  private zRatio(): number {
+    const { hyper_stride, stride } = this.model.manifest.latent;
+    return hyper_stride / stride;
+  }
+
+  /** Gain, hyperprior, context and entropy coding of every tile at one quality: ẑ of every tile
+   *  first (h_a on the tile's y_g with a halo), then each tile's streams. */
   private async codeAt(a: Analysis, L: Layout, quality: number, opts: WorkOptions, extra?: Partial<Record<OptionalChunk, Uint8Array>>) {
-    const m = this.model.manifest.latent.channels;
+    const { channels: m, hyper_channels: zc } = this.model.manifest.latent;
     const gain = gainForQuality(this.model, quality);
-    const tiles = await schedule(await this.engines(), L.tiles.length, (e, i) => {
-      const t = L.tiles[i]!;
-      const yG = cropPlanar(a.y, m, a.wy, a.hy, t.latent);
-      const plane = rectWidth(t.latent) * rectHeight(t.latent);
+    const r = this.zRatio();
+    const gained = (rect: Rect) => {
+      const yG = cropPlanar(a.y, m, a.wy, a.hy, rect);
+      const plane = rectWidth(rect) * rectHeight(rect);
       for (let c = 0; c < m; c++) for (let j = 0; j < plane; j++) yG[c * plane + j]! *= gain[c]!;
-      return e.encodeLatent(yG, rectHeight(t.latent), rectWidth(t.latent));
+      return yG;
+    };
+    const zHat = new Int32Array((zc * L.wy * L.hy) / (r * r));
+    const engines = await this.engines();
+    await schedule(engines, L.tiles.length, async (e, i) => {
+      const t = L.tiles[i]!;
+      const reg = grow(t.latent, HYPER_ANALYSIS_HALO, L.wy, L.hy);
+      const z = await e.hyperAnalyze(gained(reg), rectHeight(reg), rectWidth(reg));
+      const zr = { x0: reg.x0 / r, y0: reg.y0 / r, x1: reg.x1 / r, y1: reg.y1 / r };
+      if (z.length !== zc * rectWidth(zr) * rectHeight(zr)) throw new CodecError('E_MODEL_INTEGRITY', 'hyper-analysis output has the wrong size');
+      const own = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
+      pastePlanar(zHat, L.wy / r, L.hy / r, own, Int32Array.from(z, (v) => Math.round(v)), zr, zc);
+    }, opts, 'coding');
+    const tiles = await schedule(engines, L.tiles.length, (e, i) => {
+      const t = L.tiles[i]!;
+      return e.encodeLatent(gained(t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t));
     }, opts, 'coding');
     const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, tileSize: L.tileSize, tiles, ...(extra ? { extra } : {}) });
     return { bytes, zBytes: tiles.reduce((s, t) => s + t.z.length, 0), yBytes: tiles.reduce((s, t) => s + t.y.length, 0) };
@@ -328,34 +372,38 @@ export class Codec {
     return { c, L: layout(c.width, c.height, tileSize) };
   }
 
-  /** Parses every tile of a stream (no synthesis): ŷ_g and, with `symbols`, q, k and ẑ, on the global grids. */
+  /** Parses every tile of a stream (no synthesis): ẑ of all tiles first (cheap, this thread),
+   *  then each tile's y; returns ŷ_g, ẑ and, with `symbols`, q and k, on the global grids. */
   private async parseTiles(bytes: Uint8Array, opts: WorkOptions, symbols: boolean) {
     const { c, L } = this.parse(bytes);
-    const { channels: m, hyper_channels: zc, hyper_stride, stride } = this.model.manifest.latent;
+    const { channels: m, hyper_channels: zc } = this.model.manifest.latent;
     const n = m * L.hy * L.wy;
-    const r = hyper_stride / stride;
+    const r = this.zRatio();
+    const zHat = new Int32Array((zc * L.hy * L.wy) / (r * r));
+    L.tiles.forEach((t, i) => {
+      aborted(opts.signal);
+      const own = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
+      const z = decodeZ(c.tiles[i]!.z, zc, rectHeight(own), rectWidth(own), this.model.zTables);
+      pastePlanar(zHat, L.wy / r, L.hy / r, own, z, own, zc);
+    });
     const yHatG = new Float32Array(n);
-    const all = symbols ? { q: new Int32Array(n), k: new Uint8Array(n), zHat: new Int32Array((zc * L.hy * L.wy) / (r * r)) } : undefined;
+    const all = symbols ? { q: new Int32Array(n), k: new Uint8Array(n) } : undefined;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
-      const lh = rectHeight(t.latent);
-      const lw = rectWidth(t.latent);
-      const s = await e.decodeLatent(c.tiles[i]!, lh, lw);
+      const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t));
       pastePlanar(yHatG, L.wy, L.hy, t.latent, s.yHatG, t.latent, m);
       if (all) {
-        pasteInt(all.q, L.wy, L.hy, t.latent, s.q, m);
-        pasteInt(all.k, L.wy, L.hy, t.latent, s.k, m);
-        const zr = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
-        pasteInt(all.zHat, L.wy / r, L.hy / r, zr, s.zHat, zc);
+        pastePlanar(all.q, L.wy, L.hy, t.latent, s.q, t.latent, m);
+        pastePlanar(all.k, L.wy, L.hy, t.latent, s.k, t.latent, m);
       }
     }, opts, 'parsing');
-    return { c, L, yHatG, all };
+    return { c, L, yHatG, zHat, all };
   }
 
   /** Parses a stream down to its symbols (no synthesis): the integer, bit-exact part of decoding. */
   async decodeSymbols(bytes: Uint8Array, opts: WorkOptions = {}): Promise<Symbols> {
-    const { c, yHatG, all } = await this.parseTiles(bytes, opts, true);
-    return { width: c.width, height: c.height, quality: c.quality, zHat: all!.zHat, k: all!.k, q: all!.q, yHatG };
+    const { c, yHatG, zHat, all } = await this.parseTiles(bytes, opts, true);
+    return { width: c.width, height: c.height, quality: c.quality, zHat, k: all!.k, q: all!.q, yHatG };
   }
 
   async decode(bytes: Uint8Array, opts: WorkOptions = {}): Promise<RgbImage> {
@@ -364,11 +412,11 @@ export class Codec {
   }
 
   /** ŷ = ŷ_g/gain → g_s tile by tile (each with its halo) → 8-bit RGB, cropped. */
-  private async synthesizeTiles(yHatG: Float32Array, quality: number, L: Layout, opts: WorkOptions): Promise<RgbImage> {
+  private async synthesizeTiles(yHatG: Float32Array, quality: number, L: Layout, opts: WorkOptions & { halo?: number }): Promise<RgbImage> {
     const m = this.model.manifest.latent.channels;
     const yHat = divideByGain(yHatG, gainForQuality(this.model, quality), m);
     const out = new Uint8Array(L.width * L.height * 3);
-    const halo = this.halos().synthesis;
+    const halo = opts.halo ?? this.halos().synthesis;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
       const reg = grow(t.latent, halo, L.wy, L.hy);
@@ -381,8 +429,9 @@ export class Codec {
     return { width: L.width, height: L.height, data: out };
   }
 
-  /** The float half of decoding from parsed symbols (tiled like decode()). */
-  async synthesize(s: Symbols, opts: WorkOptions & { tileSize?: number } = {}): Promise<RgbImage> {
+  /** The float half of decoding from parsed symbols (tiled like decode(); `tileSize` and `halo`
+   *  (latent positions) override the stream's tiling, for measurements). */
+  async synthesize(s: Symbols, opts: WorkOptions & { tileSize?: number; halo?: number } = {}): Promise<RgbImage> {
     return this.synthesizeTiles(s.yHatG, s.quality, layout(s.width, s.height, checkTileSize(opts.tileSize ?? this.tileSize)), opts);
   }
 
@@ -405,14 +454,6 @@ function divideByGain(yHatG: Float32Array, gain: Float32Array, m: number): Float
   const out = new Float32Array(yHatG.length);
   for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) out[c * plane + i] = yHatG[c * plane + i]! / gain[c]!;
   return out;
-}
-
-function pasteInt(dst: Int32Array | Uint8Array, w: number, h: number, r: Rect, src: Int32Array | Uint8Array, channels: number): void {
-  const rw = rectWidth(r);
-  const rh = rectHeight(r);
-  for (let c = 0; c < channels; c++) {
-    for (let y = 0; y < rh; y++) dst.set(src.subarray((c * rh + y) * rw, (c * rh + y + 1) * rw), c * w * h + (r.y0 + y) * w + r.x0);
-  }
 }
 
 /** Writes the pixels `px` (image coordinates) of the planar float region x ([3, rh, rw], origin

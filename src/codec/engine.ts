@@ -8,6 +8,7 @@ import { RansDecoder, RansEncoder } from '../entropy/rans.js';
 import type { CdfTable } from '../entropy/tables.js';
 import { type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/package.js';
 import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
+import { cropPlanar, rectHeight, rectWidth, type Rect } from './tiles.js';
 
 /** The parsed latent of one tile: transmitted symbols, their table indices, and ŷ in the gained
  *  domain (after the model's refinement), all planar [channels, lh, lw]. */
@@ -18,14 +19,25 @@ export interface TileSymbols {
   readonly yHatG: Float32Array;
 }
 
+/** ẑ around a tile: the tile's ẑ rectangle grown by the model's hyper halo (clipped to the ẑ
+ *  grid), planar [Nz, h, w], and where the tile sits in it (ẑ units). */
+export interface ZRegion {
+  readonly zHat: Int32Array;
+  readonly h: number;
+  readonly w: number;
+  readonly tile: Rect;
+}
+
 /** The work of one tile. The codec runs it on its own sessions or hands it to workers. */
 export interface TileEngine {
   /** g_a on planar RGB [3, h, w] (h, w multiples of 16) → y [M, h/16, w/16] (no gain). */
   analyze(x: Float32Array, h: number, w: number): Promise<Float32Array>;
-  /** Codes a tile's gained latent y_g [M, lh, lw] (lh, lw multiples of 4). */
-  encodeLatent(yG: Float32Array, lh: number, lw: number): Promise<TileStreams>;
-  /** Parses a tile's streams back to its symbols and ŷ_g. */
-  decodeLatent(s: TileStreams, lh: number, lw: number): Promise<TileSymbols>;
+  /** h_a on a gained latent region [M, lh, lw] (multiples of 4) → z [Nz, lh/4, lw/4], not rounded. */
+  hyperAnalyze(yG: Float32Array, lh: number, lw: number): Promise<Float32Array>;
+  /** Codes a tile: its ẑ (the tile part of `z`) and its gained latent y_g [M, lh, lw]. */
+  encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion): Promise<TileStreams>;
+  /** Parses a tile's y stream back to its symbols and ŷ_g, given the ẑ around it. */
+  decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion): Promise<TileSymbols>;
   /** g_s on ŷ [M, lh, lw] → RGB [3, 16·lh, 16·lw] (float, not clamped). */
   synthesize(yHat: Float32Array, lh: number, lw: number): Promise<Float32Array>;
   dispose(): Promise<void>;
@@ -47,6 +59,17 @@ export function channelIds(n: number, channels: number): Uint16Array {
   const ids = new Uint16Array(n);
   for (let c = 0; c < channels; c++) ids.fill(c, (c * n) / channels, ((c + 1) * n) / channels);
   return ids;
+}
+
+/** Decodes the ẑ stream of a tile ([channels, h, w], channel c with z table c). */
+export function decodeZ(stream: Uint8Array, channels: number, h: number, w: number, tables: readonly CdfTable[]): Int32Array {
+  const n = channels * h * w;
+  const ids = channelIds(n, channels);
+  const dec = new RansDecoder(stream);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = dec.get(tableOf(tables, ids[i]!, 'E_CORRUPT'));
+  dec.finish();
+  return out;
 }
 
 function tableOf(tables: readonly CdfTable[], id: number, code: 'E_CORRUPT' | 'E_MODEL_INTEGRITY'): CdfTable {
@@ -115,17 +138,26 @@ export class SessionEngine implements TileEngine {
     return x.data as Float32Array;
   }
 
-  private zDims(lh: number, lw: number): number[] {
-    const { hyper_channels: zc, hyper_stride, stride } = this.model.manifest.latent;
-    const r = hyper_stride / stride;
-    return [1, zc, lh / r, lw / r];
+  async hyperAnalyze(yG: Float32Array, lh: number, lw: number): Promise<Float32Array> {
+    const m = this.model.manifest.latent.channels;
+    return (await this.run(this.sessions.hyper_analysis, { y_g: f32([1, m, lh, lw], yG) }, 'hyper_analysis')).data as Float32Array;
   }
 
-  /** The hyper-decoder on ẑ: the integer features (context models) or indices, and μ_h. */
-  private async hyper(zHat: Int32Array, dims: number[]): Promise<{ scale: Uint8Array; mu: Float32Array }> {
-    const scale = await this.run(this.sessions.hyper_scale, { z_hat: { dtype: 'int32', dims, data: zHat } }, 'hyper_scale');
-    const mu = await this.run(this.sessions.hyper_mean, { z_hat: f32(dims, Float32Array.from(zHat)) }, 'hyper_mean');
-    return { scale: scale.data as Uint8Array, mu: mu.data as Float32Array };
+  /** The hyper-decoder on the ẑ around a tile, cropped to the tile: the integer features (context
+   *  models) or indices, and μ_h, planar over the tile's latent. */
+  private async hyper(z: ZRegion): Promise<{ scale: Uint8Array; mu: Float32Array }> {
+    const { hyper_channels: zc, hyper_stride, stride } = this.model.manifest.latent;
+    const r = hyper_stride / stride;
+    const dims = [1, zc, z.h, z.w];
+    if (z.zHat.length !== zc * z.h * z.w) throw new CodecError('E_MODEL_INTEGRITY', 'ẑ region has the wrong size');
+    const scale = (await this.run(this.sessions.hyper_scale, { z_hat: { dtype: 'int32', dims, data: z.zHat } }, 'hyper_scale')).data as Uint8Array;
+    const mu = (await this.run(this.sessions.hyper_mean, { z_hat: f32(dims, Float32Array.from(z.zHat)) }, 'hyper_mean')).data as Float32Array;
+    const full = { x0: 0, y0: 0, x1: z.w, y1: z.h };
+    if (z.tile.x0 === 0 && z.tile.y0 === 0 && z.tile.x1 === z.w && z.tile.y1 === z.h) return { scale, mu };
+    const crop = { x0: z.tile.x0 * r, y0: z.tile.y0 * r, x1: z.tile.x1 * r, y1: z.tile.y1 * r };
+    const W = rectWidth(full) * r;
+    const H = rectHeight(full) * r;
+    return { scale: cropPlanar(scale, scale.length / (W * H), W, H, crop), mu: cropPlanar(mu, mu.length / (W * H), W, H, crop) };
   }
 
   /**
@@ -134,12 +166,12 @@ export class SessionEngine implements TileEngine {
    * encoder rounds y_g − μ, the decoder reads them from the stream.
    */
   private async slices(
-    zHat: Int32Array, lh: number, lw: number,
+    z: ZRegion, lh: number, lw: number,
     symbol: (s: number, c: number, k: Uint8Array, mu: Float32Array) => Int32Array,
   ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array }> {
     const m = this.model.manifest.latent.channels;
     const plane = lh * lw;
-    const { scale, mu: muH } = await this.hyper(zHat, this.zDims(lh, lw));
+    const { scale, mu: muH } = await this.hyper(z);
     const k = new Uint8Array(m * plane);
     const q = new Int32Array(m * plane);
     let yHatG: Float32Array = new Float32Array(m * plane);
@@ -175,17 +207,21 @@ export class SessionEngine implements TileEngine {
     return { k, q, yHatG };
   }
 
-  async encodeLatent(yG: Float32Array, lh: number, lw: number): Promise<TileStreams> {
-    const m = this.model.manifest.latent.channels;
+  /** The tile's own ẑ out of the region around it. */
+  private tileZ(z: ZRegion): Int32Array {
+    const zc = this.model.manifest.latent.hyper_channels;
+    return cropPlanar(z.zHat, zc, z.w, z.h, z.tile);
+  }
+
+  async encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion): Promise<TileStreams> {
     const plane = lh * lw;
-    const z = await this.run(this.sessions.hyper_analysis, { y_g: f32([1, m, lh, lw], yG) }, 'hyper_analysis');
-    const zHat = Int32Array.from(z.data as Float32Array, (v) => Math.round(v));
     const { yTables, zTables } = this.model;
+    const zHat = this.tileZ(z);
     const zIds = channelIds(zHat.length, this.model.manifest.latent.hyper_channels);
     const zEnc = new RansEncoder();
     for (let i = 0; i < zHat.length; i++) zEnc.put(zHat[i]!, tableOf(zTables, zIds[i]!, 'E_MODEL_INTEGRITY'));
     const yEnc = new RansEncoder();
-    await this.slices(zHat, lh, lw, (s, c, k, mu) => {
+    await this.slices(z, lh, lw, (s, c, k, mu) => {
       const out = new Int32Array(c * plane);
       for (let j = 0; j < out.length; j++) {
         out[j] = Math.round(yG[s * plane + j]! - mu[j]!);
@@ -196,17 +232,10 @@ export class SessionEngine implements TileEngine {
     return { z: zEnc.finish(), y: yEnc.finish() };
   }
 
-  async decodeLatent(st: TileStreams, lh: number, lw: number): Promise<TileSymbols> {
-    const dims = this.zDims(lh, lw);
-    const n = dims[1]! * dims[2]! * dims[3]!;
-    const { yTables, zTables } = this.model;
-    const zIds = channelIds(n, dims[1]!);
-    const zDec = new RansDecoder(st.z);
-    const zHat = new Int32Array(n);
-    for (let i = 0; i < n; i++) zHat[i] = zDec.get(tableOf(zTables, zIds[i]!, 'E_CORRUPT'));
-    zDec.finish();
-    const yDec = new RansDecoder(st.y);
-    const r = await this.slices(zHat, lh, lw, (_s, c, k) => {
+  async decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion): Promise<TileSymbols> {
+    const { yTables } = this.model;
+    const yDec = new RansDecoder(y);
+    const r = await this.slices(z, lh, lw, (_s, c, k) => {
       const out = new Int32Array(c * lh * lw);
       for (let j = 0; j < out.length; j++) {
         const v = yDec.get(tableOf(yTables, k[j]!, 'E_CORRUPT'));
@@ -216,7 +245,7 @@ export class SessionEngine implements TileEngine {
       return out;
     });
     yDec.finish();
-    return { zHat, ...r };
+    return { zHat: this.tileZ(z), ...r };
   }
 
   async dispose(): Promise<void> {

@@ -61,11 +61,13 @@ export function grow(r: Rect, halo: number, w: number, h: number): Rect {
   return { x0: Math.max(0, r.x0 - halo), y0: Math.max(0, r.y0 - halo), x1: Math.min(w, r.x1 + halo), y1: Math.min(h, r.y1 + halo) };
 }
 
+type Planar = Float32Array | Int32Array | Uint8Array;
+
 /** Copies the planar [channels, rect] block out of a planar [channels, h, w] tensor. */
-export function cropPlanar(src: Float32Array, channels: number, w: number, h: number, r: Rect): Float32Array {
+export function cropPlanar<T extends Planar>(src: T, channels: number, w: number, h: number, r: Rect): T {
   const rw = rectWidth(r);
   const rh = rectHeight(r);
-  const out = new Float32Array(channels * rw * rh);
+  const out = new (src.constructor as new (n: number) => T)(channels * rw * rh);
   for (let c = 0; c < channels; c++) {
     for (let y = 0; y < rh; y++) {
       const s = c * w * h + (r.y0 + y) * w + r.x0;
@@ -77,7 +79,7 @@ export function cropPlanar(src: Float32Array, channels: number, w: number, h: nu
 
 /** Writes the block `inner` (relative to the planar [channels, src] tensor `src`) into the planar
  *  [channels, h, w] tensor `dst` at `at`. */
-export function pastePlanar(dst: Float32Array, w: number, h: number, at: Rect, src: Float32Array, srcRect: Rect, channels: number): void {
+export function pastePlanar<T extends Planar>(dst: T, w: number, h: number, at: Rect, src: T, srcRect: Rect, channels: number): void {
   const sw = rectWidth(srcRect);
   const sh = rectHeight(srcRect);
   const rw = rectWidth(at);

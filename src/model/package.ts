@@ -12,6 +12,8 @@ export interface Manifest {
     channels: number; stride: number; hyper_channels: number; hyper_stride: number; pad_multiple: number;
     /** Pixels of context around a tile for g_a (default 64) and latent positions for g_s (default 8). */
     analysis_halo?: number; synthesis_halo?: number;
+    /** ẑ positions around a tile that the hyper-decoder sees (default 2; decides parsing). */
+    hyper_halo?: number;
   };
   /** Channel-wise context model (package format 2); absent: hyperprior only. */
   readonly context?: {
