@@ -9,7 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
 import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer } from '../bitstream/container.js';
-import type { Codec, RgbImage } from '../codec/codec.js';
+import type { Codec, Progress, RgbImage } from '../codec/codec.js';
 import { CodecError, EXIT_STATUS, isCodecError } from '../core/errors.js';
 import { psnr } from '../metrics/psnr.js';
 import { decodeImageFile, encodeImageFile, formatForPath } from '../node/image.js';
@@ -58,12 +58,35 @@ const fmt = (n: number, d: number) => n.toFixed(d);
 interface CommonOpts {
   model?: string;
   threads?: number;
+  workers?: number;
+  progress?: boolean;
+}
+
+/** Progress on stderr for long work: on a terminal, or always with --progress. One line,
+ *  rewritten in place on a terminal; a line per stage change otherwise. */
+function progressPrinter(o: CommonOpts): ((p: Progress) => void) | undefined {
+  const tty = !!process.stderr.isTTY;
+  if (!o.progress && !tty) return undefined;
+  const t0 = performance.now();
+  let lastStage = '';
+  let lastPrint = 0;
+  return (p) => {
+    const now = performance.now();
+    const done = p.done === p.total;
+    if (!tty && p.stage === lastStage && !done) return;
+    if (tty && !done && now - lastPrint < 100) return;
+    lastPrint = now;
+    lastStage = p.stage;
+    const line = `hic: ${p.stage} ${p.done}/${p.total} tiles (${((now - t0) / 1000).toFixed(1)} s)`;
+    process.stderr.write(tty ? `\r${line}\x1b[K${done && p.stage === 'synthesis' ? '\n' : ''}` : `${line}\n`);
+  };
 }
 
 async function withCodec<T>(opts: CommonOpts, model: string | undefined, fn: (c: Codec) => Promise<T>): Promise<T> {
   const codec = await createCodec({
     ...(opts.model ?? model ? { model: (opts.model ?? model)! } : {}),
     ...(opts.threads ? { threads: opts.threads } : {}),
+    ...(opts.workers ? { workers: opts.workers } : {}),
   });
   try {
     return await fn(codec);
@@ -74,7 +97,7 @@ async function withCodec<T>(opts: CommonOpts, model: string | undefined, fn: (c:
 
 interface EncodeCliOpts extends CommonOpts {
   output?: string;
-  quality: number;
+  quality?: number;
   tile?: number;
   targetBpp?: number;
   targetSize?: number;
@@ -88,8 +111,10 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
   const image = await decodeImageFile(await readInput(input), input === '-' ? 'stdin' : input);
   await withCodec(o, undefined, async (codec) => {
     const t0 = performance.now();
+    const onProgress = progressPrinter(o);
     const { bytes, stats } = await codec.encode(image, {
-      quality: o.quality,
+      ...(onProgress ? { onProgress } : {}),
+      ...(o.targetBpp === undefined && o.targetSize === undefined ? { quality: o.quality ?? 75 } : {}),
       ...(o.targetBpp !== undefined ? { targetBpp: o.targetBpp } : {}),
       ...(o.targetSize !== undefined ? { targetBytes: o.targetSize } : {}),
       ...(o.tile !== undefined ? { tileSize: o.tile } : {}),
@@ -100,7 +125,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
     let decodeMs = 0;
     if (o.stats) {
       const t1 = performance.now();
-      decoded = await codec.decode(bytes);
+      decoded = await codec.decode(bytes, onProgress ? { onProgress } : {});
       decodeMs = ms(t1);
     }
     await writeOutput(out, bytes, !!o.force);
@@ -134,7 +159,8 @@ async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
   const header = inspectContainer(bytes);
   await withCodec(o, header.modelId, async (codec) => {
     const t0 = performance.now();
-    const image = await codec.decode(bytes);
+    const onProgress = progressPrinter(o);
+    const image = await codec.decode(bytes, onProgress ? { onProgress } : {});
     const decodeMs = ms(t0);
     await writeOutput(out, await encodeImageFile(image, formatForPath(out)), !!o.force);
     if (o.json) printJson({ input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height, decode_ms: decodeMs }, out);
@@ -173,13 +199,15 @@ export function program(): Command {
   const common = (c: Command) =>
     c
       .option('--model <id|dir>', 'model id under models/ or a package folder (default: models/DEFAULT; decode: the stream\'s model)')
-      .option('--threads <n>', 'inference threads', intArg(1, 256));
+      .option('--threads <n>', 'inference threads (per worker with --workers)', intArg(1, 256))
+      .option('--workers <n>', 'worker threads that take the tiles, each with its own sessions (default 0: this thread)', intArg(0, 64))
+      .option('--progress', 'print progress on stderr even when it is not a terminal');
   common(
     p.command('encode')
       .description('encode an image (PNG, JPEG, WebP, TIFF, AVIF; "-" = stdin) to .hic')
       .argument('<input>')
       .option('-o, --output <file>', 'output file ("-" = stdout; default: input name with .hic)')
-      .option('-q, --quality <q>', 'quality 0..100', intArg(0, 100), 75)
+      .addOption(new Option('-q, --quality <q>', 'quality 0..100 (default 75)').argParser(intArg(0, 100)).conflicts(['targetBpp', 'targetSize']))
       .addOption(new Option('--target-bpp <bpp>', 'highest quality whose size is at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
       .addOption(new Option('--target-size <bytes>', 'highest quality whose file is at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
       .option('--tile <px>', 'tile size in pixels, a multiple of 128 (default 1024): the unit of memory and parallel work', intArg(128, 65408))

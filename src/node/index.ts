@@ -8,6 +8,7 @@ import { CodecError } from '../core/errors.js';
 import type { Runtime } from '../runtime/types.js';
 import { nodeRuntime } from '../runtime/node.js';
 import { loadPackageFromDir } from './package.js';
+import { workerEngines } from './workers.js';
 
 /** The repository's models/ folder (dist/src/node/ → ../../../models). */
 export const MODELS_DIR = process.env['HICODEC_MODELS'] ?? fileURLToPath(new URL('../../../models/', import.meta.url));
@@ -32,14 +33,28 @@ export interface NodeCodecOptions {
   readonly model?: string;
   /** Backend: 'node' (onnxruntime-node, default) or a Runtime of your own (e.g. webRuntime()). */
   readonly runtime?: Runtime;
-  /** Intra-op threads for the default backend. */
+  /** Intra-op threads for the default backend (per worker when there are workers). */
   readonly threads?: number;
   readonly maxPixels?: number;
+  /** Worker threads that take the tiles (default 0: this thread). Each loads its own sessions. */
+  readonly workers?: number;
+  /** Default tile size for encoding (pixels, multiple of 128). */
+  readonly tileSize?: number;
 }
 
 /** A Codec on the shipped model with onnxruntime-node. Call dispose() when done. */
 export async function createCodec(opts: NodeCodecOptions = {}): Promise<Codec> {
-  const model = await loadPackageFromDir(await resolveModelDir(opts.model));
+  const dir = await resolveModelDir(opts.model);
+  const model = await loadPackageFromDir(dir);
   const runtime = opts.runtime ?? nodeRuntime(opts.threads ? { threads: opts.threads } : {});
-  return Codec.create({ model, runtime, ...(opts.maxPixels ? { maxPixels: opts.maxPixels } : {}) });
+  if (opts.workers !== undefined && (!Number.isInteger(opts.workers) || opts.workers < 0 || opts.workers > 64)) {
+    throw new CodecError('E_INVALID_OPTION', `Expected an integer between 0 and 64 for workers but received ${String(opts.workers)}`);
+  }
+  const engines = opts.workers ? workerEngines(dir, opts.workers, opts.threads ?? 1) : undefined;
+  return Codec.create({
+    model, runtime,
+    ...(opts.maxPixels ? { maxPixels: opts.maxPixels } : {}),
+    ...(opts.tileSize ? { tileSize: opts.tileSize } : {}),
+    ...(engines ? { engines } : {}),
+  });
 }

@@ -1,0 +1,146 @@
+// Tiled coding: the geometry, round trips at sizes around tile borders, seams, truncated tiled
+// streams, progress and cancellation, and worker threads giving the same bytes and pixels.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+
+import { parseContainer } from '../src/bitstream/container.js';
+import type { Progress, RgbImage } from '../src/codec/codec.js';
+import { layout } from '../src/codec/tiles.js';
+import { CodecError } from '../src/core/errors.js';
+import { psnr } from '../src/metrics/psnr.js';
+import { createCodec } from '../src/node/index.js';
+import { disposeAll, node, REPO, syntheticImage } from './helpers.js';
+
+after(disposeAll);
+
+test('tiles partition the image and the latent grid', () => {
+  for (const [w, h, t] of [[1, 1, 128], [129, 127, 128], [1000, 300, 256], [64, 20000, 1024]] as const) {
+    const L = layout(w, h, t);
+    assert.equal(L.tiles.length, Math.ceil(w / t) * Math.ceil(h / t));
+    let px = 0;
+    let lat = 0;
+    for (const tile of L.tiles) {
+      px += (tile.pixels.x1 - tile.pixels.x0) * (tile.pixels.y1 - tile.pixels.y0);
+      lat += (tile.latent.x1 - tile.latent.x0) * (tile.latent.y1 - tile.latent.y0);
+      assert.ok(tile.latent.x0 % 4 === 0 && tile.latent.y0 % 4 === 0);
+    }
+    assert.equal(px, w * h);
+    assert.equal(lat, L.wy * L.hy);
+    assert.deepEqual([L.wy, L.hy], [Math.ceil(w / 64) * 4, Math.ceil(h / 64) * 4]);
+  }
+});
+
+async function roundTrip(img: RgbImage, tileSize: number, quality = 60) {
+  const codec = await node();
+  const { bytes, stats } = await codec.encode(img, { quality, tileSize });
+  const out = await codec.decode(bytes);
+  return { bytes, stats, out };
+}
+
+for (const [w, h] of [[127, 129], [129, 128], [257, 255], [1, 1]] as const) {
+  test(`${w}×${h} in 128-pixel tiles: exact size, close to the untiled result`, async () => {
+    const img = syntheticImage(w, h, w + 3 * h);
+    const tiled = await roundTrip(img, 128);
+    const whole = await roundTrip(img, 1024);
+    assert.equal(tiled.stats.tiles, Math.ceil(w / 128) * Math.ceil(h / 128));
+    assert.equal(parseContainer(tiled.bytes).tiles.length, tiled.stats.tiles);
+    assert.deepEqual([tiled.out.width, tiled.out.height, tiled.out.data.length], [w, h, w * h * 3]);
+    const dp = psnr(img, tiled.out) - psnr(img, whole.out);
+    assert.ok(Math.abs(dp) < 0.3, `PSNR tiled − untiled ${dp.toFixed(3)} dB`);
+    // tiny images pay a few bytes per tile; the bound is loose on purpose
+    assert.ok(tiled.bytes.length < whole.bytes.length * 1.25 + 40 * tiled.stats.tiles, `${tiled.bytes.length} vs ${whole.bytes.length}`);
+  });
+}
+
+test('a tall 64×20000 strip round-trips in 20 tiles', async () => {
+  const img = syntheticImage(64, 20000, 77);
+  const { stats, out } = await roundTrip(img, 1024, 40);
+  assert.equal(stats.tiles, 20);
+  assert.deepEqual([out.width, out.height], [64, 20000]);
+  assert.ok(psnr(img, out) > 25);
+});
+
+test('no seams: the error along tile borders is like the interior one, and close to untiled synthesis', async () => {
+  const codec = await node();
+  const img = syntheticImage(512, 384, 5);
+  const { bytes } = await codec.encode(img, { quality: 70, tileSize: 128 });
+  const tiled = await codec.decode(bytes);
+  const untiled = await codec.synthesize(await codec.decodeSymbols(bytes), { tileSize: 1024 });
+  let maxDiff = 0;
+  let border = 0;
+  let nb = 0;
+  let inner = 0;
+  let ni = 0;
+  for (let y = 0; y < 384; y++) {
+    for (let x = 0; x < 512; x++) {
+      const nearBorder = Math.min(x % 128, 127 - (x % 128), y % 128, 127 - (y % 128)) < 2 && x > 2 && y > 2 && x < 509 && y < 381;
+      for (let c = 0; c < 3; c++) {
+        const i = (y * 512 + x) * 3 + c;
+        maxDiff = Math.max(maxDiff, Math.abs(tiled.data[i]! - untiled.data[i]!));
+        const e = (tiled.data[i]! - img.data[i]!) ** 2;
+        if (nearBorder) {
+          border += e;
+          nb++;
+        } else {
+          inner += e;
+          ni++;
+        }
+      }
+    }
+  }
+  const ratio = border / nb / (inner / ni);
+  // 128-pixel tiles are the worst case (the 64-pixel halo is half a tile); 1024-pixel tiles: ±1–2
+  assert.ok(maxDiff <= 6, `tiled vs untiled synthesis: max |diff| ${maxDiff}`);
+  assert.ok(ratio < 1.3, `border MSE / interior MSE = ${ratio.toFixed(3)}`);
+});
+
+test('progress reports every tile of every stage; an abort stops with E_ABORTED', async () => {
+  const codec = await node();
+  const img = syntheticImage(300, 260, 9);
+  const seen: Progress[] = [];
+  const { bytes } = await codec.encode(img, { quality: 50, tileSize: 128, onProgress: (p) => seen.push(p) });
+  const stages = [...new Set(seen.map((p) => p.stage))];
+  assert.deepEqual(stages, ['analysis', 'coding']);
+  assert.ok(seen.filter((p) => p.stage === 'coding').length === 2 * 9); // ẑ, then y, of 3 × 3 tiles
+  const dec: Progress[] = [];
+  await codec.decode(bytes, { onProgress: (p) => dec.push(p) });
+  assert.deepEqual(dec.map((p) => p.stage).filter((s, i, a) => a.indexOf(s) === i), ['parsing', 'synthesis']);
+  assert.deepEqual(dec.filter((p) => p.stage === 'synthesis').map((p) => p.done), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const ac = new AbortController();
+  await assert.rejects(
+    codec.decode(bytes, { signal: ac.signal, onProgress: (p) => p.stage === 'synthesis' && p.done === 2 && ac.abort() }),
+    (e: unknown) => e instanceof CodecError && e.code === 'E_ABORTED',
+  );
+});
+
+test('worker threads give the same bytes and pixels as this thread', async () => {
+  const img = syntheticImage(400, 300, 11);
+  const one = await node();
+  const w = await createCodec({ threads: 1, workers: 2 });
+  try {
+    const a = await one.encode(img, { quality: 55, tileSize: 128 });
+    const b = await w.encode(img, { quality: 55, tileSize: 128 });
+    assert.deepEqual(Buffer.from(b.bytes), Buffer.from(a.bytes));
+    const da = await one.decode(a.bytes);
+    const db = await w.decode(a.bytes);
+    assert.ok(Buffer.from(da.data).equals(Buffer.from(db.data)));
+  } finally {
+    await w.dispose();
+  }
+});
+
+test('a truncated tiled stream: E_TRUNCATED from the CLI, and no output file', async () => {
+  const codec = await node();
+  const { bytes } = await codec.encode(syntheticImage(300, 200, 3), { quality: 50, tileSize: 128 });
+  const dir = mkdtempSync(join(tmpdir(), 'hic-trunc-'));
+  writeFileSync(join(dir, 't.hic'), bytes.subarray(0, bytes.length - 10));
+  const r = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'decode', join(dir, 't.hic'), '-o', join(dir, 'out.png')], { encoding: 'utf8' });
+  assert.equal(r.status, 5, r.stderr);
+  assert.match(r.stderr, /E_TRUNCATED/);
+  assert.equal(existsSync(join(dir, 'out.png')), false);
+  assert.deepEqual(readdirSync(dir), ['t.hic']);
+});
