@@ -274,3 +274,5 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv);
+// Benchmarks (bench/tiles.ts) read the peak memory of a CLI run from here.
+if (process.env['HIC_REPORT_RSS']) process.stderr.write(`hic-rss ${JSON.stringify({ maxrss_kb: process.resourceUsage().maxRSS })}\n`);
