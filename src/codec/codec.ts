@@ -242,6 +242,8 @@ export class Codec {
    *  for memory: at most ANALYSIS_BLOCK pixels a side, whatever the coding tiles are. */
   async analyze(image: RgbImage, opts: WorkOptions & { tileSize?: number } = {}): Promise<Analysis> {
     checkImage(image, this.maxPixels);
+    // blocks of 512 even for small images: as fast as one piece here (kodim23: 174–184 ms for two
+    // blocks with their halos, 195 ms whole), and memory stays bounded
     const L = layout(image.width, image.height, Math.min(ANALYSIS_BLOCK, checkTileSize(opts.tileSize ?? this.tileSize)));
     const m = this.model.manifest.latent.channels;
     const y = new Float32Array(m * L.hy * L.wy);

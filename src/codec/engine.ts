@@ -87,14 +87,14 @@ export class SessionEngine implements TileEngine {
 
   static async create(model: ModelPackage, runtime: Runtime): Promise<SessionEngine> {
     const all: InferenceSession[] = [];
-    const open = async (bytes: Uint8Array, integerOnly: boolean) => {
-      const s = await runtime.createSession(bytes, { integerOnly });
+    const open = async (bytes: Uint8Array, integerOnly: boolean, small = true) => {
+      const s = await runtime.createSession(bytes, { integerOnly, small });
       all.push(s);
       return s;
     };
     try {
       const sessions = {} as Record<NetworkRole, InferenceSession>;
-      for (const role of NETWORK_ROLES) sessions[role] = await open(model.networks[role], role === 'hyper_scale');
+      for (const role of NETWORK_ROLES) sessions[role] = await open(model.networks[role], role === 'hyper_scale', role === 'analysis' || role === 'synthesis' ? false : true);
       let ctx: ContextSessions | null = null;
       const c = model.context;
       if (c) {

@@ -2,15 +2,16 @@
 import ort from 'onnxruntime-node';
 
 import { adaptSession } from './session.js';
-import type { InferenceSession, Runtime, RuntimeOptions } from './types.js';
+import type { InferenceSession, Runtime, RuntimeOptions, SessionOptions } from './types.js';
 
 export function nodeRuntime(opts: RuntimeOptions = {}): Runtime {
   return {
     name: `onnxruntime-node (${opts.threads ?? 'default'} threads)`,
-    async createSession(model: Uint8Array): Promise<InferenceSession> {
+    async createSession(model: Uint8Array, sopts: SessionOptions = {}): Promise<InferenceSession> {
+      const threads = sopts.small ? 1 : opts.threads;
       const session = await ort.InferenceSession.create(model, {
         graphOptimizationLevel: 'all',
-        ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+        ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
       });
       return adaptSession(session, (v) => new ort.Tensor(v.dtype, v.data, v.dims));
     },

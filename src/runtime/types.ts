@@ -26,6 +26,9 @@ export interface RuntimeOptions {
 export interface SessionOptions {
   /** The network uses integer ops only and decides the parsing path: run it on the CPU. */
   readonly integerOnly?: boolean;
+  /** A small network run many times in a row (hyper-decoder, channel context): one thread, no
+   *  thread-pool wake-ups between calls. */
+  readonly small?: boolean;
 }
 
 export interface Runtime {
