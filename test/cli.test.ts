@@ -111,9 +111,7 @@ test('never overwrites without -f; -f replaces atomically', async () => {
 });
 
 test('refused inputs: exit status per error code, no output file', async () => {
-  await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 9, g: 9, b: 9, alpha: 0.5 } } }).png().toFile(join(dir, 'alpha.png'));
-  let r = hic(['encode', 'alpha.png']);
-  assert.equal(r.status, EXIT_STATUS.E_UNSUPPORTED_IMAGE, r.stderr);
+  let r: ReturnType<typeof hic>;
   await writeFile(join(dir, 'junk.png'), 'not an image');
   assert.equal(hic(['encode', 'junk.png']).status, EXIT_STATUS.E_UNSUPPORTED_IMAGE);
   assert.equal(hic(['encode', 'missing.png']).status, EXIT_STATUS.E_IO);
@@ -133,15 +131,28 @@ test('refused inputs: exit status per error code, no output file', async () => {
   assert.equal(hic(['decode', 'c.png', '-o', 'cc.png']).status, EXIT_STATUS.E_BAD_MAGIC);
   assert.equal(hic(['decode', 'c.png']).status, EXIT_STATUS.E_INVALID_OPTION); // output = input
   const names = await readdir(dir);
-  for (const f of ['alpha.hic', 'junk.hic', 'bad.png', 'cc.png']) assert.ok(!names.includes(f), `${f} was left behind`);
+  for (const f of ['junk.hic', 'bad.png', 'cc.png']) assert.ok(!names.includes(f), `${f} was left behind`);
   await noTempFiles();
 });
 
-test('opaque alpha, grayscale, 16-bit and EXIF-rotated inputs become 8-bit RGB', async () => {
+test('a half-transparent PNG keeps its alpha exactly through encode and decode', async () => {
+  await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 9, g: 9, b: 9, alpha: 0.5 } } }).png().toFile(join(dir, 'alpha.png'));
+  const r = hic(['encode', 'alpha.png', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout.toString());
+  assert.ok(rep.alpha_bytes > 0 && rep.channels === 4, JSON.stringify(rep));
+  assert.equal(hic(['decode', 'alpha.hic', '-o', 'alpha.out.png']).status, 0);
+  const { data, info } = await sharp(join(dir, 'alpha.out.png')).raw().toBuffer({ resolveWithObject: true });
+  assert.equal(info.channels, 4);
+  for (let i = 3; i < data.length; i += 4) assert.equal(data[i], 128);
+});
+
+test('opaque alpha, grayscale, 16-bit and EXIF-rotated inputs: what is coded and what was converted', async () => {
   const img = syntheticImage(20, 12);
   const raw = { raw: { width: 20, height: 12, channels: 3 as const } };
   await sharp(img.data, raw).ensureAlpha(1).png().toFile(join(dir, 'opaque.png'));
-  await sharp(img.data, raw).greyscale().png().toFile(join(dir, 'gray.png'));
+  await sharp(img.data, raw).toColourspace('b-w').png().toFile(join(dir, 'gray.png'));
+  assert.equal((await sharp(join(dir, 'gray.png')).metadata()).channels, 1);
   await sharp(img.data, raw).toColourspace('rgb16').png().toFile(join(dir, 'deep.png'));
   await sharp(img.data, raw).jpeg().withMetadata({ orientation: 6 }).toFile(join(dir, 'rot.jpg'));
   assert.equal((await sharp(join(dir, 'deep.png')).metadata()).depth, 'ushort');
@@ -150,5 +161,9 @@ test('opaque alpha, grayscale, 16-bit and EXIF-rotated inputs become 8-bit RGB',
     assert.equal(r.status, 0, `${f}: ${r.stderr}`);
     const rep = JSON.parse(r.stdout.toString());
     assert.deepEqual([rep.width, rep.height], f === 'rot.jpg' ? [12, 20] : [20, 12], f);
+    assert.equal(rep.channels, f === 'gray.png' ? 1 : 3, f);
+    const expect = { 'opaque.png': 'fully opaque alpha dropped', 'gray.png': undefined, 'deep.png': '16-bit → 8-bit', 'rot.jpg': 'EXIF orientation 6' }[f];
+    if (expect) assert.ok(rep.converted.some((c: string) => c.startsWith(expect)), `${f}: ${JSON.stringify(rep.converted)}`);
+    else assert.deepEqual(rep.converted, [], f);
   }
 });

@@ -9,10 +9,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
 import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer } from '../bitstream/container.js';
-import type { Codec, Progress, RgbImage } from '../codec/codec.js';
+import type { Codec, Picture, Progress } from '../codec/codec.js';
 import { CodecError, EXIT_STATUS, isCodecError } from '../core/errors.js';
 import { psnr } from '../metrics/psnr.js';
-import { decodeImageFile, encodeImageFile, formatForPath } from '../node/image.js';
+import { formatForPath, readImageFile, writeImageFile, type KeepMetadata } from '../node/image.js';
 import { checkOutput, readInput, writeOutput } from '../node/files.js';
 import { createCodec } from '../node/index.js';
 
@@ -104,11 +104,16 @@ interface EncodeCliOpts extends CommonOpts {
   stats?: boolean;
   json?: boolean;
   force?: boolean;
+  keep?: KeepMetadata;
+  strip?: boolean;
 }
 
 async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
   const out = await prepareOutput(input, o.output, '.hic', !!o.force);
-  const image = await decodeImageFile(await readInput(input), input === '-' ? 'stdin' : input);
+  if (o.strip && o.keep && o.keep !== 'none') throw new CodecError('E_INVALID_OPTION', `Expected either --strip or --keep but received --strip and --keep ${o.keep}`);
+  const keep: KeepMetadata = o.strip ? 'none' : o.keep ?? 'all';
+  const read = await readImageFile(await readInput(input), input === '-' ? 'stdin' : input, { keep });
+  const { image, metadata } = read;
   await withCodec(o, undefined, async (codec) => {
     const t0 = performance.now();
     const onProgress = progressPrinter(o);
@@ -118,10 +123,11 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       ...(o.targetBpp !== undefined ? { targetBpp: o.targetBpp } : {}),
       ...(o.targetSize !== undefined ? { targetBytes: o.targetSize } : {}),
       ...(o.tile !== undefined ? { tileSize: o.tile } : {}),
+      metadata,
     });
     const encodeMs = ms(t0);
     if (!stats.targetMet) log(`hic: warning: even quality 0 (${stats.bytes} bytes) is larger than the target`);
-    let decoded: RgbImage | undefined;
+    let decoded: Picture | undefined;
     let decodeMs = 0;
     if (o.stats) {
       const t1 = performance.now();
@@ -132,7 +138,11 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
     const px = image.width * image.height;
     const report = {
       input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height,
+      channels: image.channels, color: stats.color,
       quality: stats.quality, bytes: stats.bytes, bpp: stats.bpp, bpp_z: (8 * stats.zBytes) / px, bpp_y: (8 * stats.yBytes) / px,
+      alpha_bytes: stats.alphaBytes, metadata_bytes: stats.metadataBytes, tiles: stats.tiles, tile_size: stats.tileSize,
+      metadata: { icc: metadata.icc?.length ?? 0, exif: metadata.exif?.length ?? 0, xmp: metadata.xmp?.length ?? 0 },
+      source: read.source, converted: read.converted,
       ...(stats.searched.length ? { searched_qualities: stats.searched, target_met: stats.targetMet } : {}),
       encode_ms: encodeMs,
       ...(decoded ? { psnr: psnr(image, decoded), decode_ms: decodeMs } : {}),
@@ -140,9 +150,11 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
     if (o.json) {
       printJson(report, out);
     } else if (o.stats) {
-      log(`${input} → ${out}: ${image.width}×${image.height}, quality ${stats.quality}, ${stats.bytes} bytes, ` +
-        `${fmt(stats.bpp, 4)} bpp (z ${fmt(report.bpp_z, 4)}, y ${fmt(report.bpp_y, 4)}), ` +
+      log(`${input} → ${out}: ${image.width}×${image.height} ${['gray', 'gray+alpha', 'RGB', 'RGBA'][image.channels - 1]}, quality ${stats.quality}, ${stats.bytes} bytes, ` +
+        `${fmt(stats.bpp, 4)} bpp (z ${fmt(report.bpp_z, 4)}, y ${fmt(report.bpp_y, 4)}${stats.alphaBytes ? `, alpha ${stats.alphaBytes} bytes` : ''}` +
+        `${stats.metadataBytes ? `, metadata ${stats.metadataBytes} bytes` : ''}), ` +
         `PSNR ${fmt(report.psnr ?? NaN, 2)} dB, encode ${encodeMs} ms, decode ${decodeMs} ms (${codec.backend})`);
+      for (const c of read.converted) log(`  converted: ${c}`);
     }
   });
 }
@@ -151,10 +163,12 @@ interface DecodeCliOpts extends CommonOpts {
   output?: string;
   force?: boolean;
   json?: boolean;
+  strip?: boolean;
 }
 
 async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
   const out = await prepareOutput(input, o.output, '.png', !!o.force);
+  const format = formatForPath(out); // an unknown extension is refused before any work
   const bytes = await readInput(input);
   const header = inspectContainer(bytes);
   await withCodec(o, header.modelId, async (codec) => {
@@ -162,8 +176,16 @@ async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
     const onProgress = progressPrinter(o);
     const image = await codec.decode(bytes, onProgress ? { onProgress } : {});
     const decodeMs = ms(t0);
-    await writeOutput(out, await encodeImageFile(image, formatForPath(out)), !!o.force);
-    if (o.json) printJson({ input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height, decode_ms: decodeMs }, out);
+    const written = await writeImageFile(image, format, o.strip ? {} : image.metadata);
+    await writeOutput(out, written.bytes, !!o.force);
+    for (const d of written.dropped) log(`hic: warning: ${format} output: dropped ${d}`);
+    if (o.json) {
+      printJson({
+        input, output: out, format, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height, channels: image.channels,
+        metadata: { icc: image.metadata.icc?.length ?? 0, exif: image.metadata.exif?.length ?? 0, xmp: image.metadata.xmp?.length ?? 0 },
+        dropped: written.dropped, decode_ms: decodeMs,
+      }, out);
+    }
   });
 }
 
@@ -171,17 +193,22 @@ async function infoCmd(file: string, o: { json?: boolean }): Promise<void> {
   const bytes = await readInput(file);
   const info = inspectContainer(bytes);
   const px = info.width * info.height;
+  const extra = (t: string) => info.chunks.find((c) => c.type === t)?.length ?? 0;
+  const tiles = info.chunks.filter((c) => c.type === 'TILE' || c.type === 'YHAT').length;
   const report = {
     file, format_version: info.formatVersion, model: info.modelId, width: info.width, height: info.height, quality: info.quality,
+    color: info.color, alpha: extra('ALPH') > 0, tile_size: info.tileSize || null, tiles,
+    metadata: { icc: extra('ICCP'), exif: extra('EXIF'), xmp: extra('XMP ') },
     bytes: info.totalBytes, bpp: (8 * info.totalBytes) / px, header_bytes: info.headerBytes,
-    chunks: info.chunks.map((c) => ({ type: c.type, offset: c.offset, bytes: c.length, bpp: (8 * c.length) / px, crc32: c.crc.toString(16).padStart(8, '0'), crc_ok: c.crcOk })),
+    chunks: info.chunks.map((c) => ({ type: c.type.trim(), offset: c.offset, bytes: c.length, bpp: (8 * c.length) / px, crc32: c.crc.toString(16).padStart(8, '0'), crc_ok: c.crcOk })),
   };
   if (o.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } else {
     const lines = [
       `${file}: hicodec format ${info.formatVersion}, model ${info.modelId}`,
-      `  ${info.width}×${info.height}, quality ${info.quality}, ${info.totalBytes} bytes, ${fmt(report.bpp, 4)} bpp (header ${info.headerBytes} bytes)`,
+      `  ${info.width}×${info.height} ${info.color === 'gray' ? 'gray' : 'RGB'}${report.alpha ? ' + alpha' : ''}, quality ${info.quality}, ${info.totalBytes} bytes, ${fmt(report.bpp, 4)} bpp (header ${info.headerBytes} bytes)`,
+      `  ${tiles} tile${tiles === 1 ? '' : 's'}${info.tileSize ? ` of ${info.tileSize} px` : ''}; metadata: ${[['ICC profile', report.metadata.icc], ['Exif', report.metadata.exif], ['XMP', report.metadata.xmp]].filter(([, n]) => n).map(([k, n]) => `${k} ${n} bytes`).join(', ') || 'none'}`,
       ...report.chunks.map((c) => `  ${c.type}  ${String(c.bytes).padStart(9)} bytes  ${fmt(c.bpp, 4)} bpp  crc32 ${c.crc32} ${c.crc_ok ? 'ok' : 'MISMATCH'}`),
     ];
     process.stdout.write(lines.join('\n') + '\n');
@@ -211,15 +238,18 @@ export function program(): Command {
       .addOption(new Option('--target-bpp <bpp>', 'highest quality whose size is at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
       .addOption(new Option('--target-size <bytes>', 'highest quality whose file is at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
       .option('--tile <px>', 'tile size in pixels, a multiple of 128 (default 1024): the unit of memory and parallel work', intArg(128, 65408))
+      .addOption(new Option('--keep <what>', 'metadata to carry: none, icc (the colour profile) or all (ICC, Exif, XMP; default)').choices(['none', 'icc', 'all']))
+      .option('--strip', 'carry no metadata (same as --keep none)')
       .option('--stats', 'decode again and print size, bpp, PSNR and times on stderr')
       .option('--json', 'print the statistics as JSON on stdout (stderr when the output is stdout)')
       .option('-f, --force', 'overwrite the output file'),
   ).action((input: string, o: EncodeCliOpts) => encodeCmd(input, o));
   common(
     p.command('decode')
-      .description('decode a .hic file ("-" = stdin) to PNG, or JPEG/WebP by the output extension')
+      .description('decode a .hic file ("-" = stdin) to PNG, JPEG, WebP, AVIF or TIFF by the output extension')
       .argument('<input>')
-      .option('-o, --output <file>', 'output file ("-" = stdout as PNG; default: input name with .png)')
+      .option('-o, --output <file>', 'output file: .png .jpg .jpeg .webp .avif .tif .tiff ("-" = stdout as PNG; default: input name with .png)')
+      .option('--strip', 'write no metadata (ICC, Exif, XMP) into the output')
       .option('--json', 'print a JSON summary on stdout (stderr when the output is stdout)')
       .option('-f, --force', 'overwrite the output file'),
   ).action((input: string, o: DecodeCliOpts) => decodeCmd(input, o));

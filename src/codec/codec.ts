@@ -1,7 +1,8 @@
 // encode()/decode(): tiles, the networks, gains, entropy coding, the container — and back.
 // The per-tile work lives in engine.ts (in this thread, or in workers); this file schedules it,
 // assembles the latent and the pixels, and owns the options and the rate search.
-import { DEFAULT_MAX_PIXELS, MAX_TILE, TILE_UNIT, parseContainer, writeContainer, type OptionalChunk, type TileStreams } from '../bitstream/container.js';
+import { DEFAULT_MAX_PIXELS, MAX_TILE, TILE_UNIT, parseContainer, writeContainer, type ColorMode, type OptionalChunk } from '../bitstream/container.js';
+import { decodeAlpha, encodeAlpha } from './alpha.js';
 import { CodecError } from '../core/errors.js';
 import { gainForQuality, type ModelPackage } from '../model/package.js';
 import type { Runtime, TensorData } from '../runtime/types.js';
@@ -15,6 +16,28 @@ export interface RgbImage {
   readonly width: number;
   readonly height: number;
   readonly data: Uint8Array;
+}
+
+/** 8-bit gray (1), gray + alpha (2), RGB (3) or RGBA (4), row-major, interleaved. An RgbImage is a
+ *  Picture with 3 channels. */
+export interface Picture extends RgbImage {
+  readonly channels?: 1 | 2 | 3 | 4;
+}
+
+/** Metadata carried through a .hic file unchanged (FORMAT.md, optional chunks). */
+export interface ImageMetadata {
+  /** ICC profile: the pixels are in its colour space (never converted). */
+  readonly icc?: Uint8Array;
+  /** Exif (TIFF structure), orientation already applied to the pixels and reset to 1. */
+  readonly exif?: Uint8Array;
+  /** XMP packet (UTF-8). */
+  readonly xmp?: Uint8Array;
+}
+
+/** What decode() returns: the picture as encoded (gray, alpha) and its metadata. */
+export interface DecodedPicture extends Picture {
+  readonly channels: 1 | 2 | 3 | 4;
+  readonly metadata: ImageMetadata;
 }
 
 /** Progress of a long call: `done` of `total` units of the current stage. */
@@ -40,6 +63,8 @@ export interface EncodeOptions extends WorkOptions {
   readonly targetBytes?: number;
   /** Tile size in pixels, a multiple of 128 (default: the codec's, 1024). */
   readonly tileSize?: number;
+  /** Stored as they are in their own chunks (FORMAT.md). */
+  readonly metadata?: ImageMetadata;
 }
 
 export interface EncodeStats {
@@ -48,6 +73,11 @@ export interface EncodeStats {
   readonly bpp: number;
   readonly zBytes: number;
   readonly yBytes: number;
+  /** Bytes of the alpha chunk (0 when the picture has no alpha or it is fully opaque). */
+  readonly alphaBytes: number;
+  /** Bytes of the ICC, Exif and XMP chunks together. */
+  readonly metadataBytes: number;
+  readonly color: ColorMode;
   readonly tiles: number;
   readonly tileSize: number;
   /** Qualities tried by a rate-target search (each costs the hyper networks and the coder, not g_a). */
@@ -138,12 +168,72 @@ function targetBytesOf(opts: EncodeOptions, image: RgbImage): number | undefined
   return undefined;
 }
 
-function checkImage(image: RgbImage, maxPixels: number): void {
+function checkImage(image: Picture, maxPixels: number): 1 | 2 | 3 | 4 {
   const { width: w, height: h } = image;
-  if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data?.length !== w * h * 3) {
-    throw new CodecError('E_INVALID_OPTION', `Expected an RGB image with width·height·3 bytes but received ${w}×${h} with ${image.data?.length}`);
+  const ch = image.channels ?? 3;
+  if (![1, 2, 3, 4].includes(ch)) throw new CodecError('E_INVALID_OPTION', `Expected 1, 2, 3 or 4 for channels but received ${String(ch)}`);
+  if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data?.length !== w * h * ch) {
+    throw new CodecError('E_INVALID_OPTION', `Expected an image with width·height·${ch} bytes but received ${w}×${h} with ${image.data?.length}`);
   }
   if (w > 65535 || h > 65535 || w * h > maxPixels) throw new CodecError('E_LIMIT_EXCEEDED', `${w}×${h} exceeds the pixel limit`);
+  return ch;
+}
+
+/** A picture split for coding: the colour planes as RGB (gray replicated), the colour mode, and
+ *  the alpha plane unless it is absent or fully opaque. */
+export function splitPicture(p: Picture): { rgb: RgbImage; color: ColorMode; alpha?: Uint8Array } {
+  const ch = p.channels ?? 3;
+  if (ch === 3) return { rgb: p, color: 'rgb' };
+  const n = p.width * p.height;
+  const rgb = new Uint8Array(n * 3);
+  const alpha = ch === 2 || ch === 4 ? new Uint8Array(n) : undefined;
+  let opaque = true;
+  for (let i = 0; i < n; i++) {
+    if (ch <= 2) {
+      const g = p.data[i * ch]!;
+      rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = g;
+    } else {
+      rgb[3 * i] = p.data[4 * i]!;
+      rgb[3 * i + 1] = p.data[4 * i + 1]!;
+      rgb[3 * i + 2] = p.data[4 * i + 2]!;
+    }
+    if (alpha) {
+      alpha[i] = p.data[i * ch + ch - 1]!;
+      if (alpha[i] !== 255) opaque = false;
+    }
+  }
+  return { rgb: { width: p.width, height: p.height, data: rgb }, color: ch <= 2 ? 'gray' : 'rgb', ...(alpha && !opaque ? { alpha } : {}) };
+}
+
+/** The decoded RGB back to the picture's own channels: gray as the mean of R, G, B; alpha appended. */
+function joinPicture(rgb: RgbImage, color: ColorMode, alpha: Uint8Array | undefined, metadata: ImageMetadata): DecodedPicture {
+  const n = rgb.width * rgb.height;
+  if (color === 'rgb' && !alpha) return { ...rgb, channels: 3, metadata };
+  const ch = ((color === 'gray' ? 1 : 3) + (alpha ? 1 : 0)) as 1 | 2 | 3 | 4;
+  const out = new Uint8Array(n * ch);
+  for (let i = 0; i < n; i++) {
+    const r = rgb.data[3 * i]!;
+    const g = rgb.data[3 * i + 1]!;
+    const b = rgb.data[3 * i + 2]!;
+    if (color === 'gray') {
+      out[i * ch] = Math.round((r + g + b) / 3);
+    } else {
+      out[i * ch] = r;
+      out[i * ch + 1] = g;
+      out[i * ch + 2] = b;
+    }
+    if (alpha) out[i * ch + ch - 1] = alpha[i]!;
+  }
+  return { width: rgb.width, height: rgb.height, channels: ch, data: out, metadata };
+}
+
+function metadataChunks(m: ImageMetadata | undefined, alpha: Uint8Array | undefined): Partial<Record<OptionalChunk, Uint8Array>> {
+  const out: Partial<Record<OptionalChunk, Uint8Array>> = {};
+  if (m?.icc?.length) out.ICCP = m.icc;
+  if (m?.exif?.length) out.EXIF = m.exif;
+  if (m?.xmp?.length) out['XMP '] = m.xmp;
+  if (alpha) out.ALPH = alpha;
+  return out;
 }
 
 /** The padded image's pixels in `r` (padded-image coordinates; edge replicate beyond the image)
@@ -288,7 +378,7 @@ export class Codec {
 
   /** Gain, hyperprior, context and entropy coding of every tile at one quality: ẑ of every tile
    *  first (h_a on the tile's y_g with a halo), then each tile's streams. */
-  private async codeAt(a: Analysis, L: Layout, quality: number, opts: WorkOptions, extra?: Partial<Record<OptionalChunk, Uint8Array>>) {
+  private async codeAt(a: Analysis, L: Layout, quality: number, opts: WorkOptions, color: ColorMode, extra: Partial<Record<OptionalChunk, Uint8Array>>) {
     const { channels: m, hyper_channels: zc } = this.model.manifest.latent;
     const gain = gainForQuality(this.model, quality);
     const r = this.zRatio();
@@ -313,23 +403,31 @@ export class Codec {
       const t = L.tiles[i]!;
       return e.encodeLatent(gained(t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t));
     }, opts, 'coding');
-    const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, tileSize: L.tileSize, tiles, ...(extra ? { extra } : {}) });
+    const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, color, tileSize: L.tileSize, tiles, extra });
     return { bytes, zBytes: tiles.reduce((s, t) => s + t.z.length, 0), yBytes: tiles.reduce((s, t) => s + t.y.length, 0) };
   }
 
   /**
-   * Encodes an 8-bit RGB image. With `targetBytes`/`targetBpp`, returns the highest quality whose
-   * stream fits (binary search over the integer qualities; g_a runs once).
+   * Encodes an 8-bit picture (gray, gray + alpha, RGB or RGBA): the colour through the networks,
+   * alpha losslessly in its own chunk, metadata as given. With `targetBytes`/`targetBpp`, returns
+   * the highest quality whose file fits (binary search over the integer qualities; g_a runs once).
    */
-  async encode(image: RgbImage, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+  async encode(image: Picture, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+    checkImage(image, this.maxPixels);
     const target = targetBytesOf(opts, image);
     if (target === undefined) checkQuality(opts.quality ?? 75);
     const tileSize = checkTileSize(opts.tileSize ?? this.tileSize);
-    return this.encodeAnalyzed(image, await this.analyze(image, { ...opts, tileSize }), opts);
+    const { rgb } = splitPicture(image);
+    return this.encodeAnalyzed(image, await this.analyze(rgb, { ...opts, tileSize }), opts);
   }
 
   /** encode() from the result of analyze()/analyzeExplained() of the same image (g_a is not run again). */
-  async encodeAnalyzed(image: RgbImage, a: Analysis, opts: EncodeOptions & { extra?: Partial<Record<OptionalChunk, Uint8Array>> } = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+  async encodeAnalyzed(image: Picture, a: Analysis, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+    checkImage(image, this.maxPixels);
+    const { color, alpha } = splitPicture(image);
+    const extra = metadataChunks(opts.metadata, alpha ? encodeAlpha(alpha, image.width, image.height) : undefined);
+    const alphaBytes = extra.ALPH?.length ?? 0;
+    const metadataBytes = (extra.ICCP?.length ?? 0) + (extra.EXIF?.length ?? 0) + (extra['XMP ']?.length ?? 0);
     const target = targetBytesOf(opts, image);
     const quality = target === undefined ? checkQuality(opts.quality ?? 75) : 0;
     const L = layout(image.width, image.height, checkTileSize(opts.tileSize ?? this.tileSize));
@@ -340,9 +438,9 @@ export class Codec {
     type Coded = Awaited<ReturnType<Codec['codeAt']>>;
     const finish = (r: Coded, q: number, searched: number[], targetMet: boolean) => ({
       bytes: r.bytes,
-      stats: { quality: q, bytes: r.bytes.length, bpp: (8 * r.bytes.length) / (w * h), zBytes: r.zBytes, yBytes: r.yBytes, tiles: L.tiles.length, tileSize: L.tileSize, searched, targetMet },
+      stats: { quality: q, bytes: r.bytes.length, bpp: (8 * r.bytes.length) / (w * h), zBytes: r.zBytes, yBytes: r.yBytes, alphaBytes, metadataBytes, color, tiles: L.tiles.length, tileSize: L.tileSize, searched, targetMet },
     });
-    const code = (q: number) => this.codeAt(a, L, q, opts, opts.extra);
+    const code = (q: number) => this.codeAt(a, L, q, opts, color, extra);
     if (target === undefined) return finish(await code(quality), quality, [], true);
     // Rate grows with quality (gains interpolate monotonically between the anchors): find the
     // largest q with size(q) <= target.
@@ -408,9 +506,13 @@ export class Codec {
     return { width: c.width, height: c.height, quality: c.quality, zHat, k: all!.k, q: all!.q, yHatG };
   }
 
-  async decode(bytes: Uint8Array, opts: WorkOptions = {}): Promise<RgbImage> {
+  /** Decodes a stream to the picture it was made from (gray, alpha) and its metadata. */
+  async decode(bytes: Uint8Array, opts: WorkOptions = {}): Promise<DecodedPicture> {
     const { c, L, yHatG } = await this.parseTiles(bytes, opts, false);
-    return this.synthesizeTiles(yHatG, c.quality, L, opts);
+    const alpha = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined;
+    const rgb = await this.synthesizeTiles(yHatG, c.quality, L, opts);
+    const m = c.extra;
+    return joinPicture(rgb, c.color, alpha, { ...(m.ICCP ? { icc: m.ICCP.slice() } : {}), ...(m.EXIF ? { exif: m.EXIF.slice() } : {}), ...(m['XMP '] ? { xmp: m['XMP '].slice() } : {}) });
   }
 
   /** ŷ = ŷ_g/gain → g_s tile by tile (each with its halo) → 8-bit RGB, cropped. */
