@@ -1,5 +1,5 @@
 // hicodec's browser entry point: the codec with onnxruntime-web (wasm, WebGPU when present).
-export { Codec, type RgbImage, type EncodeOptions, type EncodeStats, type Symbols, type CodecOptions } from './codec/codec.js';
+export { Codec, type RgbImage, type Picture, type DecodedPicture, type ImageMetadata, type EncodeOptions, type EncodeStats, type Symbols, type CodecOptions, type WorkOptions, type Progress } from './codec/codec.js';
 export { CodecError, isCodecError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export { parseContainer, inspectContainer, type Container, type ContainerInfo, type ChunkInfo } from './bitstream/container.js';
 export { loadPackage, gainForQuality, type ModelPackage, type Manifest, type FileSource } from './model/package.js';
@@ -7,6 +7,8 @@ export { webRuntime, type WebRuntimeOptions } from './runtime/web.js';
 export type { Runtime, RuntimeOptions, InferenceSession, TensorData } from './runtime/types.js';
 export { psnr, mse } from './metrics/psnr.js';
 export { msSsim } from './metrics/msssim.js';
-export { rgbToRgba, rgbaToRgb } from './core/pixels.js';
+export { rgbToRgba, rgbaToRgb, rgbaToPicture } from './core/pixels.js';
+export { extractMetadata } from './core/metadata.js';
+export { resetOrientation, exifOrientation } from './core/exif.js';
 export { explainImage, receptiveFields, summaryText, type Explanation } from './explain/explain.js';
 export { panels, type Panels, type TiledPanel } from './explain/draw.js';

@@ -14,7 +14,7 @@ import sharp from 'sharp';
 
 import { decodeAlpha, encodeAlpha } from '../src/codec/alpha.js';
 import { CodecError } from '../src/core/errors.js';
-import { exifOrientation, exifTiff } from '../src/node/exif.js';
+import { exifOrientation, exifTiff } from '../src/core/exif.js';
 import { formatForPath, readImageFile, writeImageFile } from '../src/node/image.js';
 import { disposeAll, node, REPO, syntheticImage } from './helpers.js';
 

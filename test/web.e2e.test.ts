@@ -148,3 +148,62 @@ test('the page encodes, compares and decodes like the Node codec', { timeout: 30
   assert.match((await page.textContent('#error')) ?? '', /E_CHECKSUM/);
   assert.equal(await page.isVisible('#error'), true);
 });
+
+test('transparency, metadata, progress, cancel, and an unmet target size in the page', { timeout: 300_000 }, async () => {
+  await page.goto(base);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 180_000 });
+  // an RGBA cut-out: the alpha comes back exactly, the colour through the codec
+  const w = 160;
+  const h = 120;
+  const img = syntheticImage(w, h, 5);
+  const rgba = new Uint8Array(w * h * 4);
+  for (let i = 0; i < w * h; i++) {
+    rgba.set(img.data.subarray(3 * i, 3 * i + 3), 4 * i);
+    const x = i % w;
+    rgba[4 * i + 3] = x < 60 ? 255 : x < 100 ? Math.round((255 * (100 - x)) / 40) : 0;
+  }
+  await writeFile(join(dir, 'cut.png'), await encodeImageFile({ width: w, height: h, channels: 4, data: rgba }, 'png'));
+  await page.setInputFiles('#file', join(dir, 'cut.png'));
+  await page.waitForSelector('body[data-busy="1"]', { timeout: 30_000 });
+  await page.waitForSelector('body[data-encoded="1"]', { timeout: 120_000 });
+  const shown = await page.evaluate(() => {
+    const d = (window as unknown as { __hicEncoded: { channels?: number; data: Uint8Array } }).__hicEncoded;
+    return { channels: d.channels, data: Array.from(d.data) };
+  });
+  assert.equal(shown.channels, 4);
+  for (let i = 0; i < w * h; i++) assert.equal(shown.data[4 * i + 3], rgba[4 * i + 3], `alpha at ${i}`);
+  assert.match((await page.textContent('#meta')) ?? '', /alpha: [\d,]+ bytes, lossless/);
+  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+  await page.waitForFunction(() => !document.body.dataset['busy']);
+
+  // a target size below what quality 0 takes: said, not silently ignored
+  await page.check('input[name=mode][value=size]');
+  await page.fill('#target-kb', '0.1');
+  await page.click('#encode');
+  await page.waitForSelector('body[data-encoded="1"]', { timeout: 120_000 });
+  assert.equal(await page.isVisible('#notice'), true);
+  assert.match((await page.textContent('#notice')) ?? '', /cannot be met/);
+  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+
+  // a .hic in 128-pixel tiles: progress per tile, then Cancel stops it
+  const big = syntheticImage(2048, 1536, 8);
+  const codec = await node();
+  const { bytes } = await codec.encode(big, { quality: 50, tileSize: 128 });
+  await writeFile(join(dir, 'big.hic'), bytes);
+  await page.setInputFiles('#file', join(dir, 'big.hic'));
+  await page.waitForFunction(() => /^synthesis: \d+ \/ \d+ tiles$/.test(document.getElementById('busy-text')?.textContent ?? ''), undefined, { timeout: 60_000 });
+  await page.click('#cancel');
+  await page.waitForSelector('body[data-error="E_ABORTED"]', { timeout: 60_000 });
+  assert.match((await page.textContent('#notice')) ?? '', /Cancelled/);
+  assert.equal(await page.isVisible('#busy'), false);
+  // a smaller tiled stream decodes; a dropped .hic has no PSNR to show (no "NaN")
+  const small = await codec.encode(syntheticImage(640, 384, 9), { quality: 50, tileSize: 256 });
+  await writeFile(join(dir, 'small.hic'), small.bytes);
+  await page.setInputFiles('#file', join(dir, 'small.hic'));
+  await page.waitForSelector('body[data-decoded="1"]', { timeout: 120_000 });
+  const cells = await page.locator('tr[data-codec="hicodec"] td').allTextContents();
+  assert.ok(!cells.some((c) => c.includes('NaN')), JSON.stringify(cells));
+  assert.match((await page.textContent('#meta')) ?? '', /640×384, 6 tiles/);
+  await page.selectOption('#zoom', 'fit');
+  await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-tiles-fit.png'), fullPage: true });
+});

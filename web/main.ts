@@ -1,22 +1,47 @@
 // The page: file intake, worker orchestration, results table, split-slider comparison with
 // synchronized zoom, downloads, and visible errors (never a blank page).
-import { rgbaToRgb, rgbToRgba } from '../src/core/pixels.js';
-import type { Reply, Request, Shown } from './protocol.js';
+import { exifOrientation, resetOrientation } from '../src/core/exif.js';
+import { extractMetadata } from '../src/core/metadata.js';
+import { rgbaToPicture, rgbToRgba } from '../src/core/pixels.js';
+import type { ImageMetadata } from '../src/codec/codec.js';
+import type { MetaSizes, Reply, Request, Shown } from './protocol.js';
 
-type Rgb = { width: number; height: number; data: Uint8Array };
+type Rgb = { width: number; height: number; data: Uint8Array; channels?: 1 | 2 | 3 | 4 };
 /** A panel may be a grid of tiles, each a scaled view of the image (feature and attention maps). */
 type Panel = Rgb & { tile?: { w: number; h: number; cols: number } };
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const state: { source: Rgb | undefined; shown: Shown[]; hic: Uint8Array | undefined; panels: Record<string, Panel>; view: string } = {
-  source: undefined, shown: [], hic: undefined, panels: {}, view: 'bits_y',
+const state: { source: Rgb | undefined; metadata: ImageMetadata; shown: Shown[]; hic: Uint8Array | undefined; panels: Record<string, Panel>; view: string } = {
+  source: undefined, metadata: {}, shown: [], hic: undefined, panels: {}, view: 'bits_y',
 };
 
 function showError(msg: string): void {
   const el = $('error');
   el.textContent = msg;
   el.hidden = false;
+  busy(false);
+  el.scrollIntoView({ block: 'nearest' }); // never off screen above old results
 }
 const clearError = () => ($('error').hidden = true);
+function notice(msg: string | undefined): void {
+  $('notice').textContent = msg ?? '';
+  $('notice').hidden = !msg;
+}
+
+/** The busy state: shown while the worker works, with its progress and a Cancel button. */
+function busy(on: boolean, text = 'Working…'): void {
+  $('busy').hidden = !on;
+  $('busy-text').textContent = text;
+  ($('busy-progress') as HTMLProgressElement).removeAttribute('value');
+  ($('encode') as HTMLButtonElement).disabled = on || !state.source || !document.body.dataset['ready'];
+  if (on) document.body.dataset['busy'] = '1';
+  else delete document.body.dataset['busy'];
+}
+
+function metaText(m: MetaSizes, alphaBytes?: number): string {
+  const parts = [['ICC profile', m.icc], ['Exif', m.exif], ['XMP', m.xmp]].filter(([, n]) => n).map(([k, n]) => `${k} (${(n as number).toLocaleString('en')} bytes)`);
+  const alpha = alphaBytes ? ` · alpha: ${alphaBytes.toLocaleString('en')} bytes, lossless` : '';
+  return `Metadata kept: ${parts.length ? parts.join(', ') : 'none'}${alpha}`;
+}
 window.addEventListener('error', (e) => showError(`Unexpected error: ${e.message}`));
 window.addEventListener('unhandledrejection', (e) => showError(`Unexpected error: ${String((e as PromiseRejectionEvent).reason)}`));
 
@@ -32,7 +57,9 @@ const fmtMs = (v: number) => `${v.toFixed(0)} ms`;
 
 function row(s: Shown): string {
   const ms = s.msssim === null ? '—' : s.msssim.toFixed(4);
-  return `<tr data-codec="${s.codec}" data-bytes="${s.bytes}" data-psnr="${s.psnr.toFixed(4)}"><td>${s.codec}</td><td>${s.quality}</td><td>${s.bytes.toLocaleString('en')}</td><td>${s.bpp.toFixed(3)}</td><td>${s.psnr.toFixed(2)} dB</td><td>${ms}</td><td>${fmtMs(s.encodeMs)}</td><td>${fmtMs(s.decodeMs)}</td></tr>`;
+  // a dropped .hic has no original to compare with: no PSNR, no encode time
+  const psnr = Number.isFinite(s.psnr) ? `${s.psnr.toFixed(2)} dB` : '—';
+  return `<tr data-codec="${s.codec}" data-bytes="${s.bytes}" data-psnr="${Number.isFinite(s.psnr) ? s.psnr.toFixed(4) : ''}"><td>${s.codec}</td><td>${s.quality}</td><td>${s.bytes.toLocaleString('en')}</td><td>${s.bpp.toFixed(3)}</td><td>${psnr}</td><td>${ms}</td><td>${s.encodeMs ? fmtMs(s.encodeMs) : '—'}</td><td>${fmtMs(s.decodeMs)}</td></tr>`;
 }
 
 function draw(canvas: HTMLCanvasElement, img: Rgb): void {
@@ -42,8 +69,10 @@ function draw(canvas: HTMLCanvasElement, img: Rgb): void {
 }
 
 function layout(): void {
-  const zoom = Number(($('zoom') as HTMLSelectElement).value);
   const left = $('left') as HTMLCanvasElement;
+  const z = ($('zoom') as HTMLSelectElement).value;
+  // "fit": the whole image in the viewport's width (never enlarged)
+  const zoom = z === 'fit' ? Math.min(1, ($('viewport').clientWidth || left.width) / Math.max(1, left.width)) : Number(z);
   const right = $('right') as HTMLCanvasElement;
   for (const c of [left, right]) {
     c.style.width = `${c.width * zoom}px`;
@@ -69,10 +98,13 @@ function render(): void {
   sel.innerHTML = options.map((o) => `<option>${o}</option>`).join('');
   if (options.includes(keep)) sel.value = keep;
   const other = sel.value === 'original' ? state.source : state.shown.find((s) => s.codec === sel.value)?.image;
+  // a decoded .hic has nothing to compare with: no stale right half from the previous image
+  ($('right') as HTMLCanvasElement).hidden = !other;
+  $('split-line').hidden = !other;
   if (other) draw($('right') as HTMLCanvasElement, other);
   $('left-label').textContent = `hicodec (${hic.bytes.toLocaleString('en')} bytes)`;
   const o = state.shown.find((s) => s.codec === sel.value);
-  $('right-label').textContent = o ? `${o.codec} (${o.bytes.toLocaleString('en')} bytes)` : 'original';
+  $('right-label').textContent = o ? `${o.codec} (${o.bytes.toLocaleString('en')} bytes)` : other ? 'original' : '';
   layout();
 }
 
@@ -98,9 +130,17 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       document.body.dataset['ready'] = '1';
       ($('encode') as HTMLButtonElement).disabled = !state.source;
       break;
+    case 'work':
+      $('busy-text').textContent = `${m.stage}: ${m.done} / ${m.total} tile${m.total === 1 ? '' : 's'}`;
+      ($('busy-progress') as HTMLProgressElement).value = m.done / m.total;
+      break;
     case 'encoded':
       state.hic = m.hic;
       state.shown = [m.shown];
+      (window as unknown as { __hicEncoded: Rgb }).__hicEncoded = m.shown.image;
+      $('meta').textContent = metaText(m.metadata, m.alphaBytes);
+      busy(true, 'Comparing with JPEG, WebP and AVIF at the same size…');
+      notice(m.targetMet ? undefined : `The target size cannot be met: even quality 0 takes ${m.shown.bytes.toLocaleString('en')} bytes. Showing quality 0.`);
       ($('download-hic') as HTMLAnchorElement).href = URL.createObjectURL(new Blob([m.hic as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
       pngDownload(m.shown.image);
       document.body.dataset['encoded'] = '1';
@@ -112,11 +152,13 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       break;
     case 'done':
       document.body.dataset['compared'] = '1';
-      ($('encode') as HTMLButtonElement).disabled = false;
+      busy(false);
       break;
     case 'decoded': {
+      busy(false);
       state.shown = [{ codec: 'hicodec', quality: m.info.quality, bytes: m.info.bytes, bpp: (8 * m.info.bytes) / (m.info.width * m.info.height), psnr: NaN, msssim: null, encodeMs: 0, decodeMs: m.decodeMs, image: m.image }];
       state.source = undefined;
+      $('meta').textContent = `${m.info.width}×${m.info.height}, ${m.info.tiles} tile${m.info.tiles === 1 ? '' : 's'}, model ${m.info.modelId}. ${metaText(m.metadata)}`;
       pngDownload(m.image);
       render();
       (window as unknown as { __hicDecoded: Rgb }).__hicDecoded = m.image;
@@ -124,6 +166,7 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       break;
     }
     case 'explained':
+      busy(false);
       state.panels = m.panels;
       $('explain-summary').textContent = m.summary;
       // Feature and attention views exist only for model packages exported with explain outputs.
@@ -132,39 +175,54 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       document.body.dataset['explained'] = `${m.point.x},${m.point.y}`;
       break;
     case 'error':
-      ($('encode') as HTMLButtonElement).disabled = !state.source;
-      showError(m.code === 'E_OUT_OF_MEMORY' ? `Out of memory: try a smaller image. (${m.message})` : `${m.code}: ${m.message}`);
+      if (m.code === 'E_ABORTED') {
+        busy(false);
+        notice('Cancelled.');
+      } else {
+        showError(m.code === 'E_OUT_OF_MEMORY' ? `Out of memory: try a smaller image. (${m.message})` : `${m.code}: ${m.message}`);
+      }
       document.body.dataset['error'] = m.code;
       break;
   }
 };
 
-async function readImage(file: File): Promise<Rgb> {
+/** The file's pixels (EXIF orientation applied; RGBA when any pixel is transparent) and its
+ *  metadata (orientation reset to 1, since the pixels are upright now). */
+async function readImage(file: File): Promise<{ image: Rgb; metadata: ImageMetadata }> {
   let bmp: ImageBitmap;
   try {
-    bmp = await createImageBitmap(file, { imageOrientation: 'from-image' });
+    // no colour conversion: the pixels as they are, like the CLI (the ICC profile travels along)
+    bmp = await createImageBitmap(file, { imageOrientation: 'from-image', colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   } catch {
-    throw new Error(`${file.name}: not a PNG, JPEG or WebP image this browser can read`);
+    throw new Error(`${file.name}: not a PNG, JPEG, WebP or AVIF image this browser can read`);
   }
   const c = new OffscreenCanvas(bmp.width, bmp.height);
   const ctx = c.getContext('2d')!;
   ctx.drawImage(bmp, 0, 0);
-  const rgb = rgbaToRgb(bmp.width, bmp.height, ctx.getImageData(0, 0, bmp.width, bmp.height).data, true);
-  if (!rgb) throw new Error(`${file.name}: has transparent pixels; hicodec codes RGB only`);
-  return rgb;
+  const image = rgbaToPicture(bmp.width, bmp.height, ctx.getImageData(0, 0, bmp.width, bmp.height).data);
+  const m = await extractMetadata(new Uint8Array(await file.arrayBuffer()));
+  const exif = m.exif && (exifOrientation(m.exif) ?? 1) !== 1 ? resetOrientation(m.exif) : m.exif;
+  return { image, metadata: { ...(m.icc ? { icc: m.icc } : {}), ...(exif ? { exif } : {}), ...(m.xmp ? { xmp: m.xmp } : {}) } };
 }
 
 async function takeFile(file: File): Promise<void> {
   clearError();
+  notice(undefined);
   for (const k of ['encoded', 'compared', 'decoded', 'error']) delete document.body.dataset[k];
+  // the previous image's results go: an error or progress must not sit above stale results
+  $('results').hidden = true;
+  $('meta').textContent = '';
   const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
   if (head[0] === 0x89 && head[1] === 0x48 && head[2] === 0x49 && head[3] === 0x43) {
     const bytes = new Uint8Array(await file.arrayBuffer());
     $('explain').hidden = true;
+    busy(true, 'Decoding…');
     send({ type: 'decode', bytes }, [bytes.buffer]);
     return;
   }
-  state.source = await readImage(file);
+  const r = await readImage(file);
+  state.source = r.image;
+  state.metadata = r.metadata;
   $('explain').hidden = false;
   ($('encode') as HTMLButtonElement).disabled = !document.body.dataset['ready'];
   encode();
@@ -178,7 +236,9 @@ function encode(): void {
   const quality = Number(($('quality') as HTMLInputElement).value);
   const targetBytes = mode === 'size' ? Math.round(Number(($('target-kb') as HTMLInputElement).value) * 1000) : undefined;
   const src = state.source;
-  send({ type: 'encode', image: { width: src.width, height: src.height, data: src.data.slice() }, quality, ...(targetBytes ? { targetBytes } : {}) });
+  notice(undefined);
+  busy(true, 'Encoding…');
+  send({ type: 'encode', image: { width: src.width, height: src.height, data: src.data.slice(), ...(src.channels ? { channels: src.channels } : {}) }, metadata: state.metadata, quality, ...(targetBytes ? { targetBytes } : {}) });
 }
 
 function showPanel(view: string): void {
@@ -192,7 +252,10 @@ function explain(point?: { x: number; y: number }): void {
   if (!state.source || !document.body.dataset['ready']) return;
   delete document.body.dataset['explained'];
   const src = state.source;
-  send({ type: 'explain', image: { width: src.width, height: src.height, data: src.data.slice() }, quality: Number(($('quality') as HTMLInputElement).value), ...(point ? { point } : {}) });
+  busy(true, 'Explaining…');
+  // explain looks at the colour: an RGBA source goes without its alpha
+  const rgb = (src.channels ?? 3) === 3 ? src.data.slice() : Uint8Array.from(rgbToRgba(src).filter((_, i) => i % 4 !== 3));
+  send({ type: 'explain', image: { width: src.width, height: src.height, data: rgb }, quality: Number(($('quality') as HTMLInputElement).value), ...(point ? { point } : {}) });
 }
 
 for (const b of document.querySelectorAll<HTMLButtonElement>('#explain-views button[data-view]')) b.addEventListener('click', () => showPanel(b.dataset['view']!));
@@ -235,6 +298,8 @@ $('quality').addEventListener('input', () => ($('quality-out').textContent = ($(
 $('encode').addEventListener('click', encode);
 $('compare-with').addEventListener('change', render);
 $('zoom').addEventListener('change', layout);
+window.addEventListener('resize', layout);
+$('cancel').addEventListener('click', () => send({ type: 'cancel' }));
 $('split').addEventListener('input', layout);
 
 send({ type: 'init', base: new URL('./models/', location.href).href, ortBase: new URL('./ort/', location.href).href, threads: Math.min(4, navigator.hardwareConcurrency || 1) });

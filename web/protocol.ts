@@ -1,5 +1,5 @@
 // Messages between the page and the codec worker.
-import type { RgbImage, TiledPanel } from '../src/web.js';
+import type { ImageMetadata, Picture, RgbImage, TiledPanel } from '../src/web.js';
 
 export interface Shown {
   codec: string;
@@ -10,21 +10,30 @@ export interface Shown {
   msssim: number | null;
   encodeMs: number;
   decodeMs: number;
-  image: RgbImage;
+  image: Picture;
+}
+
+/** Sizes of the metadata a .hic carries (bytes; 0 = absent). */
+export interface MetaSizes {
+  icc: number;
+  exif: number;
+  xmp: number;
 }
 
 export type Request =
   | { type: 'init'; base: string; ortBase: string; threads: number }
-  | { type: 'encode'; image: RgbImage; quality: number; targetBytes?: number }
+  | { type: 'encode'; image: Picture; metadata: ImageMetadata; quality: number; targetBytes?: number }
   | { type: 'decode'; bytes: Uint8Array }
+  | { type: 'cancel' }
   | { type: 'explain'; image: RgbImage; quality: number; point?: { x: number; y: number } };
 
 export type Reply =
   | { type: 'progress'; loaded: number; total: number }
   | { type: 'ready'; modelId: string; backend: string; threads: number; isolated: boolean }
-  | { type: 'encoded'; hic: Uint8Array; shown: Shown }
+  | { type: 'work'; stage: string; done: number; total: number }
+  | { type: 'encoded'; hic: Uint8Array; shown: Shown; targetMet: boolean; metadata: MetaSizes; alphaBytes: number }
   | { type: 'compared'; shown: Shown }
   | { type: 'done' }
-  | { type: 'decoded'; info: { width: number; height: number; quality: number; bytes: number; modelId: string }; decodeMs: number; image: RgbImage }
+  | { type: 'decoded'; info: { width: number; height: number; quality: number; bytes: number; modelId: string; tiles: number }; decodeMs: number; image: Picture; metadata: MetaSizes }
   | { type: 'explained'; summary: string; panels: Record<string, TiledPanel>; point: { x: number; y: number } }
   | { type: 'error'; code: string; message: string };

@@ -4,8 +4,8 @@ import encodeAvif from '@jsquash/avif/encode.js';
 import encodeJpeg from '@jsquash/jpeg/encode.js';
 import encodeWebp from '@jsquash/webp/encode.js';
 
-import { Codec, CodecError, explainImage, inspectContainer, loadPackage, msSsim, panels, psnr, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type RgbImage } from '../src/web.js';
-import type { Reply, Request, Shown } from './protocol.js';
+import { Codec, CodecError, explainImage, inspectContainer, loadPackage, msSsim, panels, psnr, rgbaToPicture, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type ImageMetadata, type Picture, type RgbImage, type WorkOptions } from '../src/web.js';
+import type { MetaSizes, Reply, Request, Shown } from './protocol.js';
 
 const MODEL_CACHE = 'hicodec-models-v1';
 let codec: Codec | undefined;
@@ -64,18 +64,31 @@ async function init(base: string, ortBase: string, wantThreads: number): Promise
   post({ type: 'ready', modelId: codec.modelId, backend: runtime.name, threads, isolated: self.crossOriginIsolated });
 }
 
-function quality(a: RgbImage, b: RgbImage): { psnr: number; msssim: number | null } {
-  return { psnr: psnr(a, b), msssim: Math.min(a.width, a.height) > 160 ? msSsim(a, b) : null };
+/** Quality against the source, on the colour (RGB) of both: alpha is lossless in hicodec and
+ *  JPEG has none, so it is left out of the comparison. */
+function quality(a: Picture, b: Picture): { psnr: number; msssim: number | null } {
+  const ra = rgbOf(a);
+  const rb = rgbOf(b);
+  return { psnr: psnr(ra, rb), msssim: Math.min(a.width, a.height) > 160 ? msSsim(ra, rb) : null };
 }
 
-const toRgba = (img: RgbImage): ImageData => new ImageData(rgbToRgba(img) as Uint8ClampedArray<ArrayBuffer>, img.width, img.height);
+const rgbOf = (p: Picture): RgbImage => ((p.channels ?? 3) === 3 ? p : rgbaToRgb(p.width, p.height, rgbToRgba(p))!);
+const toRgba = (img: Picture): ImageData => new ImageData(rgbToRgba(img) as Uint8ClampedArray<ArrayBuffer>, img.width, img.height);
+const sizes = (m: ImageMetadata): MetaSizes => ({ icc: m.icc?.length ?? 0, exif: m.exif?.length ?? 0, xmp: m.xmp?.length ?? 0 });
 
-async function decodeWithBrowser(bytes: ArrayBuffer, type: string): Promise<RgbImage> {
+async function decodeWithBrowser(bytes: ArrayBuffer, type: string): Promise<Picture> {
   const bmp = await createImageBitmap(new Blob([bytes], { type }));
   const c = new OffscreenCanvas(bmp.width, bmp.height);
   const ctx = c.getContext('2d')!;
   ctx.drawImage(bmp, 0, 0);
-  return rgbaToRgb(bmp.width, bmp.height, ctx.getImageData(0, 0, bmp.width, bmp.height).data)!;
+  return rgbaToPicture(bmp.width, bmp.height, ctx.getImageData(0, 0, bmp.width, bmp.height).data);
+}
+
+/** The request in progress can be cancelled (between tiles). */
+let current: AbortController | undefined;
+function work(): WorkOptions {
+  current = new AbortController();
+  return { signal: current.signal, onProgress: (p) => post({ type: 'work', stage: p.stage, done: p.done, total: p.total }) };
 }
 
 const COMPARE: Record<string, { type: string; encode: (img: ImageData, q: number) => Promise<ArrayBuffer> }> = {
@@ -85,7 +98,7 @@ const COMPARE: Record<string, { type: string; encode: (img: ImageData, q: number
 };
 
 /** The quality of `name` whose file size is closest to `target` (binary search on quality). */
-async function compareAt(name: string, img: RgbImage, target: number): Promise<Shown> {
+async function compareAt(name: string, img: Picture, target: number): Promise<Shown> {
   const c = COMPARE[name]!;
   const rgba = toRgba(img);
   let lo = 0;
@@ -112,15 +125,19 @@ async function handle(m: Request): Promise<void> {
     if (!codec) throw new CodecError('E_MODEL_INTEGRITY', 'the model is not loaded yet');
     if (m.type === 'encode') {
       const t0 = performance.now();
-      const { bytes, stats } = await codec.encode(m.image, m.targetBytes ? { targetBytes: m.targetBytes } : { quality: m.quality });
+      const opts = work();
+      const { bytes, stats } = await codec.encode(m.image, { ...opts, metadata: m.metadata, ...(m.targetBytes ? { targetBytes: m.targetBytes } : { quality: m.quality }) });
       const encodeMs = performance.now() - t0;
       const t1 = performance.now();
-      const decoded = await codec.decode(bytes);
+      const decoded = await codec.decode(bytes, opts);
       const decodeMs = performance.now() - t1;
       const shown: Shown = { codec: 'hicodec', quality: stats.quality, bytes: bytes.length, bpp: stats.bpp, ...quality(m.image, decoded), encodeMs, decodeMs, image: decoded };
       const size = bytes.length; // read before the buffer is transferred to the page
-      post({ type: 'encoded', hic: bytes, shown }, [bytes.buffer as ArrayBuffer]);
-      for (const name of Object.keys(COMPARE)) post({ type: 'compared', shown: await compareAt(name, m.image, size) });
+      post({ type: 'encoded', hic: bytes, shown, targetMet: stats.targetMet, metadata: sizes(decoded.metadata), alphaBytes: stats.alphaBytes }, [bytes.buffer as ArrayBuffer]);
+      for (const name of Object.keys(COMPARE)) {
+        if (current?.signal.aborted) throw new CodecError('E_ABORTED', 'cancelled');
+        post({ type: 'compared', shown: await compareAt(name, m.image, size) });
+      }
       post({ type: 'done' });
     } else if (m.type === 'explain') {
       const e = await explainImage(codec, m.image, { quality: m.quality, ...(m.point ? { point: m.point } : {}) });
@@ -130,9 +147,10 @@ async function handle(m: Request): Promise<void> {
     } else if (m.type === 'decode') {
       const info = inspectContainer(m.bytes);
       const t1 = performance.now();
-      const decoded = await codec.decode(m.bytes);
+      const decoded = await codec.decode(m.bytes, work());
       const decodeMs = performance.now() - t1;
-      post({ type: 'decoded', info: { width: info.width, height: info.height, quality: info.quality, bytes: info.totalBytes, modelId: info.modelId }, decodeMs, image: decoded });
+      const tiles = info.chunks.filter((c) => c.type === 'TILE' || c.type === 'YHAT').length;
+      post({ type: 'decoded', info: { width: info.width, height: info.height, quality: info.quality, bytes: info.totalBytes, modelId: info.modelId, tiles }, decodeMs, image: decoded, metadata: sizes(decoded.metadata) });
     }
   } catch (e) {
     const code = e instanceof CodecError ? e.code : e instanceof RangeError || String(e).includes('memory') ? 'E_OUT_OF_MEMORY' : 'E_INTERNAL';
@@ -140,8 +158,13 @@ async function handle(m: Request): Promise<void> {
   }
 }
 
-// One request at a time: ONNX Runtime sessions must not run concurrently.
+// One request at a time: ONNX Runtime sessions must not run concurrently. A cancel skips the
+// queue: it aborts the request in progress at its next tile.
 let queue = Promise.resolve();
 self.onmessage = (ev: MessageEvent<Request>) => {
+  if (ev.data.type === 'cancel') {
+    current?.abort();
+    return;
+  }
   queue = queue.then(() => handle(ev.data));
 };

@@ -261,6 +261,21 @@ function aborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CodecError('E_ABORTED', 'the operation was aborted');
 }
 
+/** Lets queued events (a cancel message, a click) run: a wasm inference can resolve through
+ *  microtasks alone, and then an abort would only be seen once everything is done. A message to
+ *  ourselves queues behind them (scheduler.yield() would not: its continuation goes first). */
+function yieldToEvents(): Promise<void> {
+  if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
+  return new Promise((r) => {
+    const c = new MessageChannel();
+    c.port1.onmessage = () => {
+      c.port1.close();
+      r();
+    };
+    c.port2.postMessage(null);
+  });
+}
+
 /** Runs `work(engine, item)` for every item, each engine taking the next item when it is free. */
 async function schedule<T>(engines: readonly TileEngine[], n: number, work: (e: TileEngine, i: number) => Promise<T>, opts: WorkOptions, stage: Progress['stage']): Promise<T[]> {
   const out = new Array<T>(n);
@@ -268,6 +283,7 @@ async function schedule<T>(engines: readonly TileEngine[], n: number, work: (e: 
   let done = 0;
   const lane = async (e: TileEngine) => {
     while (next < n) {
+      if (opts.signal) await yieldToEvents();
       aborted(opts.signal);
       const i = next++;
       out[i] = await work(e, i);

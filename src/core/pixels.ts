@@ -1,14 +1,19 @@
-// Interleaved RGB ↔ RGBA conversions (canvas ImageData, wasm codecs).
-import type { RgbImage } from '../codec/codec.js';
+// Interleaved pixel conversions between pictures (1–4 channels) and RGBA (canvas ImageData,
+// wasm codecs).
+import type { Picture, RgbImage } from '../codec/codec.js';
 
-/** RGBA with alpha 255. */
-export function rgbToRgba(img: RgbImage): Uint8ClampedArray {
-  const d = new Uint8ClampedArray(img.width * img.height * 4);
-  for (let i = 0, j = 0; i < img.data.length; i += 3, j += 4) {
-    d[j] = img.data[i]!;
-    d[j + 1] = img.data[i + 1]!;
-    d[j + 2] = img.data[i + 2]!;
-    d[j + 3] = 255;
+/** RGBA of a picture of any channel count (gray replicated; alpha 255 where there is none). */
+export function rgbToRgba(img: Picture): Uint8ClampedArray {
+  const ch = img.channels ?? 3;
+  const n = img.width * img.height;
+  const d = new Uint8ClampedArray(n * 4);
+  for (let i = 0; i < n; i++) {
+    const s = i * ch;
+    const g = img.data[s]!;
+    d[4 * i] = g;
+    d[4 * i + 1] = ch >= 3 ? img.data[s + 1]! : g;
+    d[4 * i + 2] = ch >= 3 ? img.data[s + 2]! : g;
+    d[4 * i + 3] = ch === 2 || ch === 4 ? img.data[s + ch - 1]! : 255;
   }
   return d;
 }
@@ -23,4 +28,9 @@ export function rgbaToRgb(width: number, height: number, rgba: ArrayLike<number>
     data[i + 2] = rgba[j + 2]!;
   }
   return { width, height, data };
+}
+
+/** RGBA pixels as a picture: RGB when every pixel is opaque, else RGBA. */
+export function rgbaToPicture(width: number, height: number, rgba: ArrayLike<number>): Picture {
+  return rgbaToRgb(width, height, rgba, true) ?? { width, height, channels: 4, data: Uint8Array.from(rgba) };
 }

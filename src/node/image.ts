@@ -7,7 +7,7 @@ import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 
 import type { DecodedPicture, ImageMetadata, Picture, RgbImage } from '../codec/codec.js';
 import { CodecError } from '../core/errors.js';
-import { exifOrientation, exifTiff, resetOrientation } from './exif.js';
+import { exifOrientation, exifTiff, resetOrientation } from '../core/exif.js';
 import { writePng } from './png.js';
 
 sharp.cache(false);
