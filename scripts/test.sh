@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf dist dist-web
 npx tsc -p .
+node scripts/postbuild.mjs   # the CLI stays executable (npx hic)
 npx tsc -p web   # type-check the page
 npx vite build --config web/vite.config.ts --logLevel warn   # the page the browser test loads
 node --test dist/test/

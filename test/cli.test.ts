@@ -2,7 +2,8 @@
 // overwriting without -f, refused inputs with their exit statuses, and nothing partial left behind.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -166,4 +167,44 @@ test('opaque alpha, grayscale, 16-bit and EXIF-rotated inputs: what is coded and
     if (expect) assert.ok(rep.converted.some((c: string) => c.startsWith(expect)), `${f}: ${JSON.stringify(rep.converted)}`);
     else assert.deepEqual(rep.converted, [], f);
   }
+});
+
+test('CLI manners: errors in one format, unknown model, unmet target, default output in the current folder', async () => {
+  const src = await png('m.png', 64, 48, 6);
+  // a bad option: one line "hic: error E_INVALID_OPTION: …", not commander's text plus the help
+  let r = hic(['encode', src, '-q', '50', '--target-bpp', '1']);
+  assert.equal(r.status, EXIT_STATUS.E_INVALID_OPTION);
+  assert.match(r.stderr, /^hic: error E_INVALID_OPTION: option .*cannot be used with option .*\n$/);
+  r = hic(['encode', src, '--frobnicate']);
+  assert.equal(r.status, EXIT_STATUS.E_INVALID_OPTION);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  // a model that is not installed
+  r = hic(['encode', src, '-o', 'x.hic', '--model', 'nope']);
+  assert.equal(r.status, EXIT_STATUS.E_UNKNOWN_MODEL, r.stderr);
+  assert.match(r.stderr, /E_UNKNOWN_MODEL: model nope is not installed/);
+  // a target size that cannot be met: an error, and no file
+  r = hic(['encode', src, '-o', 'tiny.hic', '--target-size', '20']);
+  assert.equal(r.status, EXIT_STATUS.E_TARGET_UNREACHABLE, r.stderr);
+  assert.match(r.stderr, /even quality 0 takes \d+ bytes/);
+  // no -o: the output goes to the current folder, never next to the input, and that is said
+  await mkdir(join(dir, 'data'), { recursive: true });
+  await writeFile(join(dir, 'data', 'n.png'), await readFile(join(dir, src)));
+  r = hic(['encode', join('data', 'n.png')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /hic: wrote n\.hic \(in the current folder/);
+  const names = await readdir(dir);
+  assert.ok(names.includes('n.hic') && !names.includes('x.hic') && !names.includes('tiny.hic'));
+  assert.deepEqual(await readdir(join(dir, 'data')), ['n.png']);
+  // help with examples and exit codes
+  r = hic(['--help']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout.toString(), /Examples:[\s\S]*Exit status:[\s\S]*15 {2}E_TARGET_UNREACHABLE/);
+});
+
+test('the CLI stays executable after a build: npx hic --version', () => {
+  const mode = statSync(HIC).mode;
+  assert.ok(mode & 0o100, `dist/src/cli/hic.js mode ${mode.toString(8)}`);
+  const r = spawnSync('npx', ['--no-install', 'hic', '--version'], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+/);
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `hic` command line: encode, decode, info. Errors print one line on stderr and exit with the
 // status of their code (see EXIT_STATUS); results go to files or stdout, logs to stderr.
-import { extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -10,7 +10,7 @@ import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
 import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer } from '../bitstream/container.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
-import { CodecError, EXIT_STATUS, isCodecError } from '../core/errors.js';
+import { CodecError, ERROR_CODES, EXIT_STATUS, isCodecError } from '../core/errors.js';
 import { psnr } from '../metrics/psnr.js';
 import { formatForPath, readImageFile, writeImageFile, type KeepMetadata } from '../node/image.js';
 import { checkOutput, readInput, writeOutput } from '../node/files.js';
@@ -32,11 +32,13 @@ function positiveNumber(v: string): number {
   return n;
 }
 
-/** Default output name: the input's name with another extension (stdin → stdout). */
+/** Default output name: the input's base name with another extension, in the current folder
+ *  (never next to the input, which may be a data folder); stdin → stdout. Said on stderr. */
 function defaultOutput(input: string, ext: string): string {
   if (input === '-') return '-';
-  const e = extname(input);
-  return (e ? input.slice(0, -e.length) : input) + ext;
+  const name = basename(input);
+  const e = extname(name);
+  return (e ? name.slice(0, -e.length) : name) + ext;
 }
 
 /** The output path, checked before any work: not a terminal, not the input, not an existing
@@ -126,7 +128,10 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       metadata,
     });
     const encodeMs = ms(t0);
-    if (!stats.targetMet) log(`hic: warning: even quality 0 (${stats.bytes} bytes) is larger than the target`);
+    if (!stats.targetMet) {
+      const want = o.targetSize ?? Math.floor(((o.targetBpp ?? 0) * image.width * image.height) / 8);
+      throw new CodecError('E_TARGET_UNREACHABLE', `even quality 0 takes ${stats.bytes} bytes (${fmt(stats.bpp, 4)} bpp), more than the target of ${want} bytes; nothing written`);
+    }
     let decoded: Picture | undefined;
     let decodeMs = 0;
     if (o.stats) {
@@ -135,6 +140,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       decodeMs = ms(t1);
     }
     await writeOutput(out, bytes, !!o.force);
+    if (o.output === undefined && out !== '-') log(`hic: wrote ${out} (in the current folder; -o to choose)`);
     const px = image.width * image.height;
     const report = {
       input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height,
@@ -178,6 +184,7 @@ async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
     const decodeMs = ms(t0);
     const written = await writeImageFile(image, format, o.strip ? {} : image.metadata);
     await writeOutput(out, written.bytes, !!o.force);
+    if (o.output === undefined && out !== '-') log(`hic: wrote ${out} (in the current folder; -o to choose)`);
     for (const d of written.dropped) log(`hic: warning: ${format} output: dropped ${d}`);
     if (o.json) {
       printJson({
@@ -217,12 +224,26 @@ async function infoCmd(file: string, o: { json?: boolean }): Promise<void> {
   if (bad) throw new CodecError('E_CHECKSUM', `${bad.type} chunk checksum mismatch`);
 }
 
+const HELP_AFTER = `
+Examples:
+  hic encode photo.jpg -o photo.hic -q 80 --stats     quality 0..100 (default 75)
+  hic encode photo.png -o photo.hic --target-size 50000
+  hic decode photo.hic -o photo.png                   also .jpg .webp .avif .tif
+  hic info photo.hic
+  cat photo.png | hic encode - -o - > photo.hic       stdin/stdout with "-"
+
+Exit status: 0 ok, 1 internal error, then one per error code:
+${ERROR_CODES.map((c) => `  ${String(EXIT_STATUS[c]).padStart(2)}  ${c}`).join('\n')}
+Errors print "hic: error CODE: message" on stderr. Outputs are written atomically; an existing
+file is never replaced without -f.`;
+
 export function program(): Command {
   const p = new Command('hic')
     .description('hicodec: learned image codec (CNN encoder, Transformer decoder)')
     .version(VERSION)
-    .showHelpAfterError()
-    .exitOverride();
+    .configureOutput({ writeErr: () => undefined }) // errors are printed once, by main(), as "hic: error CODE: …"
+    .exitOverride()
+    .addHelpText('after', HELP_AFTER);
   const common = (c: Command) =>
     c
       .option('--model <id|dir>', 'model id under models/ or a package folder (default: models/DEFAULT; decode: the stream\'s model)')
@@ -292,6 +313,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
+      log(`hic: error E_INVALID_OPTION: ${e.message.replace(/^error: /, '')} (see hic --help)`);
       return EXIT_STATUS.E_INVALID_OPTION;
     }
     if (isCodecError(e)) {

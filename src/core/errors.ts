@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'E_UNSUPPORTED_IMAGE',
   'E_EXISTS',
   'E_ABORTED',
+  'E_TARGET_UNREACHABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -33,6 +34,7 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   E_UNSUPPORTED_IMAGE: 12,
   E_EXISTS: 13,
   E_ABORTED: 14,
+  E_TARGET_UNREACHABLE: 15,
 });
 
 export class CodecError extends Error {

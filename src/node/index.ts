@@ -1,4 +1,5 @@
 // Node conveniences: the shipped default model, the onnxruntime-node backend, files.
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -25,7 +26,12 @@ export async function resolveModelDir(model?: string): Promise<string> {
     }
   }
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(id)) throw new CodecError('E_UNKNOWN_MODEL', `bad model id ${JSON.stringify(id)}`);
-  return join(MODELS_DIR, id);
+  const dir = join(MODELS_DIR, id);
+  if (!existsSync(join(dir, 'manifest.json'))) {
+    const have = existsSync(MODELS_DIR) ? readdirSync(MODELS_DIR).filter((d) => existsSync(join(MODELS_DIR, d, 'manifest.json'))) : [];
+    throw new CodecError('E_UNKNOWN_MODEL', `model ${id} is not installed (installed: ${have.join(', ') || 'none'}; a package folder can be given as --model DIR or $HICODEC_MODELS)`);
+  }
+  return dir;
 }
 
 export interface NodeCodecOptions {
