@@ -60,6 +60,9 @@ def parse_args(argv=None):
     p.add_argument("--ste-after", type=float, default=0.0,
                    help="fraction of the budget before which the decoder sees noisy latents instead of rounded ones")
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip")
+    p.add_argument("--balance-lambdas", action="store_true",
+                   help="divide each step's loss by a running mean of its λ point's loss, so that high-λ points (losses tens of "
+                        "times larger) do not drown the others in the shared weights; each point's own optimum is unchanged")
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--ckpt-every", type=int, default=200, help="steps between checkpoints")
     p.add_argument("--ckpt-minutes", type=float, default=10.0, help="also checkpoint at least this often")
@@ -279,6 +282,7 @@ def main(argv=None) -> int:
     opt = torch.optim.Adam([dict(params=main_p), dict(params=gain_p, lr_mult=args.gain_lr_mult)], lr=args.lr)
     aux_opt = torch.optim.Adam(aux_p, lr=args.aux_lr)
     step, elapsed, history, crops_seen, val_history = 0, 0.0, [], 0, []
+    loss_scale = torch.zeros(len(cfg.lambdas), dtype=torch.float64)  # running mean loss per λ point (0: not seen)
     ema = Ema(model, args.ema) if args.ema else None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -287,11 +291,14 @@ def main(argv=None) -> int:
         step, elapsed = ckpt["step"], ckpt["elapsed"]
         history = ckpt.get("history", [])
         val_history = ckpt.get("val_history", [])
+        if ckpt.get("loss_scale") is not None:
+            loss_scale = ckpt["loss_scale"].clone()
         crops_seen = ckpt.get("crops_seen", step * ckpt.get("record", {}).get("batch", args.batch))
         if ema is not None and ckpt.get("ema") is not None:
             ema.state = {k: v.to(device) for k, v in ckpt["ema"].items()}
         rng = ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"]
         set_rng_state(rng, sampler)
+    loss_scale = loss_scale.to(device)
     net = model
     if args.compile:
         if hasattr(torch, "compile"):
@@ -336,7 +343,7 @@ def main(argv=None) -> int:
         state = dict(
             model=model.state_dict(), config=cfg.to_dict(), optimizer=opt.state_dict(), aux_optimizer=aux_opt.state_dict(),
             step=step, elapsed=elapsed, rng=rng_state(sampler), history=history, val_history=val_history,
-            crops_seen=crops_seen, ema=ema.state if ema else None, record=record(),
+            crops_seen=crops_seen, ema=ema.state if ema else None, record=record(), loss_scale=loss_scale.cpu(),
         )
         save_atomic(state, ckpt_path)
 
@@ -387,8 +394,17 @@ def main(argv=None) -> int:
             with autocast():
                 outp = net(x, gain, ste=progress() >= args.ste_after)
         r = rd_loss(outp, x, lambdas[li].to(device).expand(x.shape[0]))
+        loss = r["loss"]
+        if args.balance_lambdas:
+            # on the device, without a sync: ls[li] ← first value or 0.99·ls[li] + 0.01·loss
+            ls = loss_scale
+            lv = loss.detach().to(ls.dtype)
+            ls[li] = torch.where(ls[li] > 0, 0.99 * ls[li] + 0.01 * lv, lv)
+            # relative to the mean over the points seen so far: the overall step size stays comparable
+            mean_seen = ls.sum() / (ls > 0).sum().clamp_min(1)
+            loss = loss * (mean_seen / ls[li]).to(loss.dtype)
         opt.zero_grad(set_to_none=True)
-        r["loss"].backward()
+        loss.backward()
         if args.clip:
             torch.nn.utils.clip_grad_norm_(main_p + gain_p, args.clip)
         opt.step()
