@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
 import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
+import { batchCommand, queueCommand, workerCommand, type BatchCliOptions } from './batch.js';
 import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer } from '../bitstream/container.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
@@ -289,6 +290,39 @@ export function program(): Command {
       .option('--json', 'print the summary numbers as JSON')
       .option('-f, --force', 'replace the output folder'),
   ).action((image: string, o: ExplainCliOptions) => explainCommand(image, o));
+  common(
+    p.command('batch')
+      .description('code every image of IN_DIR (recursively) into OUT_DIR, mirroring the tree; skips files whose output exists')
+      .argument('<in_dir>')
+      .argument('<out_dir>')
+      .option('--decode', 'decode .hic files instead (to --format, default png)')
+      .option('--format <ext>', 'output format when decoding: png, jpg, webp, avif, tif')
+      .addOption(new Option('-q, --quality <q>', 'quality 0..100 (default 75)').argParser(intArg(0, 100)).conflicts(['targetBpp', 'targetSize']))
+      .addOption(new Option('--target-bpp <bpp>', 'highest quality with at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
+      .addOption(new Option('--target-size <bytes>', 'highest quality with a file of at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
+      .option('--tile <px>', 'tile size in pixels, a multiple of 128', intArg(128, 65408))
+      .addOption(new Option('--keep <what>', 'metadata to carry: none, icc or all (default)').choices(['none', 'icc', 'all']))
+      .option('--strip', 'carry no metadata')
+      .option('--glob <pattern>', 'which files, relative to IN_DIR (default **/*.{png,jpg,jpeg,webp,tif,tiff,avif,gif}; --decode: **/*.hic)')
+      .option('--jobs <n>', 'worker threads, one codec each (default: the number of CPUs)', intArg(1, 256))
+      .option('--queue <url>', 'enqueue one job per file on a BullMQ queue in Redis (redis://host:port) instead of coding here')
+      .option('--wait', 'with --queue: wait for the jobs and print the summary')
+      .option('--json', 'print the summary as JSON on stdout')
+      .option('-f, --force', 'replace outputs that exist'),
+  ).action((inDir: string, outDir: string, o: BatchCliOptions) => batchCommand(inDir, outDir, o));
+  p.command('worker')
+    .description('run batch jobs from a BullMQ queue until stopped (any number of machines; outputs at the paths the jobs name)')
+    .requiredOption('--queue <url>', 'redis://host:port')
+    .option('--concurrency <n>', 'jobs at a time in this process (default 1)', intArg(1, 64))
+    .option('--threads <n>', 'inference threads (default 2)', intArg(1, 256))
+    .option('--lock-ms <ms>', 'how long a job\'s lock lasts without renewal: a dead worker\'s job runs again after it (default 30000)', intArg(1000, 3_600_000))
+    .option('--json', 'one JSON line per job on stderr')
+    .action((o: { queue: string; concurrency?: number; threads?: number; json?: boolean; lockMs?: number }) => workerCommand(o));
+  p.command('queue')
+    .description('state of a BullMQ queue: job counts and the dead-letter list (jobs that failed every attempt)')
+    .requiredOption('--queue <url>', 'redis://host:port')
+    .option('--json', 'JSON output')
+    .action((o: { queue: string; json?: boolean }) => queueCommand(o));
   p.command('bench')
     .description('rate–distortion and speed benchmark of hicodec against mozjpeg, WebP, AVIF and JPEG XL')
     .argument('[dir]', 'folder of PNG/JPEG images (default: ../shared/data/kodak or $HICODEC_KODAK)')

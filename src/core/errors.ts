@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'E_EXISTS',
   'E_ABORTED',
   'E_TARGET_UNREACHABLE',
+  'E_BATCH_INCOMPLETE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -35,6 +36,7 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   E_EXISTS: 13,
   E_ABORTED: 14,
   E_TARGET_UNREACHABLE: 15,
+  E_BATCH_INCOMPLETE: 16,
 });
 
 export class CodecError extends Error {

@@ -2,7 +2,8 @@
 // target folder and move it into place, leave nothing partial behind on failure or Ctrl-C.
 import { randomBytes } from 'node:crypto';
 import { constants, unlinkSync } from 'node:fs';
-import { access, link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { access, link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 import { CodecError } from '../core/errors.js';
@@ -27,6 +28,40 @@ function hookSignals(): void {
   }
 }
 
+// Temporary files are named `.<name>.<host>.<pid>.<random>.tmp` next to their target, so that a
+// process killed mid-write (kill -9: no signal handler runs) leaves something recognisable.
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '_') || 'host';
+const STALE_MS = 10 * 60 * 1000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temporary files a killed writer left for `path`: those of dead processes on this
+ *  host, and any older than 10 minutes (another host's). */
+export async function cleanStaleTemps(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !n.endsWith('.tmp')) continue;
+    const [host, pid] = n.slice(prefix.length, -4).split('.');
+    const p = join(dir, n);
+    const old = await stat(p).then((s) => Date.now() - s.mtimeMs > STALE_MS, () => false);
+    if ((host === HOST && pid && !alive(Number(pid))) || old) await unlink(p).catch(() => undefined);
+  }
+}
+
 /** Fails early (before any work) when `path` exists and `force` is not set. */
 export async function checkOutput(path: string, force: boolean): Promise<void> {
   if (path === '-' || force) return;
@@ -45,7 +80,7 @@ export async function writeOutput(path: string, bytes: Uint8Array, force: boolea
     return;
   }
   hookSignals();
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${HOST}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   pending.add(tmp);
   try {
     const fh = await open(tmp, 'wx', 0o644);
