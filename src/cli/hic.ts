@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `hic` command line: encode, decode, info. Errors print one line on stderr and exit with the
 // status of their code (see EXIT_STATUS); results go to files or stdout, logs to stderr.
+import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -17,7 +18,14 @@ import { formatForPath, readImageFile, writeImageFile, type KeepMetadata } from 
 import { checkOutput, readInput, writeOutput } from '../node/files.js';
 import { createCodec } from '../node/index.js';
 
-const VERSION = '0.1.0';
+/** The package's version (package.json two folders above dist/src/cli, also when installed). */
+const VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
 
 function intArg(min: number, max: number) {
   return (v: string): number => {

@@ -60,6 +60,8 @@ export async function readImageFile(input: Uint8Array, name = 'input', opts: { k
   try {
     meta = await open(input, maxPixels).metadata();
   } catch (e) {
+    // sharp refuses a header over limitInputPixels before decoding anything (decompression bombs)
+    if (/pixel limit/i.test((e as Error).message)) throw new CodecError('E_LIMIT_EXCEEDED', `${name}: more pixels than the limit of ${maxPixels}`, { cause: e });
     throw new CodecError('E_UNSUPPORTED_IMAGE', `${name}: not a readable PNG, JPEG, WebP, TIFF, AVIF or GIF image`, { cause: e });
   }
   const { width = 0, height = 0 } = meta;
@@ -86,6 +88,7 @@ export async function readImageFile(input: Uint8Array, name = 'input', opts: { k
   try {
     ({ data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
   } catch (e) {
+    if (/pixel limit/i.test((e as Error).message)) throw new CodecError('E_LIMIT_EXCEEDED', `${name}: more pixels than the limit of ${maxPixels}`, { cause: e });
     throw new CodecError('E_UNSUPPORTED_IMAGE', `${name}: cannot decode the image data`, { cause: e });
   }
   let channels = info.channels as number;
