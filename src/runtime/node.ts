@@ -12,8 +12,9 @@ export function nodeRuntime(opts: RuntimeOptions = {}): Runtime {
       const session = await ort.InferenceSession.create(model, {
         graphOptimizationLevel: 'all',
         ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+        ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
       });
-      return adaptSession(session, (v) => new ort.Tensor(v.dtype, v.data, v.dims));
+      return { ...adaptSession(session, (v) => new ort.Tensor(v.dtype, v.data, v.dims)), endProfiling: () => session.endProfiling() };
     },
   };
 }

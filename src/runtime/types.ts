@@ -15,12 +15,17 @@ export interface InferenceSession {
   readonly outputNames: readonly string[];
   /** Runs the graph and returns the outputs named in `fetches` (default: all). */
   run(feeds: Readonly<Record<string, TensorData>>, fetches?: readonly string[]): Promise<Record<string, TensorData>>;
+  /** Ends profiling and writes the profile (when the runtime profiles). */
+  endProfiling?(): void;
   dispose(): Promise<void>;
 }
 
 export interface RuntimeOptions {
   /** Intra-op threads (default: runtime's choice). */
   readonly threads?: number;
+  /** Write ONNX Runtime's per-operator profile of every session to files with this prefix
+   *  (onnxruntime-node; benchmarks only). */
+  readonly profilePrefix?: string;
 }
 
 export interface SessionOptions {
