@@ -41,7 +41,7 @@ const run = SessionEngine.prototype.run;
 SessionEngine.prototype.run = async function (this: SessionEngine, ...a: Parameters<typeof run>) {
   const t = performance.now();
   const r = await run.apply(this, a);
-  const key = a[2].replace(/^(scale|mean)_s\d+$/, 'context_$1').replace(/^refine$/, 'context_refine');
+  const key = a[0].replace(/^(scale|mean)_s\d+$/, 'context_$1').replace(/^refine$/, 'context_refine');
   net[key] = (net[key] ?? 0) + performance.now() - t;
   return r;
 };

@@ -43,15 +43,6 @@ export interface TileEngine {
   dispose(): Promise<void>;
 }
 
-interface ContextSessions {
-  readonly starts: readonly number[];
-  readonly slices: readonly number[];
-  readonly hidden: number;
-  readonly scale: readonly InferenceSession[];
-  readonly mean: readonly (InferenceSession | null)[];
-  readonly refine: InferenceSession | null;
-}
-
 const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
 
 /** Channel of every element of a planar [channels, …] tensor of n elements (z's table ids). */
@@ -79,68 +70,72 @@ function tableOf(tables: readonly CdfTable[], id: number, code: 'E_CORRUPT' | 'E
 }
 
 export class SessionEngine implements TileEngine {
+  /** Sessions by network name, created on first use: an encoder never builds the synthesis
+   *  session, a decoder never builds the analysis ones. */
+  private readonly open = new Map<string, Promise<InferenceSession>>();
+
   private constructor(
     private readonly model: ModelPackage,
-    private readonly sessions: Readonly<Record<NetworkRole, InferenceSession>>,
-    private readonly ctx: ContextSessions | null,
+    private readonly runtime: Runtime,
   ) {}
 
   static async create(model: ModelPackage, runtime: Runtime): Promise<SessionEngine> {
-    const all: InferenceSession[] = [];
-    const open = async (bytes: Uint8Array, integerOnly: boolean, small = true) => {
-      const s = await runtime.createSession(bytes, { integerOnly, small });
-      all.push(s);
-      return s;
-    };
-    try {
-      const sessions = {} as Record<NetworkRole, InferenceSession>;
-      for (const role of NETWORK_ROLES) sessions[role] = await open(model.networks[role], role === 'hyper_scale', role === 'analysis' || role === 'synthesis' ? false : true);
-      let ctx: ContextSessions | null = null;
-      const c = model.context;
-      if (c) {
-        const scale = [];
-        for (const b of c.scale) scale.push(await open(b, true));
-        const mean = [];
-        for (const b of c.mean) mean.push(b ? await open(b, false) : null);
-        const refine = c.refine ? await open(c.refine, false) : null;
-        ctx = { starts: c.starts, slices: c.slices, hidden: c.hidden, scale, mean, refine };
-      }
-      return new SessionEngine(model, sessions, ctx);
-    } catch (e) {
-      await Promise.all(all.map((s) => s.dispose()));
-      throw e;
+    return new SessionEngine(model, runtime);
+  }
+
+  /** The graph bytes of a network name and how to run it: integer-only (the parsing path, always
+   *  on the CPU), small (one thread: many short calls in a row). */
+  private spec(name: string): { bytes: Uint8Array; integerOnly: boolean; small: boolean } {
+    const role = (NETWORK_ROLES as readonly string[]).includes(name) ? (name as NetworkRole) : undefined;
+    if (role) return { bytes: this.model.networks[role], integerOnly: role === 'hyper_scale', small: role !== 'analysis' && role !== 'synthesis' };
+    const c = this.model.context;
+    const m = /^(scale|mean)_s(\d+)$/.exec(name);
+    const bytes = m ? (m[1] === 'scale' ? c?.scale[Number(m[2])] : c?.mean[Number(m[2])]) : name === 'refine' ? c?.refine : undefined;
+    if (!bytes) throw new CodecError('E_MODEL_INTEGRITY', `the model has no network ${name}`);
+    return { bytes, integerOnly: m?.[1] === 'scale', small: true };
+  }
+
+  private session(name: string): Promise<InferenceSession> {
+    let s = this.open.get(name);
+    if (!s) {
+      const { bytes, integerOnly, small } = this.spec(name);
+      s = this.runtime.createSession(bytes, { integerOnly, small });
+      this.open.set(name, s);
+      s.catch(() => this.open.delete(name));
     }
+    return s;
   }
 
   /** Runs one network and returns its primary (first) output. */
-  async run(session: InferenceSession, feeds: Record<string, TensorData>, what: string): Promise<TensorData> {
+  async run(name: string, feeds: Record<string, TensorData>): Promise<TensorData> {
+    const session = await this.session(name);
     const [primary] = session.outputNames;
     const out = primary === undefined ? {} : await session.run(feeds, [primary]);
     const first = primary === undefined ? undefined : out[primary];
-    if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${what} produced no output`);
+    if (!first) throw new CodecError('E_MODEL_INTEGRITY', `${name} produced no output`);
     return first;
   }
 
   /** Runs one of the five main networks with every output (explain). */
   async runAll(role: NetworkRole, name: string, input: TensorData): Promise<Record<string, TensorData>> {
-    const s = this.sessions[role];
+    const s = await this.session(role);
     return s.run({ [name]: input }, s.outputNames);
   }
 
   async analyze(x: Float32Array, h: number, w: number): Promise<Float32Array> {
-    const y = await this.run(this.sessions.analysis, { x: f32([1, 3, h, w], x) }, 'analysis');
+    const y = await this.run('analysis', { x: f32([1, 3, h, w], x) });
     return y.data as Float32Array;
   }
 
   async synthesize(yHat: Float32Array, lh: number, lw: number): Promise<Float32Array> {
     const m = this.model.manifest.latent.channels;
-    const x = await this.run(this.sessions.synthesis, { y_hat: f32([1, m, lh, lw], yHat) }, 'synthesis');
+    const x = await this.run('synthesis', { y_hat: f32([1, m, lh, lw], yHat) });
     return x.data as Float32Array;
   }
 
   async hyperAnalyze(yG: Float32Array, lh: number, lw: number): Promise<Float32Array> {
     const m = this.model.manifest.latent.channels;
-    return (await this.run(this.sessions.hyper_analysis, { y_g: f32([1, m, lh, lw], yG) }, 'hyper_analysis')).data as Float32Array;
+    return (await this.run('hyper_analysis', { y_g: f32([1, m, lh, lw], yG) })).data as Float32Array;
   }
 
   /** The hyper-decoder on the ẑ around a tile, cropped to the tile: the integer features (context
@@ -150,8 +145,8 @@ export class SessionEngine implements TileEngine {
     const r = hyper_stride / stride;
     const dims = [1, zc, z.h, z.w];
     if (z.zHat.length !== zc * z.h * z.w) throw new CodecError('E_MODEL_INTEGRITY', 'ẑ region has the wrong size');
-    const scale = (await this.run(this.sessions.hyper_scale, { z_hat: { dtype: 'int32', dims, data: z.zHat } }, 'hyper_scale')).data as Uint8Array;
-    const mu = (await this.run(this.sessions.hyper_mean, { z_hat: f32(dims, Float32Array.from(z.zHat)) }, 'hyper_mean')).data as Float32Array;
+    const scale = (await this.run('hyper_scale', { z_hat: { dtype: 'int32', dims, data: z.zHat } })).data as Uint8Array;
+    const mu = (await this.run('hyper_mean', { z_hat: f32(dims, Float32Array.from(z.zHat)) })).data as Float32Array;
     const full = { x0: 0, y0: 0, x1: z.w, y1: z.h };
     if (z.tile.x0 === 0 && z.tile.y0 === 0 && z.tile.x1 === z.w && z.tile.y1 === z.h) return { scale, mu };
     const crop = { x0: z.tile.x0 * r, y0: z.tile.y0 * r, x1: z.tile.x1 * r, y1: z.tile.y1 * r };
@@ -175,9 +170,9 @@ export class SessionEngine implements TileEngine {
     const k = new Uint8Array(m * plane);
     const q = new Int32Array(m * plane);
     let yHatG: Float32Array = new Float32Array(m * plane);
-    if (scale.length !== m * plane && !this.ctx) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
+    if (scale.length !== m * plane && !this.model.context) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
     if (muH.length !== m * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
-    const ctx = this.ctx;
+    const ctx = this.model.context;
     const parts = ctx ? ctx.slices.map((c, i) => [ctx.starts[i]!, c] as const) : [[0, m] as const];
     for (let i = 0; i < parts.length; i++) {
       const [s, c] = parts[i]!;
@@ -189,10 +184,9 @@ export class SessionEngine implements TileEngine {
       } else {
         const feeds: Record<string, TensorData> = { h: { dtype: 'uint8', dims: [1, ctx.hidden, lh, lw], data: scale } };
         if (i) feeds['q_prev'] = { dtype: 'int32', dims: [1, s, lh, lw], data: q.subarray(0, s * plane) };
-        ki = (await this.run(ctx.scale[i]!, feeds, `scale_s${i}`)).data as Uint8Array;
-        const meanNet = ctx.mean[i];
-        mui = meanNet
-          ? ((await this.run(meanNet, { mu_h: f32([1, m, lh, lw], muH), yhat_prev: f32([1, s, lh, lw], yHatG.subarray(0, s * plane)) }, `mean_s${i}`)).data as Float32Array)
+        ki = (await this.run(`scale_s${i}`, feeds)).data as Uint8Array;
+        mui = ctx.mean[i]
+          ? ((await this.run(`mean_s${i}`, { mu_h: f32([1, m, lh, lw], muH), yhat_prev: f32([1, s, lh, lw], yHatG.subarray(0, s * plane)) })).data as Float32Array)
           : muH.subarray(s * plane, (s + c) * plane);
       }
       if (ki.length !== c * plane || mui.length !== c * plane) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: network output has the wrong size`);
@@ -202,7 +196,7 @@ export class SessionEngine implements TileEngine {
       for (let j = 0; j < c * plane; j++) yHatG[s * plane + j] = qi[j]! + mui[j]!;
     }
     if (ctx?.refine) {
-      yHatG = (await this.run(ctx.refine, { mu_h: f32([1, m, lh, lw], muH), yhat_g: f32([1, m, lh, lw], yHatG) }, 'refine')).data as Float32Array;
+      yHatG = (await this.run('refine', { mu_h: f32([1, m, lh, lw], muH), yhat_g: f32([1, m, lh, lw], yHatG) })).data as Float32Array;
     }
     return { k, q, yHatG };
   }
@@ -249,7 +243,8 @@ export class SessionEngine implements TileEngine {
   }
 
   async dispose(): Promise<void> {
-    const all = [...Object.values(this.sessions), ...(this.ctx ? [...this.ctx.scale, ...this.ctx.mean.filter((s) => s !== null), ...(this.ctx.refine ? [this.ctx.refine] : [])] : [])];
-    await Promise.all(all.map((s) => s!.dispose()));
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.dispose(), () => undefined)));
   }
 }
