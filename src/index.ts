@@ -6,7 +6,8 @@ export { loadPackage, gainForQuality, type ModelPackage, type Manifest } from '.
 export { nodeRuntime } from './runtime/node.js';
 export type { Runtime, RuntimeOptions, InferenceSession, TensorData } from './runtime/types.js';
 export { loadPackageFromDir } from './node/package.js';
-export { createCodec, resolveModelDir, MODELS_DIR, type NodeCodecOptions } from './node/index.js';
+export { createCodec, resolveModelDir, resolveClassifierDir, loadClassifier, MODELS_DIR, type NodeCodecOptions } from './node/index.js';
+export { Classifier, type Classification, type ClassifierManifest } from './classify/classifier.js';
 export { decodeImageFile, encodeImageFile, readImageFile, writeImageFile, formatForPath, OUTPUT_EXTENSIONS, type ImageFormat, type KeepMetadata, type ReadImage } from './node/image.js';
 export { psnr, mse } from './metrics/psnr.js';
 export { msSsim } from './metrics/msssim.js';

@@ -60,6 +60,8 @@ def parse_args(argv=None):
     p.add_argument("--ste-after", type=float, default=0.0,
                    help="fraction of the budget before which the decoder sees noisy latents instead of rounded ones")
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip")
+    p.add_argument("--train-only", default=None,
+                   help="comma-separated parameter-name prefixes to train (e.g. ctx.,h_s_scale.); everything else stays frozen")
     p.add_argument("--balance-lambdas", action="store_true",
                    help="divide each step's loss by a running mean of its λ point's loss, so that high-λ points (losses tens of "
                         "times larger) do not drown the others in the shared weights; each point's own optimum is unchanged")
@@ -276,10 +278,14 @@ def main(argv=None) -> int:
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
 
+    if args.train_only:
+        prefixes = tuple(x.strip() for x in args.train_only.split(",") if x.strip())
+        for n, prm in model.named_parameters():
+            prm.requires_grad_(n.startswith(prefixes) or n.endswith("quantiles"))
     main_p, aux_p = split_params(model)
-    gain_p = [model.log_gain]
-    main_p = [p for p in main_p if p is not model.log_gain]
-    opt = torch.optim.Adam([dict(params=main_p), dict(params=gain_p, lr_mult=args.gain_lr_mult)], lr=args.lr)
+    gain_p = [model.log_gain] if model.log_gain.requires_grad else []
+    main_p = [p for p in main_p if p is not model.log_gain and p.requires_grad]
+    opt = torch.optim.Adam([dict(params=main_p), *([dict(params=gain_p, lr_mult=args.gain_lr_mult)] if gain_p else [])], lr=args.lr)
     aux_opt = torch.optim.Adam(aux_p, lr=args.aux_lr)
     step, elapsed, history, crops_seen, val_history = 0, 0.0, [], 0, []
     loss_scale = torch.zeros(len(cfg.lambdas), dtype=torch.float64)  # running mean loss per λ point (0: not seen)

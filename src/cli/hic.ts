@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 
 import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
 import { batchCommand, queueCommand, workerCommand, type BatchCliOptions } from './batch.js';
+import { classifyCommand, type ClassifyCliOptions } from './classify.js';
 import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer } from '../bitstream/container.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
@@ -239,6 +240,7 @@ Examples:
   hic encode photo.png -o photo.hic --target-size 50000
   hic decode photo.hic -o photo.png                   also .jpg .webp .avif .tif
   hic info photo.hic
+  hic classify photo.hic                              what it shows, without decoding it
   cat photo.png | hic encode - -o - > photo.hic       stdin/stdout with "-"
 
 Exit status: 0 ok, 1 internal error, then one per error code:
@@ -331,6 +333,14 @@ export function program(): Command {
     .requiredOption('--queue <url>', 'redis://host:port')
     .option('--json', 'JSON output')
     .action((o: { queue: string; json?: boolean }) => queueCommand(o));
+  p.command('classify')
+    .description('what each .hic shows, from its latent tokens (entropy decoding and the hyper networks only; no pixels decoded)')
+    .argument('<files...>')
+    .option('--classifier <id|dir>', 'classifier package (default: the one installed for the stream\'s model)')
+    .option('--threads <n>', 'inference threads', intArg(1, 256))
+    .option('--top <n>', 'classes to list (default 3)', intArg(1, 100))
+    .option('--json', 'JSON output')
+    .action((files: string[], o: ClassifyCliOptions) => classifyCommand(files, o));
   p.command('bench')
     .description('rate–distortion and speed benchmark of hicodec against mozjpeg, WebP, AVIF and JPEG XL')
     .argument('[dir]', 'folder of PNG/JPEG images (default: ../shared/data/kodak or $HICODEC_KODAK)')

@@ -1,9 +1,10 @@
 // Node conveniences: the shipped default model, the onnxruntime-node backend, files.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
+import { Classifier } from '../classify/classifier.js';
 import { Codec } from '../codec/codec.js';
 import { CodecError } from '../core/errors.js';
 import type { Runtime } from '../runtime/types.js';
@@ -63,4 +64,36 @@ export async function createCodec(opts: NodeCodecOptions = {}): Promise<Codec> {
     ...(opts.tileSize ? { tileSize: opts.tileSize } : {}),
     ...(engines ? { engines } : {}),
   });
+}
+
+/** A classifier package folder: an id under MODELS_DIR, a path, or (none given) the first
+ *  package under MODELS_DIR of kind "classifier" that reads `codecModel`'s latent. */
+export async function resolveClassifierDir(codecModel: string, classifier?: string): Promise<string> {
+  if (classifier && (classifier.includes('/') || classifier.includes('\\'))) return classifier;
+  if (classifier) {
+    const dir = join(MODELS_DIR, classifier);
+    if (!existsSync(join(dir, 'manifest.json'))) throw new CodecError('E_UNKNOWN_MODEL', `classifier ${classifier} is not installed`);
+    return dir;
+  }
+  const found = (existsSync(MODELS_DIR) ? readdirSync(MODELS_DIR).sort() : []).find((d) => {
+    try {
+      const m = JSON.parse(readFileSync(join(MODELS_DIR, d, 'manifest.json'), 'utf8')) as { kind?: string; codec_model?: string };
+      return m.kind === 'classifier' && m.codec_model === codecModel;
+    } catch {
+      return false;
+    }
+  });
+  if (!found) throw new CodecError('E_UNKNOWN_MODEL', `no classifier installed for model ${codecModel} (train one: training/recipes/vit-flowers.sh)`);
+  return join(MODELS_DIR, found);
+}
+
+/** Loads a classifier package from a folder, on onnxruntime-node. */
+export async function loadClassifier(dir: string, threads?: number): Promise<Classifier> {
+  return Classifier.load(async (name) => {
+    try {
+      return new Uint8Array(await readFile(join(dir, name)));
+    } catch (e) {
+      throw new CodecError('E_MODEL_INTEGRITY', `cannot read ${join(dir, name)}`, { cause: e });
+    }
+  }, nodeRuntime(threads ? { threads } : {}));
 }

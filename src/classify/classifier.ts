@@ -1,0 +1,120 @@
+// Recognition without decoding: a Vision Transformer reads the decoded latent ŷ of a .hic (entropy
+// decoding and the hyper networks only — no synthesis transform) and names what the picture
+// shows. A classifier package names the codec model whose latent it reads; any other model's
+// stream is refused. Grids larger than MAX_GRID tokens a side are average-pooled down (the ViT's
+// position embedding is resized to any grid; it was trained on 16×16 tokens = 256×256 pixels).
+import type { Codec } from '../codec/codec.js';
+import { CodecError } from '../core/errors.js';
+import { gainForQuality, type FileSource } from '../model/package.js';
+import type { InferenceSession, Runtime } from '../runtime/types.js';
+
+export const MAX_GRID = 32;
+
+export interface ClassifierManifest {
+  readonly id: string;
+  readonly kind: 'classifier';
+  readonly format_version: number;
+  /** The codec model whose latent this classifier reads. */
+  readonly codec_model: string;
+  readonly classes: readonly string[];
+  readonly files: Readonly<Record<string, { sha256: string; bytes: number }>>;
+  readonly evaluation?: Record<string, unknown>;
+}
+
+export interface Classification {
+  readonly classes: readonly { label: string; probability: number }[];
+  readonly top: { label: string; probability: number };
+  /** The class token's attention over the token grid (last block, mean of heads), row-major. */
+  readonly attention: { width: number; height: number; data: Float32Array };
+  /** Token grid the ViT saw (after pooling) and the factor it was pooled by. */
+  readonly grid: { width: number; height: number; pooled: number };
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** ŷ [C, h, w] average-pooled by an integer factor so that neither side exceeds MAX_GRID. */
+function pool(y: Float32Array, c: number, h: number, w: number): { data: Float32Array; h: number; w: number; f: number } {
+  const f = Math.max(1, Math.ceil(Math.max(h, w) / MAX_GRID));
+  if (f === 1) return { data: y, h, w, f };
+  const ph = Math.ceil(h / f);
+  const pw = Math.ceil(w / f);
+  const out = new Float32Array(c * ph * pw);
+  for (let ch = 0; ch < c; ch++) {
+    for (let py = 0; py < ph; py++) {
+      for (let px = 0; px < pw; px++) {
+        let s = 0;
+        let n = 0;
+        for (let y0 = py * f; y0 < Math.min(h, (py + 1) * f); y0++) {
+          for (let x0 = px * f; x0 < Math.min(w, (px + 1) * f); x0++) {
+            s += y[(ch * h + y0) * w + x0]!;
+            n++;
+          }
+        }
+        out[(ch * ph + py) * pw + px] = s / n;
+      }
+    }
+  }
+  return { data: out, h: ph, w: pw, f };
+}
+
+export class Classifier {
+  private constructor(
+    readonly manifest: ClassifierManifest,
+    private readonly session: InferenceSession,
+  ) {}
+
+  /** Loads a classifier package (manifest.json + classifier.onnx, sha256-checked). */
+  static async load(read: FileSource, runtime: Runtime): Promise<Classifier> {
+    let manifest: ClassifierManifest;
+    try {
+      manifest = JSON.parse(new TextDecoder().decode(await read('manifest.json'))) as ClassifierManifest;
+    } catch (e) {
+      throw new CodecError('E_MODEL_INTEGRITY', 'classifier manifest is missing or not JSON', { cause: e });
+    }
+    if (manifest.kind !== 'classifier' || manifest.format_version !== 1) throw new CodecError('E_MODEL_INTEGRITY', `${manifest.id}: not a classifier package this version reads`);
+    const meta = manifest.files['classifier.onnx'];
+    const bytes = await read('classifier.onnx');
+    if (!meta || bytes.length !== meta.bytes || (await sha256Hex(bytes)) !== meta.sha256) throw new CodecError('E_MODEL_INTEGRITY', `${manifest.id}/classifier.onnx: sha256 mismatch`);
+    return new Classifier(manifest, await runtime.createSession(bytes, { small: true }));
+  }
+
+  get id(): string {
+    return this.manifest.id;
+  }
+
+  /** Classifies a .hic stream: parses it with `codec` (no synthesis) and runs the ViT on ŷ. */
+  async classify(codec: Codec, bytes: Uint8Array): Promise<Classification> {
+    const { inspectContainer } = await import('../bitstream/container.js');
+    const streamModel = inspectContainer(bytes).modelId;
+    if (streamModel !== this.manifest.codec_model) {
+      throw new CodecError('E_UNKNOWN_MODEL', `classifier ${this.id} reads the latent of ${this.manifest.codec_model}; this stream was made with ${streamModel}`);
+    }
+    if (codec.modelId !== this.manifest.codec_model) {
+      throw new CodecError('E_UNKNOWN_MODEL', `classifier ${this.id} reads the latent of ${this.manifest.codec_model}; the codec has ${codec.modelId}`);
+    }
+    const s = await codec.decodeSymbols(bytes);
+    const pkg = codec.modelPackage;
+    const gain = gainForQuality(pkg, s.quality);
+    const m = pkg.manifest.latent.channels;
+    const hy = Math.ceil(s.height / pkg.manifest.latent.pad_multiple) * (pkg.manifest.latent.pad_multiple / pkg.manifest.latent.stride);
+    const wy = s.yHatG.length / m / hy;
+    const yHat = new Float32Array(s.yHatG.length);
+    const plane = hy * wy;
+    for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) yHat[c * plane + i] = s.yHatG[c * plane + i]! / gain[c]!;
+    const p = pool(yHat, m, hy, wy);
+    const out = await this.session.run({ y_hat: { dtype: 'float32', dims: [1, m, p.h, p.w], data: p.data } }, ['logits', 'cls_attention']);
+    const logits = out['logits']!.data as Float32Array;
+    const mx = Math.max(...logits);
+    const e = Array.from(logits, (v) => Math.exp(v - mx));
+    const sum = e.reduce((a, b) => a + b, 0);
+    const classes = this.manifest.classes.map((label, i) => ({ label, probability: e[i]! / sum })).sort((a, b) => b.probability - a.probability);
+    return { classes, top: classes[0]!, attention: { width: p.w, height: p.h, data: out['cls_attention']!.data as Float32Array }, grid: { width: p.w, height: p.h, pooled: p.f } };
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.dispose();
+  }
+}

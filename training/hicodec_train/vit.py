@@ -1,0 +1,104 @@
+"""A Vision Transformer that classifies a picture from the codec's latent tokens (one token per
+16×16 patch: the decoded latent ŷ, 192 values), and the two baselines of the same size and
+recipe on RGB 16×16 patches (of the decoded image, and of the original).
+
+    tokens (B, N, C_in) → Linear → D, + class token, + position embedding (learned on a 16×16 grid,
+    bilinearly resized to other grids), → depth × [pre-norm MHSA + MLP] → LayerNorm(class token)
+    → Linear → classes
+
+The ONNX export takes the token grid as an image-like tensor (1, C_in, H, W) with dynamic H, W
+and also returns the class token's attention over the tokens in the last block (explain).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class VitConfig:
+    in_channels: int = 192  # 192 latent channels, or 16·16·3 = 768 for RGB patches
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    grid: int = 16  # position embedding learned on grid × grid tokens (256² images)
+    classes: int = 5
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, int(dim * mlp_ratio)), nn.GELU(), nn.Linear(int(dim * mlp_ratio), dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, n, d = x.shape
+        h = self.heads
+        qkv = self.qkv(self.norm1(x)).reshape(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = ((q * (d // h) ** -0.5) @ k.transpose(-2, -1)).softmax(-1)  # (b, h, n, n)
+        y = (attn @ v).transpose(1, 2).reshape(b, n, d)
+        x = x + self.drop(self.proj(y))
+        x = x + self.drop(self.mlp(self.norm2(x)))
+        return x, attn
+
+
+class TokenViT(nn.Module):
+    def __init__(self, cfg: VitConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Linear(cfg.in_channels, cfg.dim)
+        self.cls = nn.Parameter(torch.zeros(1, 1, cfg.dim))
+        self.pos = nn.Parameter(torch.zeros(1, cfg.dim, cfg.grid, cfg.grid))
+        self.pos_cls = nn.Parameter(torch.zeros(1, 1, cfg.dim))
+        nn.init.trunc_normal_(self.pos, std=0.02)
+        nn.init.trunc_normal_(self.cls, std=0.02)
+        self.blocks = nn.ModuleList([Block(cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth)])
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.head = nn.Linear(cfg.dim, cfg.classes)
+
+    def forward(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """grid: (B, C_in, H, W) tokens laid out as an image. Returns (logits, the class token's
+        attention over the H·W tokens in the last block, averaged over heads: (B, H·W))."""
+        b, c, h, w = grid.shape
+        t = self.embed(grid.flatten(2).transpose(1, 2))  # (B, N, D)
+        # always resized (identity at 16×16): a Python `if` would be frozen by the ONNX trace
+        pos = F.interpolate(self.pos, size=(h, w), mode="bilinear", align_corners=False)
+        t = t + pos.flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(b, -1, -1) + self.pos_cls, t], 1)
+        attn = None
+        for blk in self.blocks:
+            x, attn = blk(x)
+        logits = self.head(self.norm(x[:, 0]))
+        return logits, attn[:, :, 0, 1:].mean(1)
+
+
+def rgb_patches(img: torch.Tensor, patch: int = 16) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] → (B, 3·patch², H/patch, W/patch): each 16×16 patch as one token."""
+    b, c, h, w = img.shape
+    x = img.reshape(b, c, h // patch, patch, w // patch, patch).permute(0, 1, 3, 5, 2, 4)
+    return x.reshape(b, c * patch * patch, h // patch, w // patch) - 0.5
+
+
+def count(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return 0.5 * base * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))

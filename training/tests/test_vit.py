@@ -1,0 +1,55 @@
+"""The latent-token ViT: any token grid (position embedding resized), the class-token attention is
+a distribution, training lowers the loss on separable data, and the exported ONNX classifier
+matches PyTorch at three grid sizes with a manifest naming its codec model."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import train_vit
+from hicodec_train import ort
+from hicodec_train.vit import TokenViT, VitConfig, rgb_patches
+
+
+def test_any_grid_and_attention_over_tokens():
+    torch.manual_seed(0)
+    m = TokenViT(VitConfig(dim=32, depth=2, heads=2)).eval()
+    for h, w in ((16, 16), (8, 12), (1, 1), (32, 20)):
+        logits, attn = m(torch.randn(2, 192, h, w))
+        assert logits.shape == (2, 5) and attn.shape == (2, h * w)
+        # the class token's row over the image tokens: non-negative, summing to 1 minus its self-attention
+        assert (attn >= 0).all() and (attn.sum(1) > 0).all() and (attn.sum(1) <= 1 + 1e-5).all()
+    assert rgb_patches(torch.rand(1, 3, 64, 32)).shape == (1, 768, 4, 2)
+
+
+def write_data(d, n=24):
+    """A tiny, separable data set in vit_prep.mjs's layout: class i has latent channel i high."""
+    rng = np.random.default_rng(0)
+    meta = {"codec": "hic-test-codec", "qualities": [0, 25, 50, 75, 100], "classes": ["a", "b", "c", "d", "e"], "splits": {}}
+    for split, quals in (("train", 3), ("val", 5)):
+        labels = np.arange(n) % 5
+        lat = rng.normal(0, 0.1, (quals, n, 192, 16, 16)).astype(np.float32)
+        for i, l in enumerate(labels):
+            lat[:, i, l] += 2.0
+        lat.tofile(d / f"{split}-latent.f32")
+        rng.integers(0, 255, (quals, n, 3, 256, 256), dtype=np.uint8).tofile(d / f"{split}-decoded.u8")
+        rng.integers(0, 255, (n, 3, 256, 256), dtype=np.uint8).tofile(d / f"{split}-original.u8")
+        labels.astype("<i8").tofile(d / f"{split}-labels.i64")
+        meta["splits"][split] = {"images": n, "latent": [quals, n, 192, 16, 16], "decoded": [quals, n, 3, 256, 256], "original": [n, 3, 256, 256]}
+    (d / "prep.json").write_text(json.dumps(meta))
+
+
+def test_train_and_export(tmp_path):
+    write_data(tmp_path)
+    assert train_vit.main(["train", "--data", str(tmp_path), "--input", "latent", "--epochs", "6", "--batch", "8", "--dim", "32",
+                           "--depth", "1", "--heads", "2", "--lr", "3e-3", "--warmup", "2", "--threads", "1"]) == 0
+    res = json.loads((tmp_path / "results-latent.json").read_text())
+    assert res["accuracy"]["50"] >= 80, res["accuracy"]
+    out = tmp_path / "pkg"
+    assert train_vit.main(["export", "--data", str(tmp_path), "--id", "hic-vit-test", "--out", str(out)]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["kind"] == "classifier" and m["codec_model"] == "hic-test-codec" and m["classes"] == ["a", "b", "c", "d", "e"]
+    if ort.available():
+        assert set(m["export"]["parity_max_abs"]) == {"16x16", "20x12", "4x4"}
+        assert max(m["export"]["parity_max_abs"].values()) < 1e-4
