@@ -67,7 +67,7 @@ export async function benchCommand(dir: string | undefined, o: BenchCliOptions):
   const mach = machine();
   const command = o.command ?? (process.env['npm_lifecycle_event'] === 'bench' && !dir && !o.quick ? 'npm run bench' : ['hic bench', dir, o.quick ? '--quick' : undefined].filter(Boolean).join(' '));
   const md = markdown(res, summary, { name, machine: mach, command });
-  const svg = svgPlot(res, summary, anchors);
+  const svg = svgPlot(res, summary, anchors, basename(images));
   const json = JSON.stringify({ name, images_dir: images, machine: mach, command, ...res, summary }, null, 1);
   const base = join(out, name);
   await writeAtomic(`${base}.json`, json + '\n');

@@ -75,7 +75,9 @@ export interface Summary {
   /** hicodec against each measured codec: BD-rate on PSNR and on MS-SSIM (dB), BD-PSNR. */
   readonly vs_measured: Record<string, { bd_rate_psnr: number | null; bd_rate_msssim: number | null; bd_psnr: number | null }>;
   readonly vs_anchors: Record<string, { label: string; bd_rate_psnr: number | null; bd_psnr: number | null; psnr_range: [number, number] }>;
-  readonly speed: Record<string, { encode_ms: number; decode_ms: number; encode_vs_mozjpeg: number; decode_vs_mozjpeg: number }>;
+  /** Median times; ratios to `speed_reference` (mozjpeg 4:2:0 when it ran). */
+  readonly speed: Record<string, { encode_ms: number; decode_ms: number; encode_vs_ref: number; decode_vs_ref: number }>;
+  readonly speed_reference: string;
   readonly note: string;
 }
 
@@ -108,11 +110,14 @@ export function summarize(res: BenchResult, anchors: readonly Anchor[]): Summary
   }
   const speed: Summary['speed'] = {};
   const perCodec = (id: string) => res.rows.filter((r) => r.codec === id);
-  const ref = perCodec('mozjpeg-420');
-  const refEnc = ref.length ? median(ref.map((r) => r.encode_ms)) : NaN;
-  const refDec = ref.length ? median(ref.map((r) => r.decode_ms)) : NaN;
+  // speed ratios against mozjpeg 4:2:0 when it ran, else against the first other codec that ran
+  // (a run without mozjpeg used to print NaN in every ratio column)
+  const refId = perCodec('mozjpeg-420').length ? 'mozjpeg-420' : (res.codecs.find((c) => c.id !== 'hicodec' && perCodec(c.id).length)?.id ?? 'hicodec');
+  const ref = perCodec(refId);
+  const refEnc = median(ref.map((r) => r.encode_ms));
+  const refDec = median(ref.map((r) => r.decode_ms));
   const put = (key: string, enc: number, dec: number) => {
-    speed[key] = { encode_ms: enc, decode_ms: dec, encode_vs_mozjpeg: enc / refEnc, decode_vs_mozjpeg: dec / refDec };
+    speed[key] = { encode_ms: enc, decode_ms: dec, encode_vs_ref: enc / refEnc, decode_vs_ref: dec / refDec };
   };
   for (const c of res.codecs) {
     const rs = perCodec(c.id);
@@ -123,8 +128,8 @@ export function summarize(res: BenchResult, anchors: readonly Anchor[]): Summary
     if (rs.length) put(`hicodec-${t}t-q75`, median(rs.map((r) => r.encode_ms)), median(rs.map((r) => r.decode_ms)));
   }
   return {
-    curves: cv, vs_measured: vsMeasured, vs_anchors: vsAnchors, speed,
-    note: 'BD-rate: average bitrate difference of hicodec against the other curve at equal quality (negative = hicodec needs fewer bits), PCHIP on log-rate over the overlapping quality interval; null = the curves do not overlap. MS-SSIM BD-rates use MS-SSIM in dB. Speed: median over all points of the codec; ratios to mozjpeg 4:2:0 measured in the same run.',
+    curves: cv, vs_measured: vsMeasured, vs_anchors: vsAnchors, speed, speed_reference: refId,
+    note: `BD-rate: average bitrate difference of hicodec against the other curve at equal quality (negative = hicodec needs fewer bits), PCHIP on log-rate over the overlapping quality interval; null = the curves do not overlap. MS-SSIM BD-rates use MS-SSIM in dB. Speed: median over all points of the codec; ratios to ${refId} measured in the same run.`,
   };
 }
 
@@ -143,17 +148,17 @@ export function markdown(res: BenchResult, s: Summary, meta: { name: string; mac
     '',
     '### hicodec against the codecs measured in this run (real file bytes)',
     '',
-    '| codec | range | BD-rate (PSNR) | BD-rate (MS-SSIM) | BD-PSNR | encode ms | decode ms | encode × mozjpeg | decode × mozjpeg |',
+    `| codec | range | BD-rate (PSNR) | BD-rate (MS-SSIM) | BD-PSNR | encode ms | decode ms | encode × ${label(s.speed_reference)} | decode × ${label(s.speed_reference)} |`,
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of res.codecs) {
     const sp = s.speed[c.id];
     const vs = s.vs_measured[c.id];
-    lines.push(`| ${c.label} | ${range(c.id)} | ${c.id === 'hicodec' ? '—' : pct(vs?.bd_rate_psnr)} | ${c.id === 'hicodec' ? '—' : pct(vs?.bd_rate_msssim)} | ${c.id === 'hicodec' ? '—' : db(vs?.bd_psnr)} | ${sp?.encode_ms.toFixed(0)} | ${sp?.decode_ms.toFixed(0)} | ${sp?.encode_vs_mozjpeg.toFixed(1)} | ${sp?.decode_vs_mozjpeg.toFixed(1)} |`);
+    lines.push(`| ${c.label} | ${range(c.id)} | ${c.id === 'hicodec' ? '—' : pct(vs?.bd_rate_psnr)} | ${c.id === 'hicodec' ? '—' : pct(vs?.bd_rate_msssim)} | ${c.id === 'hicodec' ? '—' : db(vs?.bd_psnr)} | ${sp?.encode_ms.toFixed(0)} | ${sp?.decode_ms.toFixed(0)} | ${sp?.encode_vs_ref.toFixed(1)} | ${sp?.decode_vs_ref.toFixed(1)} |`);
   }
   for (const t of [1, 2]) {
     const sp = s.speed[`hicodec-${t}t-q75`];
-    if (sp) lines.push(`| hicodec, ${t} thread${t > 1 ? 's' : ''}, quality 75 (median of 3) | | | | | ${sp.encode_ms.toFixed(0)} | ${sp.decode_ms.toFixed(0)} | ${sp.encode_vs_mozjpeg.toFixed(1)} | ${sp.decode_vs_mozjpeg.toFixed(1)} |`);
+    if (sp) lines.push(`| hicodec, ${t} thread${t > 1 ? 's' : ''}, quality 75 (median of 3) | | | | | ${sp.encode_ms.toFixed(0)} | ${sp.decode_ms.toFixed(0)} | ${sp.encode_vs_ref.toFixed(1)} | ${sp.decode_vs_ref.toFixed(1)} |`);
   }
   if (Object.keys(s.vs_anchors).length) {
     lines.push('', '### hicodec against published Kodak curves', '', '| anchor | its PSNR range | BD-rate (PSNR) | BD-PSNR |', '|---|---|---:|---:|');
@@ -172,7 +177,7 @@ export function markdown(res: BenchResult, s: Summary, meta: { name: string; mac
 const PALETTE = ['#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f', '#ff7f0e', '#aec7e8', '#98df8a', '#c5b0d5', '#c49c94', '#f7b6d2'];
 
 /** Two RD panels (PSNR and MS-SSIM in dB against bpp) as one SVG. */
-export function svgPlot(res: BenchResult, s: Summary, anchors: readonly Anchor[]): string {
+export function svgPlot(res: BenchResult, s: Summary, anchors: readonly Anchor[], title = 'Kodak'): string {
   const W = 620;
   const H = 460;
   const m = { l: 60, r: 170, t: 30, b: 50 };
@@ -205,7 +210,7 @@ export function svgPlot(res: BenchResult, s: Summary, anchors: readonly Anchor[]
     for (let v = yMin; v <= yMax; v += yStep) out.push(`<line x1="${X(0)}" x2="${X(xMax)}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/><text x="${X(0) - 6}" y="${Y(v) + 4}" font-size="11" text-anchor="end">${v}</text>`);
     out.push(`<text x="${(X(0) + X(xMax)) / 2}" y="${H - 12}" font-size="12" text-anchor="middle">bits per pixel</text>`);
     out.push(`<text x="${ox + 16}" y="${(m.t + H - m.b) / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 ${ox + 16} ${(m.t + H - m.b) / 2})">${metric === 'psnr' ? 'PSNR (dB, RGB)' : 'MS-SSIM (dB)'}</text>`);
-    out.push(`<text x="${(X(0) + X(xMax)) / 2}" y="18" font-size="13" text-anchor="middle" font-weight="bold">Kodak: ${metric === 'psnr' ? 'PSNR' : 'MS-SSIM'} vs rate</text>`);
+    out.push(`<text x="${(X(0) + X(xMax)) / 2}" y="18" font-size="13" text-anchor="middle" font-weight="bold">${title}: ${metric === 'psnr' ? 'PSNR' : 'MS-SSIM'} vs rate</text>`);
     series.forEach((sr, i) => {
       const d = sr.pts.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
       out.push(`<path d="${d}" fill="none" stroke="${sr.color}" stroke-width="${sr.width}" ${sr.dashed ? 'stroke-dasharray="5,3"' : ''} clip-path="url(#${id})"/>`);
