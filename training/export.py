@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train import ort  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, extend_lambdas  # noqa: E402
 from hicodec_train.package import (  # noqa: E402
     FEATURE_STRIDES, FORMAT_VERSION, OPSET, AnalysisWithFeatures, SynthesisWithAttention, attention_outputs, export_onnx,
     feature_output_names, round_weights_fp16, sha256, verify_package, write_prior, write_tables,
@@ -149,6 +149,9 @@ def main(argv=None) -> int:
     p.add_argument("--command", default=None, help="the training command to record")
     p.add_argument("--force", action="store_true", help="replace an existing package folder")
     p.add_argument("--no-parity", action="store_true", help="skip the ONNX Runtime check")
+    p.add_argument("--extend-lambdas", default=None,
+                   help="comma-separated λ values beyond the trained ones (e.g. 0.0004,0.25): extrapolated gain vectors "
+                        "so that quality 0 and 100 reach lower and higher rates than training covered")
     args = p.parse_args(argv)
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -158,6 +161,9 @@ def main(argv=None) -> int:
         return 1
     model, ckpt = load_checkpoint(args.checkpoint)
     round_weights_fp16(model)
+    trained = [True] * len(model.cfg.lambdas)
+    if args.extend_lambdas:
+        trained = extend_lambdas(model, [float(v) for v in args.extend_lambdas.split(",")])
     cfg = model.cfg
 
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
@@ -200,6 +206,7 @@ def main(argv=None) -> int:
             "quality": {
                 "range": [0, 100],
                 "anchors": list(cfg.qualities),
+                "trained": trained,
                 "lambdas": list(cfg.lambdas),
                 "gains_file": "gains.f32",
                 "gains_shape": [len(cfg.lambdas), cfg.M],

@@ -130,6 +130,11 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       document.body.dataset['ready'] = '1';
       ($('encode') as HTMLButtonElement).disabled = !state.source;
       break;
+    case 'classified':
+      $('class').hidden = false;
+      $('class').textContent = `Looks like: ${m.label} (${(100 * m.probability).toFixed(1)}%) — ${m.top.map((c) => `${c.label} ${(100 * c.probability).toFixed(0)}%`).join(', ')}; from the latent alone, no pixels decoded (${m.ms.toFixed(0)} ms)`;
+      document.body.dataset['classified'] = m.label;
+      break;
     case 'work':
       $('busy-text').textContent = `${m.stage}: ${m.done} / ${m.total} tile${m.total === 1 ? '' : 's'}`;
       ($('busy-progress') as HTMLProgressElement).value = m.done / m.total;
@@ -211,6 +216,8 @@ async function takeFile(file: File): Promise<void> {
   for (const k of ['encoded', 'compared', 'decoded', 'error']) delete document.body.dataset[k];
   // the previous image's results go: an error or progress must not sit above stale results
   $('results').hidden = true;
+  $('class').hidden = true;
+  delete document.body.dataset['classified'];
   $('meta').textContent = '';
   const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
   if (head[0] === 0x89 && head[1] === 0x48 && head[2] === 0x49 && head[3] === 0x43) {

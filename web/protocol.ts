@@ -29,7 +29,8 @@ export type Request =
 
 export type Reply =
   | { type: 'progress'; loaded: number; total: number }
-  | { type: 'ready'; modelId: string; backend: string; threads: number; isolated: boolean }
+  | { type: 'ready'; modelId: string; backend: string; threads: number; isolated: boolean; classifier?: string }
+  | { type: 'classified'; label: string; probability: number; top: { label: string; probability: number }[]; ms: number }
   | { type: 'work'; stage: string; done: number; total: number }
   | { type: 'encoded'; hic: Uint8Array; shown: Shown; targetMet: boolean; metadata: MetaSizes; alphaBytes: number }
   | { type: 'compared'; shown: Shown }

@@ -1,7 +1,7 @@
 // Vite config of the web page: cross-origin isolation headers (wasm threads need
 // SharedArrayBuffer), the shipped default model served/copied under /models/, onnxruntime-web
 // left out of dependency pre-bundling (it locates its .wasm files relative to itself).
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { defineConfig, type Plugin } from 'vite';
@@ -17,6 +17,18 @@ export const ISOLATION_HEADERS = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+/** The installed classifier package that reads `codec`'s latent, if any. */
+function classifierOf(codec: string): string | undefined {
+  return readdirSync(MODELS).sort().find((d) => {
+    try {
+      const m = JSON.parse(readFileSync(join(MODELS, d, 'manifest.json'), 'utf8')) as { kind?: string; codec_model?: string };
+      return m.kind === 'classifier' && m.codec_model === codec;
+    } catch {
+      return false;
+    }
+  });
+}
+
 function models(): Plugin {
   const defaultId = () => readFileSync(join(MODELS, 'DEFAULT'), 'utf8').trim();
   return {
@@ -31,6 +43,12 @@ function models(): Plugin {
       });
       server.middlewares.use('/models/', (req, res, next) => {
         const rel = decodeURIComponent((req.url ?? '').split('?')[0]!).replace(/^\/+/, '');
+        if (rel === 'CLASSIFIER') {
+          const cls = classifierOf(defaultId());
+          if (!cls) return next();
+          for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+          return void res.end(`${cls}\n`);
+        }
         const path = resolve(MODELS, rel);
         if (!path.startsWith(MODELS + '/') || !existsSync(path) || !statSync(path).isFile()) return next();
         res.setHeader('Content-Length', statSync(path).size);
@@ -48,6 +66,13 @@ function models(): Plugin {
       copyFileSync(join(MODELS, 'DEFAULT'), join(opts.dir!, 'models', 'DEFAULT'));
       const manifest = JSON.parse(readFileSync(join(MODELS, id, 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
       for (const f of ['manifest.json', ...Object.keys(manifest.files)]) copyFileSync(join(MODELS, id, f), join(out, f));
+      // the classifier that reads the default model's latent, if one is installed
+      const cls = classifierOf(id);
+      if (cls) {
+        mkdirSync(join(opts.dir!, 'models', cls), { recursive: true });
+        for (const f of ['manifest.json', 'classifier.onnx']) copyFileSync(join(MODELS, cls, f), join(opts.dir!, 'models', cls, f));
+        writeFileSync(join(opts.dir!, 'models', 'CLASSIFIER'), `${cls}\n`);
+      }
     },
   };
 }

@@ -4,11 +4,12 @@ import encodeAvif from '@jsquash/avif/encode.js';
 import encodeJpeg from '@jsquash/jpeg/encode.js';
 import encodeWebp from '@jsquash/webp/encode.js';
 
-import { Codec, CodecError, explainImage, inspectContainer, loadPackage, msSsim, panels, psnr, rgbaToPicture, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type ImageMetadata, type Picture, type RgbImage, type WorkOptions } from '../src/web.js';
+import { Classifier, Codec, CodecError, explainImage, inspectContainer, loadPackage, msSsim, panels, psnr, rgbaToPicture, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type ImageMetadata, type Picture, type RgbImage, type WorkOptions } from '../src/web.js';
 import type { MetaSizes, Reply, Request, Shown } from './protocol.js';
 
 const MODEL_CACHE = 'hicodec-models-v1';
 let codec: Codec | undefined;
+let classifier: Classifier | undefined;
 let threads = 1;
 
 const post = (m: Reply, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -61,7 +62,17 @@ async function init(base: string, ortBase: string, wantThreads: number): Promise
   threads = self.crossOriginIsolated ? wantThreads : 1;
   const runtime = await webRuntime({ threads, webgpu: true, wasmPaths: ortBase });
   codec = await Codec.create({ model, runtime });
-  post({ type: 'ready', modelId: codec.modelId, backend: runtime.name, threads, isolated: self.crossOriginIsolated });
+  // the classifier for this model, when the site ships one (models/CLASSIFIER names it)
+  const cls = await fetch(`${base}CLASSIFIER`).then((r) => (r.ok ? r.text() : ''), () => '');
+  if (cls.trim() && !cls.includes('<')) {
+    try {
+      classifier = await Classifier.load((name) => fetchCached(`${base}${cls.trim()}/${name}`, () => undefined), runtime);
+      if (classifier.manifest.codec_model !== codec.modelId) classifier = undefined;
+    } catch {
+      classifier = undefined;
+    }
+  }
+  post({ type: 'ready', modelId: codec.modelId, backend: runtime.name, threads, isolated: self.crossOriginIsolated, ...(classifier ? { classifier: classifier.id } : {}) });
 }
 
 /** Quality against the source, on the colour (RGB) of both: alpha is lossless in hicodec and
@@ -119,6 +130,14 @@ async function compareAt(name: string, img: Picture, target: number): Promise<Sh
   return { codec: name, quality: best!.q, bytes: best!.bytes.byteLength, bpp: (8 * best!.bytes.byteLength) / (img.width * img.height), ...quality(img, decoded), encodeMs: best!.ms, decodeMs, image: decoded };
 }
 
+/** What the picture shows, from the stream's latent (no synthesis), when a classifier is loaded. */
+async function classify(bytes: Uint8Array): Promise<void> {
+  if (!classifier || !codec) return;
+  const t0 = performance.now();
+  const r = await classifier.classify(codec, bytes);
+  post({ type: 'classified', label: r.top.label, probability: r.top.probability, top: r.classes.slice(0, 3), ms: performance.now() - t0 });
+}
+
 async function handle(m: Request): Promise<void> {
   try {
     if (m.type === 'init') return await init(m.base, m.ortBase, m.threads);
@@ -133,6 +152,7 @@ async function handle(m: Request): Promise<void> {
       const decodeMs = performance.now() - t1;
       const shown: Shown = { codec: 'hicodec', quality: stats.quality, bytes: bytes.length, bpp: stats.bpp, ...quality(m.image, decoded), encodeMs, decodeMs, image: decoded };
       const size = bytes.length; // read before the buffer is transferred to the page
+      await classify(bytes);
       post({ type: 'encoded', hic: bytes, shown, targetMet: stats.targetMet, metadata: sizes(decoded.metadata), alphaBytes: stats.alphaBytes }, [bytes.buffer as ArrayBuffer]);
       for (const name of Object.keys(COMPARE)) {
         if (current?.signal.aborted) throw new CodecError('E_ABORTED', 'cancelled');
@@ -140,7 +160,7 @@ async function handle(m: Request): Promise<void> {
       }
       post({ type: 'done' });
     } else if (m.type === 'explain') {
-      const e = await explainImage(codec, m.image, { quality: m.quality, ...(m.point ? { point: m.point } : {}) });
+      const e = await explainImage(codec, m.image, { quality: m.quality, ...(m.point ? { point: m.point } : {}), ...(classifier ? { classifier } : {}) });
       const p = { ...panels(m.image, e) };
       // transfer the panels' pixels rather than copying them (decoded is e.decoded's own buffer)
       post({ type: 'explained', summary: summaryText(e, m.image.width, m.image.height), panels: p, point: e.point }, [...new Set(Object.values(p).map((x) => x.data.buffer as ArrayBuffer))]);
@@ -148,6 +168,7 @@ async function handle(m: Request): Promise<void> {
       const info = inspectContainer(m.bytes);
       const t1 = performance.now();
       const decoded = await codec.decode(m.bytes, work());
+      await classify(m.bytes).catch(() => undefined); // another model's stream: no class, still decoded
       const decodeMs = performance.now() - t1;
       const tiles = info.chunks.filter((c) => c.type === 'TILE' || c.type === 'YHAT').length;
       post({ type: 'decoded', info: { width: info.width, height: info.height, quality: info.quality, bytes: info.totalBytes, modelId: info.modelId, tiles }, decodeMs, image: decoded, metadata: sizes(decoded.metadata) });

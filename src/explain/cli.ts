@@ -5,7 +5,7 @@ import { basename, dirname, extname, join } from 'node:path';
 
 import { CodecError } from '../core/errors.js';
 import { decodeImageFile } from '../node/image.js';
-import { createCodec } from '../node/index.js';
+import { createCodec, loadClassifier, resolveClassifierDir } from '../node/index.js';
 import { explainImage, summaryText } from './explain.js';
 import { panels, png, reportHtml } from './render.js';
 
@@ -39,8 +39,10 @@ export async function explainCommand(input: string, o: ExplainCliOptions): Promi
   }
   const image = await decodeImageFile(bytes, input);
   const codec = await createCodec({ ...(o.model ? { model: o.model } : {}), ...(o.threads ? { threads: o.threads } : {}) });
+  // the classifier for this model, when one is installed: where its class token attends
+  const classifier = await resolveClassifierDir(codec.modelId).then((d) => loadClassifier(d, o.threads), () => undefined);
   try {
-    const e = await explainImage(codec, image, { quality: o.quality, ...(point ? { point } : {}) });
+    const e = await explainImage(codec, image, { quality: o.quality, ...(point ? { point } : {}), ...(classifier ? { classifier } : {}) });
     const summary = summaryText(e, image.width, image.height);
     const tmp = `${out}.${process.pid}.tmp`;
     await mkdir(tmp, { recursive: true });
@@ -56,6 +58,7 @@ export async function explainCommand(input: string, o: ExplainCliOptions): Promi
         tokens: e.tokens, bits: { y: e.totalBitsY, z: e.totalBitsZ, y_stream: 8 * e.yBytes, z_stream: 8 * e.zBytes },
         bits_per_channel: { y: Array.from(e.bitsPerChannelY), z: Array.from(e.bitsPerChannelZ) },
         point: e.point, receptive_field: e.receptiveField,
+        ...(e.classAttention ? { class: { classifier: e.classAttention.classifier, label: e.classAttention.label, probability: e.classAttention.probability } } : {}),
       };
       await writeFile(join(tmp, 'summary.json'), JSON.stringify(numbers, null, 1) + '\n');
       if (exists) await rm(out, { recursive: true, force: true });
@@ -67,5 +70,6 @@ export async function explainCommand(input: string, o: ExplainCliOptions): Promi
     }
   } finally {
     await codec.dispose();
+    await classifier?.dispose();
   }
 }

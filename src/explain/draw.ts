@@ -107,6 +107,8 @@ export function panels(img: RgbImage, e: Explanation): Panels {
   for (const f of e.features ?? []) out[`features_${f.stride}`] = featureGrid(img, f);
   const rf = e.receptiveField.theoretical;
   for (const [stride, blocks] of attentionByStride(e)) out[`attention_${stride}`] = attentionGrid(img, blocks, e.point, rf ? rf[rf.length - 1]!.size : null);
+  const c = e.classAttention;
+  if (c) out['class_attention'] = heatOver(img, c.map, c.gridW, c.gridH, e.tokens.patch * c.pooled, 0.7, 0.5);
   return out;
 }
 

@@ -2,6 +2,7 @@
 // (real code lengths under the shipped integer tables, per latent position and per channel), the
 // reconstruction error, and receptive fields (theoretical from the model's layer list, effective
 // measured by perturbation). Pure computation; src/explain/render.ts draws it.
+import type { Classifier } from '../classify/classifier.js';
 import { channelIds, type Codec, type RgbImage } from '../codec/codec.js';
 import { CodecError } from '../core/errors.js';
 import { symbolBits } from '../entropy/rans.js';
@@ -74,12 +75,17 @@ export interface Explanation {
   /** Decoder attention of the point's token, per block at /16 and /8 and per head; null when the
    *  model package has no explain outputs. */
   readonly attention: readonly AttentionAtPoint[] | null;
+  /** Where the classifier's class token attends (last block, mean of heads) over the token grid
+   *  (pooled by `pooled` for big images), and what it concluded; null without a classifier. */
+  readonly classAttention: { readonly classifier: string; readonly label: string; readonly probability: number; readonly gridW: number; readonly gridH: number; readonly pooled: number; readonly map: Float32Array } | null;
 }
 
 export interface ExplainOptions {
   readonly quality?: number;
   /** Point of interest in image pixels (default: the centre). */
   readonly point?: { x: number; y: number };
+  /** A classifier for the codec's model: adds where its class token attends. */
+  readonly classifier?: Classifier;
 }
 
 function sumGrid(bits: Float64Array, channels: number, plane: number): { perPos: Float64Array; perChannel: Float64Array } {
@@ -160,6 +166,7 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
   const base = await codec.analyzeExplained(image);
   const { bytes, stats } = await codec.encodeAnalyzed(image, base, { quality: opts.quality ?? 75 });
   const sym = await codec.decodeSymbols(bytes);
+  const cls = opts.classifier ? await opts.classifier.classify(codec, bytes) : undefined;
   // parse once: the symbols are already decoded; fetch the attention outputs with x̂
   const { image: decoded, extras: attn } = await codec.synthesizeExplained(sym);
   const ex = pkg.manifest.explain;
@@ -206,6 +213,9 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
     error, point,
     receptiveField: { theoretical: layers ? receptiveFields(layers) : null, effective: eff[eff.length - 1]!.size, effectivePerStage: eff },
     features, attention,
+    classAttention: cls && opts.classifier
+      ? { classifier: opts.classifier.id, label: cls.top.label, probability: cls.top.probability, gridW: cls.attention.width, gridH: cls.attention.height, pooled: cls.grid.pooled, map: cls.attention.data }
+      : null,
   };
 }
 
@@ -234,5 +244,14 @@ export function summaryText(e: Explanation, width: number, height: number): stri
           return `attention /${a.stride} block ${a.block}${a.shift ? ' (shifted)' : ''}: ${a.heads} heads look ${Math.round(Math.min(...d))}–${Math.round(Math.max(...d))} px away on average from the point's token (window ${win}×${win} px${rf ? `; the encoder's receptive field is ${rf[rf.length - 1]!.size}×${rf[rf.length - 1]!.size} px` : ''})`;
         })
       : ['attention maps: this model package has no explain outputs']),
+    ...(e.classAttention
+      ? [(() => {
+          const c = e.classAttention;
+          let best = 0;
+          for (let i = 1; i < c.map.length; i++) if (c.map[i]! > c.map[best]!) best = i;
+          const cell = t.patch * c.pooled;
+          return `classifier ${c.classifier}: looks like ${c.label} (${(100 * c.probability).toFixed(1)}%), from the latent alone; its class token attends most to the ${cell}×${cell} patch at (${(best % c.gridW) * cell}, ${Math.floor(best / c.gridW) * cell})`;
+        })()]
+      : []),
   ].join('\n');
 }

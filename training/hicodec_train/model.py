@@ -330,6 +330,23 @@ Y_CHANNEL_DIMS = {
 }
 
 
+def extend_lambdas(model: "HiCodec", extra: list[float]) -> list[bool]:
+    """Adds gain vectors for λ values outside the trained set (gain ∝ √λ beyond the ends: a finer
+    or coarser quantiser on the same latent), and spreads the qualities 0–100 linearly in log λ
+    over all points. Returns which points were trained. Used at export to reach rates the
+    training did not cover; the quality → gain rule in the package is unchanged."""
+    old = list(model.cfg.lambdas)
+    lams = sorted(set(old) | set(float(x) for x in extra))
+    lg = remap_log_gain(model.log_gain.detach(), old, lams)
+    lo, hi = math.log(lams[0]), math.log(lams[-1])
+    quals = [round(100 * (math.log(l) - lo) / (hi - lo)) for l in lams]
+    if len(set(quals)) != len(quals):
+        raise ValueError(f"λ points too close for integer qualities: {quals}")
+    model.cfg.lambdas, model.cfg.qualities = tuple(lams), tuple(quals)
+    model.log_gain = nn.Parameter(lg)
+    return [l in old for l in lams]
+
+
 def permute_y_channels(state: dict, order) -> dict:
     """The same hyperprior-only model with the channels of y reordered (new channel j = old
     channel order[j]): an exactly equivalent network."""
