@@ -88,9 +88,12 @@ export async function concurrency(codec: Codec, imgs: readonly RgbImage[]): Prom
 export async function killDuring(cli: string, args: string[], out: string, input: string, reference: Buffer, delayMs: number): Promise<'absent' | 'whole' | 'PARTIAL' | 'INPUT CHANGED'> {
   const before = sha(readFileSync(input));
   const child = spawn(process.execPath, [cli, ...args], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, delayMs));
+  // listen before waiting: a fast machine may finish the write before the kill comes, and an
+  // 'exit' that already happened would never be heard
+  const exited = new Promise((r) => child.once('exit', r));
+  await Promise.race([new Promise((r) => setTimeout(r, delayMs)), exited]);
   child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  await exited;
   if (sha(readFileSync(input)) !== before) return 'INPUT CHANGED';
   if (!existsSync(out)) return 'absent';
   return readFileSync(out).equals(reference) ? 'whole' : 'PARTIAL';
