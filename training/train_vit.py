@@ -145,6 +145,18 @@ def export(args) -> int:
                 ref_l, ref_a = model(xi)
             got = ort.run(tmp / "classifier.onnx", {"y_hat": xi.numpy()})
             parity[f"{w}x{h}"] = max(float(np.abs(got["logits"] - ref_l.numpy()).max()), float(np.abs(got["cls_attention"] - ref_a.numpy()).max()))
+    # the two RGB baselines as ONNX too, beside the data (not shipped): bench/vit.ts times them
+    baselines = {}
+    for kind in ("decoded", "original"):
+        pt = args.data / f"vit-{kind}.pt"
+        if not pt.exists():
+            continue
+        bk = torch.load(pt, map_location="cpu")
+        bm = TokenViT(VitConfig(**bk["config"])).eval()
+        bm.load_state_dict(bk["model"])
+        bkw = dict(kw, input_names=["patches"], dynamic_axes={"patches": {2: "h", 3: "w"}, "cls_attention": {1: "n"}})
+        torch.onnx.export(bm, (torch.randn(1, 768, 16, 16),), str(args.data / f"vit-{kind}.onnx"), **bkw)
+        baselines[kind] = str(args.data / f"vit-{kind}.onnx")
     results = {k: json.loads((args.data / f"results-{k}.json").read_text()) for k in ("latent", "decoded", "original") if (args.data / f"results-{k}.json").exists()}
     manifest = {
         "id": args.id, "kind": "classifier", "format_version": 1, "codec_model": meta["codec"], "classes": meta["classes"],
@@ -161,7 +173,7 @@ def export(args) -> int:
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
-    print(f"wrote {out}; parity {parity}")
+    print(f"wrote {out}; parity {parity}; baselines {baselines}")
     return 0
 
 

@@ -59,7 +59,7 @@ function row(s: Shown): string {
   const ms = s.msssim === null ? '—' : s.msssim.toFixed(4);
   // a dropped .hic has no original to compare with: no PSNR, no encode time
   const psnr = Number.isFinite(s.psnr) ? `${s.psnr.toFixed(2)} dB` : '—';
-  return `<tr data-codec="${s.codec}" data-bytes="${s.bytes}" data-psnr="${Number.isFinite(s.psnr) ? s.psnr.toFixed(4) : ''}"><td>${s.codec}</td><td>${s.quality}</td><td>${s.bytes.toLocaleString('en')}</td><td>${s.bpp.toFixed(3)}</td><td>${psnr}</td><td>${ms}</td><td>${s.encodeMs ? fmtMs(s.encodeMs) : '—'}</td><td>${fmtMs(s.decodeMs)}</td></tr>`;
+  return `<tr data-codec="${s.codec}" data-bytes="${s.bytes}" data-decode-ms="${s.decodeMs.toFixed(1)}" data-psnr="${Number.isFinite(s.psnr) ? s.psnr.toFixed(4) : ''}"><td>${s.codec}</td><td>${s.quality}</td><td>${s.bytes.toLocaleString('en')}</td><td>${s.bpp.toFixed(3)}</td><td>${psnr}</td><td>${ms}</td><td>${s.encodeMs ? fmtMs(s.encodeMs) : '—'}</td><td>${fmtMs(s.decodeMs)}</td></tr>`;
 }
 
 function draw(canvas: HTMLCanvasElement, img: Rgb): void {

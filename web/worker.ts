@@ -168,8 +168,8 @@ async function handle(m: Request): Promise<void> {
       const info = inspectContainer(m.bytes);
       const t1 = performance.now();
       const decoded = await codec.decode(m.bytes, work());
-      await classify(m.bytes).catch(() => undefined); // another model's stream: no class, still decoded
       const decodeMs = performance.now() - t1;
+      await classify(m.bytes).catch(() => undefined); // another model's stream: no class, still decoded
       const tiles = info.chunks.filter((c) => c.type === 'TILE' || c.type === 'YHAT').length;
       post({ type: 'decoded', info: { width: info.width, height: info.height, quality: info.quality, bytes: info.totalBytes, modelId: info.modelId, tiles }, decodeMs, image: decoded, metadata: sizes(decoded.metadata) });
     }
