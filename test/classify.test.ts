@@ -71,7 +71,7 @@ test('a classifier for another codec model and a tampered classifier are refused
   const tampered = join(dir, 'tampered');
   await cp(src, tampered, { recursive: true });
   const onnx = await readFile(join(tampered, 'classifier.onnx'));
-  onnx[onnx.length >> 1] ^= 1;
+  onnx[onnx.length >> 1]! ^= 1;
   await writeFile(join(tampered, 'classifier.onnx'), onnx);
   r = hic('classify', join(GOLDEN, 'flower-q50.hic'), '--classifier', tampered);
   assert.equal(r.status, EXIT_STATUS.E_MODEL_INTEGRITY, r.stderr);
@@ -90,7 +90,7 @@ test('corrupt streams: truncated, bad magic and flipped payload bytes give stabl
   ];
   for (let i = 0; i < 6; i++) {
     const b = Buffer.from(good);
-    b[40 + Math.floor(((i * 0.61803) % 1) * (b.length - 41))] ^= 0x55;
+    b[40 + Math.floor(((i * 0.61803) % 1) * (b.length - 41))]! ^= 0x55;
     cases.push([`flipped byte ${i}`, b, ['E_CHECKSUM', 'E_CORRUPT']]);
   }
   for (const [name, bytes, codes] of cases) {

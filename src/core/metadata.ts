@@ -6,7 +6,8 @@ import { exifTiff } from './exif.js';
 
 const ascii = (b: Uint8Array, at: number, n: number) => String.fromCharCode(...b.subarray(at, at + n));
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The parts one after another in one new array. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {

@@ -5,6 +5,7 @@ import { deflateSync } from 'node:zlib';
 
 import { crc32 } from '../bitstream/crc32.js';
 import type { ImageMetadata, Picture } from '../codec/codec.js';
+import { concat } from '../core/metadata.js';
 
 const SIG = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const COLOR_TYPE = { 1: 0, 2: 4, 3: 2, 4: 6 } as const;
@@ -20,16 +21,6 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 }
 
 const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** PNG bytes of `p` (filter 0, zlib level `level`), with the given metadata chunks. */
 export function writePng(p: Picture, metadata: ImageMetadata = {}, level = 1): Uint8Array {

@@ -11,6 +11,7 @@ from PIL import Image
 
 import export
 import train
+from conftest import write_wave_pngs
 from hicodec_train import ort
 from hicodec_train.data import DeviceCropSampler
 from hicodec_train.pack import load_pack, write_pack
@@ -23,14 +24,7 @@ TINY = dict(N=16, M=32, Nz=16, hs_hidden=16, hm_hidden=16, gs_dims=[32, 16, 16],
 @pytest.fixture(scope="module")
 def packs(tmp_path_factory):
     d = tmp_path_factory.mktemp("gpu")
-    rng = np.random.default_rng(3)
-    yy, xx = np.mgrid[0:128, 0:128] / 128.0
-    for i in range(8):
-        a = rng.uniform(0.5, 4, 3)
-        img = 0.5 + 0.4 * np.sin(2 * np.pi * (a[0] * xx[..., None] + a[1] * yy[..., None]) + rng.uniform(0, 6, 3))
-        img += rng.normal(0, 0.03, img.shape)
-        Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(d / f"s{i}.png")
-    files = sorted(d.glob("s*.png"))
+    files = write_wave_pngs(d, 8, 128, seed=3)
     train_info = write_pack(files[:6], d / "train.hpk")
     write_pack(files[6:], d / "val.hpk")
     cfg = d / "tiny.json"

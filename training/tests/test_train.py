@@ -9,18 +9,13 @@ import torch
 from PIL import Image
 
 import train
+from conftest import write_wave_pngs
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     d = tmp_path_factory.mktemp("imgs")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:96, 0:96] / 96.0
-    for i in range(6):
-        a = rng.uniform(0.5, 4, 3)
-        img = 0.5 + 0.4 * np.sin(2 * np.pi * (a[0] * xx[..., None] + a[1] * yy[..., None]) + rng.uniform(0, 6, 3))
-        img += rng.normal(0, 0.03, img.shape)
-        Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(d / f"s{i}.png")
+    write_wave_pngs(d, 6, 96, seed=0)
     return d
 
 
