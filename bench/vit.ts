@@ -3,7 +3,7 @@
 //   latent:   .hic → entropy decoding + hyper networks → ŷ → latent ViT (the shipped classifier)
 //   decoded:  .hic → full decode (synthesis) → 16×16 RGB patches → ViT of the same size
 //   original: image file → 16×16 RGB patches → ViT of the same size (no compression at all)
-//   npm run bench:vit  [-- --run runs/vit] [--timing N]   → bench/results/vit-<date>.{json,md}
+//   npm run bench:vit  [-- --run runs/vit] [--timing N] [--limit N]   → bench/results/vit-<date>.{json,md}
 // The latent path's accuracy is measured here through the product (each photo encoded at every
 // quality, classified from its bytes with the library); the baselines' accuracies come from
 // training (train_vit.py evaluates them on the same photos, decoded by the same runtime). Times:
@@ -34,7 +34,9 @@ const CLI = join(REPO, 'dist/src/cli/hic.js');
 
 const valDir = join(SHARED, 'flowers', 'val');
 const classes = readdirSync(valDir).sort();
-const files = classes.flatMap((c, label) => readdirSync(join(valDir, c)).sort().map((f) => ({ file: join(valDir, c, f), label })));
+const LIMIT = Number(arg('--limit', '0')); // smoke runs: every n-th photo so that all classes stay
+const everyFile = classes.flatMap((c, label) => readdirSync(join(valDir, c)).sort().map((f) => ({ file: join(valDir, c, f), label })));
+const files = LIMIT ? everyFile.filter((_, i) => i % Math.ceil(everyFile.length / LIMIT) === 0) : everyFile;
 
 const codec = await createCodec({ threads: 2 });
 const classifier = await loadClassifier(await resolveClassifierDir(codec.modelId), 2);
@@ -125,7 +127,7 @@ await classifier.dispose();
 
 const date = new Date().toISOString().slice(0, 10);
 const result = {
-  name: `vit-${date}`, machine: machine(), model: codec.modelId, classifier: classifier.id, command: 'npm run bench:vit',
+  name: `vit-${date}${LIMIT ? '-quick' : ''}`, machine: machine(), model: codec.modelId, classifier: classifier.id, command: 'npm run bench:vit',
   validation_images: files.length, qualities: QUALITIES,
   top1_percent: { latent_product_path: latentAccuracy, ...Object.fromEntries(Object.entries(trained).map(([k, v]) => [`${k}_training_eval`, v.accuracy])) },
   parameters: Object.fromEntries(Object.entries(trained).map(([k, v]) => [k, v.parameters])),
