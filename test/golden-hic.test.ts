@@ -1,5 +1,6 @@
 // The committed golden .hic files (tools/make-golden-hic.mjs, one folder per shipped model) still
-// parse to exactly the same symbols and decode to the committed pixels (±1: float synthesis).
+// parse to exactly the same symbols and decode to the committed pixels (±1: float synthesis); the
+// format-2 cases keep their tiles, gray and alpha channels (alpha exact) and metadata chunks.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { after, test } from 'node:test';
 
 import { inspectContainer } from '../src/bitstream/container.js';
 import type { Codec } from '../src/codec/codec.js';
-import { decodeImageFile } from '../src/node/image.js';
+import { readImageFile } from '../src/node/image.js';
 import { createCodec } from '../src/node/index.js';
 import { maxAbsDiff, REPO } from './helpers.js';
 
@@ -37,9 +38,23 @@ for (const model of models) {
       const s = await codec.decodeSymbols(bytes);
       assert.deepEqual({ zHat: sha(s.zHat), k: sha(s.k), q: sha(s.q) }, meta.sha256);
       const img = await codec.decode(bytes);
-      const ref = await decodeImageFile(await readFile(join(dir, `${name}.png`)));
+      const ref = (await readImageFile(await readFile(join(dir, `${name}.png`)))).image;
       assert.deepEqual([img.width, img.height], [ref.width, ref.height]);
+      assert.equal(img.channels ?? 3, meta.channels ?? 3);
+      assert.equal(img.data.length, ref.data.length);
       assert.ok(maxAbsDiff(img.data, ref.data) <= 1);
+      if (meta.tile_size) assert.ok(info.chunks.filter((c) => c.type === 'TILE').length > 1, 'several tiles');
+      if (name.endsWith('-meta')) {
+        assert.deepEqual(info.chunks.map((c) => c.type).filter((t) => t === 'EXIF' || t === 'XMP ').sort(), ['EXIF', 'XMP ']);
+        assert.match(new TextDecoder().decode(img.metadata?.xmp), /hicodec golden/);
+      }
+      if ((meta.channels ?? 3) % 2 === 0) {
+        // the alpha plane is lossless: exactly the ramp the tool wrote
+        const c = meta.channels as number;
+        for (let i = 0; i < meta.width * meta.height; i++) {
+          assert.equal(img.data[i * c + c - 1], Math.round((255 * ((i % meta.width) + Math.floor(i / meta.width))) / Math.max(1, meta.width + meta.height - 2)));
+        }
+      }
     });
   }
 }

@@ -154,6 +154,13 @@ test('gray stays gray and costs fewer bytes than colour; 16-bit input is reporte
   const d = await codec.decode(gray.bytes);
   assert.equal(d.channels, 1);
   assert.equal(d.data.length, 256 * 192);
+  // written out, gray stays gray (was: sharp turned our gray PNG into an sRGB one)
+  for (const [f, want] of [['png', 1], ['jpeg', 1], ['tiff', 1]] as const) {
+    const m = await sharp(Buffer.from((await writeImageFile(d, f)).bytes)).metadata();
+    assert.equal(m.channels, want, `${f}: ${m.channels} channels, ${m.space}`);
+  }
+  const ga = { width: 4, height: 2, channels: 2 as const, data: Uint8Array.from({ length: 16 }, (_, i) => i * 9) };
+  assert.deepEqual((await readImageFile((await writeImageFile(ga, 'png')).bytes)).image, ga);
   const png16 = new Uint8Array(await sharp(Buffer.from(grayData), { raw: { width: 256, height: 192, channels: 1 } }).toColourspace('grey16').png().toBuffer());
   const r = await readImageFile(png16, 'g16.png');
   assert.equal(r.image.channels, 1);

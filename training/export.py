@@ -140,6 +140,19 @@ def conv_layers(module: torch.nn.Module) -> list[dict]:
     return out
 
 
+def prior_stage(path: Path) -> dict:
+    """What an earlier training stage was: from a package's manifest (its own record, with its own
+    earlier stages) or from a checkpoint's record."""
+    if path.is_dir():
+        t = json.loads((path / "manifest.json").read_text())["training"]
+        keep = ("steps", "wall_time_minutes", "batch", "crop", "lr", "lambdas", "crops_seen", "hardware", "command", "commit", "earlier_stages")
+        return {"source": f"package {path.name}", **{k: t[k] for k in keep if k in t}}
+    ck = torch.load(path, map_location="cpu")
+    rec = ck.get("record", {})
+    return {"source": f"checkpoint {path}", "steps": ck.get("step"), "wall_time_minutes": round(ck.get("elapsed", 0.0) / 60, 1),
+            "crops_seen": ck.get("crops_seen"), **{k: rec.get(k) for k in ("batch", "crop", "lr", "hardware", "train_only") if k in rec}}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
@@ -149,6 +162,8 @@ def main(argv=None) -> int:
     p.add_argument("--command", default=None, help="the training command to record")
     p.add_argument("--force", action="store_true", help="replace an existing package folder")
     p.add_argument("--no-parity", action="store_true", help="skip the ONNX Runtime check")
+    p.add_argument("--prior", type=Path, action="append", default=[],
+                   help="an earlier stage this checkpoint grew from (a checkpoint or a package folder), recorded in the manifest; repeat in order")
     p.add_argument("--extend-lambdas", default=None,
                    help="comma-separated λ values beyond the trained ones (e.g. 0.0004,0.25): extrapolated gain vectors "
                         "so that quality 0 and 100 reach lower and higher rates than training covered")
@@ -235,9 +250,11 @@ def main(argv=None) -> int:
             "training": {
                 "data": rec.get("data"), "images": rec.get("images"), "steps": ckpt.get("step"),
                 "wall_time_minutes": round(ckpt.get("elapsed", 0.0) / 60, 1), "batch": rec.get("batch"), "crop": rec.get("crop"),
-                "lr": rec.get("lr"), "lambdas": list(cfg.lambdas), "hardware": rec.get("hardware"), "torch": rec.get("torch"),
+                "lr": rec.get("lr"), "lambdas": [lam for lam, t in zip(cfg.lambdas, trained) if t],
+                "crops_seen": ckpt.get("crops_seen"), "hardware": rec.get("hardware"), "torch": rec.get("torch"),
                 "command": args.command, "commit": git_commit(), "config": cfg.to_dict(),
                 "loss_history_tail": ckpt.get("history", [])[-5:],
+                **({"earlier_stages": [prior_stage(p) for p in args.prior]} if args.prior else {}),
             },
             "export": {"host": platform.node() and platform.machine(), "parity": report},
         }

@@ -186,6 +186,8 @@ export async function writeImageFile(p: Picture | DecodedPicture, format: ImageF
   let s = sharp(writePng(p, m, 1), { limitInputPixels: false }).keepIccProfile();
   if (m.exif) s = s.keepExif();
   if (m.xmp) s = s.keepXmp();
+  // gray stays gray (sharp would otherwise write our gray PNG back out as sRGB colour)
+  if (ch === 1 || ch === 2) s = s.toColourspace('b-w');
   if (format === 'jpeg' && (ch === 2 || ch === 4)) {
     s = s.flatten({ background: '#ffffff' });
     dropped.push('alpha (JPEG has none: flattened on white)');

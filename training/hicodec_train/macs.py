@@ -91,8 +91,8 @@ def model_macs_per_pixel(model, h: int = 512, w: int = 768) -> dict:
         res["h_s_scale"] = count_macs(model.h_s_scale, z)
     else:
         res["h_s_scale"] = count_macs(_Call(model.h_s_scale, model.h_s_scale.hidden), z)
-        h = torch.zeros(1, cfg.hs_hidden, h // 16, w // 16)
-        res["context"] = count_macs(_Call(model.ctx, lambda y_, h_: _run_context(model.ctx, y_, h_)), y, h)
+        hid = torch.zeros(1, cfg.hs_hidden, h // 16, w // 16)
+        res["context"] = count_macs(_Call(model.ctx, lambda y_, h_: _run_context(model.ctx, y_, h_)), y, hid)
     out = {k: round(v / px, 1) for k, v in res.items()}
     out["measured_at"] = f"{w}x{h}"
     return out
