@@ -22,6 +22,7 @@ function newest(prefix, filter = () => true) {
   return all.at(-1);
 }
 
+const QS = [0, 25, 50, 75, 100];
 const pct = (v) => (v === null || v === undefined ? 'n/a' : `${v > 0 ? '+' : ''}${v.toFixed(1)}%`);
 
 export function section() {
@@ -66,6 +67,19 @@ export function section() {
         '',
       );
     }
+  }
+  const vit = newest('vit-');
+  if (vit) {
+    const d = vit.d;
+    const acc = (k, q) => d.top1_percent[k]?.[String(q)];
+    const fmt = (v) => (v === undefined ? 'n/a' : `${v.toFixed(1)}%`);
+    lines.push(
+      `**Recognition without decoding** (tf_flowers, ${d.validation_images} validation photos, 5 classes, [${vit.file}](${vit.file})): the latent ViT reads a \`.hic\` ` +
+        `with top-1 ${fmt(acc('latent_product_path', 50))} at quality 50 (${QS.map((q) => fmt(acc('latent_product_path', q))).join(' / ')} at q${QS.join('/')}); ` +
+        `the same ViT on decoded pixels ${fmt(acc('decoded_training_eval', 50))}, on the original pixels ${fmt(acc('original_training_eval', 50))}. ` +
+        `It takes ${d.ms_per_image_q50.latent} ms per photo against ${d.ms_per_image_q50.decoded} ms for decode + classify (${d.speedup_latent_vs_decode_and_classify}× faster).`,
+      '',
+    );
   }
   const fz = newest('fuzz-');
   const rel = newest('reliability-');
