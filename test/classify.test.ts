@@ -46,9 +46,10 @@ test('hic classify on the golden flower stream gives the recorded class', async 
   assert.match(human.stdout, new RegExp(`flower-q50\\.hic: ${want.label} \\(`));
 });
 
+// grids are the padded latent (multiples of 64 px → 4 tokens); 1100×700 → 72×44 tokens, pooled by 3
 test('any size: a tiled stream is classified on its whole grid, a large one pooled to ≤ 32×32 tokens', async () => {
   const codec = await node();
-  for (const [w, h, tile, grid, pooled] of [[300, 200, 128, [19, 13], 1], [1100, 700, 512, [24, 16], 3], [40, 24, 1024, [3, 2], 1]] as const) {
+  for (const [w, h, tile, grid, pooled] of [[300, 200, 128, [20, 16], 1], [1100, 700, 512, [24, 15], 3], [40, 24, 1024, [4, 4], 1]] as const) {
     const { bytes } = await codec.encode(syntheticImage(w, h, w), { quality: 50, tileSize: tile });
     const r = await classifier.classify(codec, bytes);
     assert.deepEqual([r.grid.width, r.grid.height, r.grid.pooled], [...grid, pooled], `${w}×${h}`);

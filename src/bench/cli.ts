@@ -1,6 +1,6 @@
 // `hic bench DIR`: runs the benchmark, writes bench/results/<name>.{json,md,svg,png} and, with
 // --write-benchmarks, the repository's BENCHMARKS.md.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,6 +9,9 @@ import sharp from 'sharp';
 import { machine } from './machine.js';
 import { loadAnchors, markdown, summarize, svgPlot } from './report.js';
 import { runBench } from './run.js';
+
+/** BENCHMARKS.md from this marker on is about the other benchmarks and survives a rewrite. */
+export const MORE_BEGIN = '<!-- other benchmarks: kept by hic bench --write-benchmarks -->';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_IMAGES = process.env['HICODEC_KODAK'] ?? join(REPO_ROOT, '../shared/data/kodak');
@@ -88,7 +91,10 @@ export async function benchCommand(dir: string | undefined, o: BenchCliOptions):
       '',
       md,
     ].join('\n');
-    await writeAtomic(join(REPO_ROOT, 'BENCHMARKS.md'), doc);
+    // the sections about the other benchmarks (speed, tiles, reliability, …) are kept as they are
+    const oldDoc = await readFile(join(REPO_ROOT, 'BENCHMARKS.md'), 'utf8').catch(() => '');
+    const at = oldDoc.indexOf(MORE_BEGIN);
+    await writeAtomic(join(REPO_ROOT, 'BENCHMARKS.md'), at >= 0 ? `${doc.trimEnd()}\n\n${oldDoc.slice(at)}` : doc);
     process.stderr.write(`bench: wrote ${join(REPO_ROOT, 'BENCHMARKS.md')}\n`);
   }
   return { json: `${base}.json`, md };
