@@ -8,7 +8,8 @@ import sharp from 'sharp';
 
 import { machine } from './machine.js';
 import { loadAnchors, markdown, summarize, svgPlot } from './report.js';
-import { runBench } from './run.js';
+import { CodecError } from '../core/errors.js';
+import { runBench, type BenchResult } from './run.js';
 
 /** BENCHMARKS.md from this marker on is about the other benchmarks and survives a rewrite. */
 export const MORE_BEGIN = '<!-- other benchmarks: kept by hic bench --write-benchmarks -->';
@@ -26,6 +27,27 @@ export interface BenchCliOptions {
   readonly anchors?: string;
   readonly writeBenchmarks?: boolean;
   readonly command?: string;
+  /** An earlier result JSON of the same images: rows of the codecs this run does not measure are
+   *  taken from it (reference codecs whose library versions are unchanged), and said so. */
+  readonly reuse?: string;
+}
+
+/** Rows and codec descriptions from an earlier run for the codecs `res` lacks, after checking that
+ *  the images are the same and that sharp (which carries libaom/libwebp/mozjpeg) and the JXL wasm
+ *  are the versions this run would use. */
+async function reuseRows(res: BenchResult, file: string, mach: Record<string, unknown>): Promise<{ res: BenchResult; reused: { from: string; codecs: string[] } }> {
+  const old = JSON.parse(await readFile(file, 'utf8')) as BenchResult & { machine: { versions?: Record<string, string> } };
+  const imgs = (r: BenchResult) => r.images.map((i) => `${i.name}:${i.width}x${i.height}`).join();
+  if (imgs(old) !== imgs(res)) throw new CodecError('E_INVALID_OPTION', `--reuse ${file}: not the same images`);
+  const now = (mach['versions'] ?? {}) as Record<string, string>;
+  if (old.machine.versions?.['sharp'] !== now['sharp']) throw new CodecError('E_INVALID_OPTION', `--reuse ${file}: sharp ${old.machine.versions?.['sharp']} then, ${now['sharp']} now`);
+  const have = new Set(res.codecs.map((c) => c.id));
+  const take = old.codecs.filter((c) => !have.has(c.id) && c.id !== 'hicodec');
+  const ids = new Set(take.map((c) => c.id));
+  return {
+    res: { ...res, codecs: [...res.codecs, ...take.map((c) => ({ ...c, label: `${c.label} †` }))], rows: [...res.rows, ...old.rows.filter((r) => ids.has(r.codec))] },
+    reused: { from: basename(file), codecs: [...ids] },
+  };
 }
 
 function progressBar(): (done: number, total: number, what: string) => void {
@@ -59,19 +81,24 @@ export async function benchCommand(dir: string | undefined, o: BenchCliOptions):
   const name = o.name ?? `${basename(images)}-${new Date().toISOString().slice(0, 10)}${o.quick ? '-quick' : ''}`;
   const out = resolve(o.out ?? join(REPO_ROOT, 'bench/results'));
   await mkdir(out, { recursive: true });
-  const res = await runBench({
+  const measured = await runBench({
     dir: images, quick: !!o.quick, progress: progressBar(),
     ...(o.codecs ? { codecs: o.codecs.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     ...(o.model ? { model: o.model } : {}),
   });
+  const mach = machine();
+  const merged = o.reuse ? await reuseRows(measured, o.reuse, mach) : undefined;
+  const res = merged?.res ?? measured;
   // Published anchors are Kodak curves: compare with them only on a Kodak run.
   const anchors = basename(images).toLowerCase().includes('kodak') ? loadAnchors(o.anchors ?? DEFAULT_ANCHORS) : [];
   const summary = summarize(res, anchors);
-  const mach = machine();
-  const command = o.command ?? (process.env['npm_lifecycle_event'] === 'bench' && !dir && !o.quick ? 'npm run bench' : ['hic bench', dir, o.quick ? '--quick' : undefined].filter(Boolean).join(' '));
-  const md = markdown(res, summary, { name, machine: mach, command });
+  const command = o.command ?? (process.env['npm_lifecycle_event'] === 'bench' && !dir && !o.quick ? 'npm run bench' : ['hic bench', dir, o.quick ? '--quick' : undefined, o.codecs ? `--codecs ${o.codecs}` : undefined, o.reuse ? `--reuse ${relative(REPO_ROOT, resolve(o.reuse))}` : undefined].filter(Boolean).join(' '));
+  const reusedNote = merged
+    ? `\n† measured in the earlier run \`${merged.reused.from}\` on the same images with the same library versions (rows reused: ${merged.reused.codecs.join(', ')}); their times are from that run.\n`
+    : '';
+  const md = markdown(res, summary, { name, machine: mach, command }) + reusedNote;
   const svg = svgPlot(res, summary, anchors, basename(images));
-  const json = JSON.stringify({ name, images_dir: images, machine: mach, command, ...res, summary }, null, 1);
+  const json = JSON.stringify({ name, images_dir: images, machine: mach, command, ...res, ...(merged ? { reused: merged.reused } : {}), summary }, null, 1);
   const base = join(out, name);
   await writeAtomic(`${base}.json`, json + '\n');
   await writeAtomic(`${base}.md`, md);

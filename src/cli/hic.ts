@@ -351,6 +351,7 @@ export function program(): Command {
     .option('--model <id|dir>', 'hicodec model (default: models/DEFAULT)')
     .option('--anchors <dir>', 'published Kodak curves (default: ../shared/anchors/kodak)')
     .option('--write-benchmarks', 'also write BENCHMARKS.md at the repository root')
+    .option('--reuse <result.json>', 'take the rows of codecs not listed in --codecs from this earlier run of the same images (library versions checked)')
     .action(async (dir: string | undefined, o: BenchCliOptions) => {
       const { md } = await benchCommand(dir, o);
       process.stdout.write(md);
