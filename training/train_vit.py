@@ -105,7 +105,8 @@ def train(args) -> int:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             step += 1
-        acc = evaluate(model, args.input, val)
+        last = epoch + 1 == args.epochs
+        acc = evaluate(model, args.input, val) if last or (epoch + 1) % args.eval_every == 0 else None
         log.append(dict(epoch=epoch + 1, loss=round(float(loss), 4), val=acc, minutes=round((time.time() - t0) / 60, 1)))
         print(f"{args.input} epoch {epoch + 1}: loss {float(loss):.3f} val {acc} ({(time.time() - t0) / 60:.1f} min)", flush=True)
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict(), input=args.input, log=log), args.data / f"vit-{args.input}.pt")
@@ -192,6 +193,7 @@ def main(argv=None) -> int:
     b.add_argument("--heads", type=int, default=4)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--eval-every", type=int, default=1, help="validate every this many epochs (and after the last)")
     c = sub.add_parser("export")
     c.add_argument("--data", type=Path, default=REPO / "runs" / "vit")
     c.add_argument("--id", required=True)
