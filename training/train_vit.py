@@ -2,10 +2,10 @@
 """Recognition without decoding: train the latent-token ViT (and its two baselines) on tf_flowers.
 
   node training/tools/vit_prep.mjs runs/vit          # the data, with the product's runtime
-  /usr/bin/python3 training/train_vit.py train --data runs/vit --input latent   --epochs 30
-  /usr/bin/python3 training/train_vit.py train --data runs/vit --input decoded  --epochs 30
-  /usr/bin/python3 training/train_vit.py train --data runs/vit --input original --epochs 30
-  /usr/bin/python3 training/train_vit.py export --data runs/vit --id hic-vit-flowers-v1
+  /usr/bin/python3 training/train_vit.py train --data runs/vit --input latent   --epochs 5
+  /usr/bin/python3 training/train_vit.py train --data runs/vit --input decoded  --epochs 5
+  /usr/bin/python3 training/train_vit.py train --data runs/vit --input original --epochs 5
+  /usr/bin/python3 training/train_vit.py export --data runs/vit --id hic-vit-flowers-v4
   (training/recipes/vit-flowers.sh runs all of it; it must be rerun when the default codec changes)
 
 The data (training/tools/vit_prep.mjs): every photo of ../shared/data/flowers (256×256) through the
@@ -184,13 +184,13 @@ def main(argv=None) -> int:
     b = sub.add_parser("train")
     b.add_argument("--data", type=Path, default=REPO / "runs" / "vit")
     b.add_argument("--input", choices=("latent", "decoded", "original"), required=True)
-    b.add_argument("--epochs", type=int, default=30)
+    b.add_argument("--epochs", type=int, default=5)
     b.add_argument("--batch", type=int, default=64)
     b.add_argument("--lr", type=float, default=1e-3)
     b.add_argument("--warmup", type=int, default=100)
     b.add_argument("--dim", type=int, default=128)
-    b.add_argument("--depth", type=int, default=4)
-    b.add_argument("--heads", type=int, default=4)
+    b.add_argument("--depth", type=int, default=2)
+    b.add_argument("--heads", type=int, default=2)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--eval-every", type=int, default=1, help="validate every this many epochs (and after the last)")
