@@ -41,4 +41,8 @@ const out = { name: `model-speed-${new Date().toISOString().slice(0, 10)}`, mach
   decode_ratio_b_over_a: Math.round((100 * res[1]!.decode_ms) / res[0]!.decode_ms) / 100, encode_ratio_b_over_a: Math.round((100 * res[1]!.encode_ms) / res[0]!.encode_ms) / 100 };
 await mkdir(join(REPO, 'bench/results'), { recursive: true });
 await writeFile(join(REPO, 'bench/results', `${out.name}.json`), JSON.stringify(out, null, 1) + '\n');
+const md = [`# Two models, one run ${out.name.slice(12)}`, '', `${files.length} Kodak images, quality 50, 2 threads, medians (library calls after a warm-up). Command: \`${out.command}\`.`, '',
+  '| model | encode ms | decode ms | bytes (all images) |', '|---|---:|---:|---:|', ...res.map((r) => `| ${r.model} | ${r.encode_ms} | ${r.decode_ms} | ${r.bytes_q50} |`), '',
+  `${res[1]!.model} against ${res[0]!.model}: decode ×${out.decode_ratio_b_over_a}, encode ×${out.encode_ratio_b_over_a}.`, ''].join('\n');
+await writeFile(join(REPO, 'bench/results', `${out.name}.md`), md);
 console.log(JSON.stringify(out.models), 'decode B/A', out.decode_ratio_b_over_a, 'encode B/A', out.encode_ratio_b_over_a);
