@@ -25,7 +25,7 @@ const CASES = [
   ['s64x48-q70-grayalpha', 64, 48, 70, { channels: 2 }],
   ['s200x140-q30-rgba-tile128-meta', 200, 140, 30, { channels: 4, tileSize: 128, metadata: true }],
 ];
-export const FLOWER = 'daisy/10172379554_b296050f82_n.jpg';
+export const FLOWER = 'daisy/10437929963_bc13eebe0c.jpg';
 
 function picture(w, h, channels) {
   const rgb = syntheticImage(w, h, w * 31 + h);
