@@ -137,11 +137,13 @@ test('hic explain writes panels, a report and a summary', async () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /180×120 → 12×8 = 96 tokens of 192 values/);
     const files = (await readdir(join(dir, 'p.explain'))).sort();
-    assert.deepEqual(files, ['attention_16.png', 'attention_8.png', 'bits_y.png', 'bits_z.png', 'decoded.png', 'error.png', 'features_16.png', 'features_2.png', 'features_4.png',
+    assert.deepEqual(files, ['attention_16.png', 'attention_8.png', 'bits_y.png', 'bits_z.png', 'class_attention.png', 'decoded.png', 'error.png', 'features_16.png', 'features_2.png', 'features_4.png',
       'features_8.png', 'receptive_field.png', 'report.html', 'summary.json', 'tokens.png']);
     assert.match(r.stdout, /attention \/16 block 1 \(shifted\): 6 heads look \d+–\d+ px away/);
+    // the default model ships a classifier: where its class token looks, from the latent alone
+    assert.match(r.stdout, /classifier hic-vit-[\w.-]+: looks like \w+ \(\d+\.\d%\), from the latent alone; its class token attends most to the 16×16 patch at \(\d+, \d+\)/);
     const html = await readFile(join(dir, 'p.explain', 'report.html'), 'utf8');
-    assert.equal((html.match(/<img /g) ?? []).length, 12);
+    assert.equal((html.match(/<img /g) ?? []).length, 13);
     assert.match(html, /Decoder attention at 1\/16/);
     const s = JSON.parse(await readFile(join(dir, 'p.explain', 'summary.json'), 'utf8'));
     assert.equal(s.bits_per_channel.y.length, 192);
