@@ -261,17 +261,20 @@ export function program(): Command {
       .option('--threads <n>', 'inference threads (per worker with --workers)', intArg(1, 256))
       .option('--workers <n>', 'worker threads that take the tiles, each with its own sessions (default 0: this thread)', intArg(0, 64))
       .option('--progress', 'print progress on stderr even when it is not a terminal');
-  common(
-    p.command('encode')
-      .description('encode an image (PNG, JPEG, WebP, TIFF, AVIF; "-" = stdin) to .hic')
-      .argument('<input>')
-      .option('-o, --output <file>', 'output file ("-" = stdout; default: input name with .hic)')
+  // rate and metadata choices, the same for `encode` and `batch`
+  const encodeOptions = (c: Command) =>
+    c
       .addOption(new Option('-q, --quality <q>', 'quality 0..100 (default 75)').argParser(intArg(0, 100)).conflicts(['targetBpp', 'targetSize']))
       .addOption(new Option('--target-bpp <bpp>', 'highest quality whose size is at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
       .addOption(new Option('--target-size <bytes>', 'highest quality whose file is at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
       .option('--tile <px>', 'tile size in pixels, a multiple of 128 (default 1024): the unit of memory and parallel work', intArg(128, 65408))
       .addOption(new Option('--keep <what>', 'metadata to carry: none, icc (the colour profile) or all (ICC, Exif, XMP; default)').choices(['none', 'icc', 'all']))
-      .option('--strip', 'carry no metadata (same as --keep none)')
+      .option('--strip', 'carry no metadata (same as --keep none)');
+  common(
+    encodeOptions(p.command('encode')
+      .description('encode an image (PNG, JPEG, WebP, TIFF, AVIF; "-" = stdin) to .hic')
+      .argument('<input>')
+      .option('-o, --output <file>', 'output file ("-" = stdout; default: input name with .hic)'))
       .option('--stats', 'decode again and print size, bpp, PSNR and times on stderr')
       .option('--json', 'print the statistics as JSON on stdout (stderr when the output is stdout)')
       .option('-f, --force', 'overwrite the output file'),
@@ -301,18 +304,12 @@ export function program(): Command {
       .option('-f, --force', 'replace the output folder'),
   ).action((image: string, o: ExplainCliOptions) => explainCommand(image, o));
   common(
-    p.command('batch')
+    encodeOptions(p.command('batch')
       .description('code every image of IN_DIR (recursively) into OUT_DIR, mirroring the tree; skips files whose output exists')
       .argument('<in_dir>')
       .argument('<out_dir>')
       .option('--decode', 'decode .hic files instead (to --format, default png)')
-      .option('--format <ext>', 'output format when decoding: png, jpg, webp, avif, tif')
-      .addOption(new Option('-q, --quality <q>', 'quality 0..100 (default 75)').argParser(intArg(0, 100)).conflicts(['targetBpp', 'targetSize']))
-      .addOption(new Option('--target-bpp <bpp>', 'highest quality with at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
-      .addOption(new Option('--target-size <bytes>', 'highest quality with a file of at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
-      .option('--tile <px>', 'tile size in pixels, a multiple of 128', intArg(128, 65408))
-      .addOption(new Option('--keep <what>', 'metadata to carry: none, icc or all (default)').choices(['none', 'icc', 'all']))
-      .option('--strip', 'carry no metadata')
+      .option('--format <ext>', 'output format when decoding: png, jpg, webp, avif, tif'))
       .option('--glob <pattern>', 'which files, relative to IN_DIR (default **/*.{png,jpg,jpeg,webp,tif,tiff,avif,gif}; --decode: **/*.hic)')
       .option('--jobs <n>', 'worker threads, one codec each (default: the number of CPUs)', intArg(1, 256))
       .option('--queue <url>', 'enqueue one job per file on a BullMQ queue in Redis (redis://host:port) instead of coding here')
