@@ -7,7 +7,7 @@ export { nodeRuntime } from './runtime/node.js';
 export type { Runtime, RuntimeOptions, InferenceSession, TensorData } from './runtime/types.js';
 export { loadPackageFromDir } from './node/package.js';
 export { createCodec, resolveModelDir, resolveClassifierDir, loadClassifier, MODELS_DIR, type NodeCodecOptions } from './node/index.js';
-export { Classifier, type Classification, type ClassifierManifest } from './classify/classifier.js';
+export { Classifier, decodedLatent, type Classification, type ClassifierManifest } from './classify/classifier.js';
 export { decodeImageFile, encodeImageFile, readImageFile, writeImageFile, formatForPath, OUTPUT_EXTENSIONS, type ImageFormat, type KeepMetadata, type ReadImage } from './node/image.js';
 export { psnr, mse } from './metrics/psnr.js';
 export { msSsim } from './metrics/msssim.js';

@@ -12,4 +12,4 @@ export { extractMetadata } from './core/metadata.js';
 export { resetOrientation, exifOrientation } from './core/exif.js';
 export { explainImage, receptiveFields, summaryText, type Explanation } from './explain/explain.js';
 export { panels, type Panels, type TiledPanel } from './explain/draw.js';
-export { Classifier, type Classification, type ClassifierManifest } from './classify/classifier.js';
+export { Classifier, decodedLatent, type Classification, type ClassifierManifest } from './classify/classifier.js';

@@ -3,7 +3,8 @@
 // shows. A classifier package names the codec model whose latent it reads; any other model's
 // stream is refused. Grids larger than MAX_GRID tokens a side are average-pooled down (the ViT's
 // position embedding is resized to any grid; it was trained on 16×16 tokens = 256×256 pixels).
-import type { Codec } from '../codec/codec.js';
+import { inspectContainer } from '../bitstream/container.js';
+import type { Codec, Symbols } from '../codec/codec.js';
 import { CodecError } from '../core/errors.js';
 import { gainForQuality, type FileSource } from '../model/package.js';
 import type { InferenceSession, Runtime } from '../runtime/types.js';
@@ -60,6 +61,20 @@ function pool(y: Float32Array, c: number, h: number, w: number): { data: Float32
   return { data: out, h: ph, w: pw, f };
 }
 
+/** The decoded latent ŷ = ŷ_g / gain [C, h, w] of parsed symbols (the padded token grid): what a
+ *  classifier reads, and what its training data is made of (training/tools/vit_prep.mjs). */
+export function decodedLatent(codec: Codec, s: Symbols): { data: Float32Array; channels: number; height: number; width: number } {
+  const pkg = codec.modelPackage;
+  const gain = gainForQuality(pkg, s.quality);
+  const { channels, pad_multiple: pad, stride } = pkg.manifest.latent;
+  const height = Math.ceil(s.height / pad) * (pad / stride);
+  const width = s.yHatG.length / channels / height;
+  const plane = height * width;
+  const data = new Float32Array(s.yHatG.length);
+  for (let c = 0; c < channels; c++) for (let i = 0; i < plane; i++) data[c * plane + i] = s.yHatG[c * plane + i]! / gain[c]!;
+  return { data, channels, height, width };
+}
+
 export class Classifier {
   private constructor(
     readonly manifest: ClassifierManifest,
@@ -87,7 +102,6 @@ export class Classifier {
 
   /** Classifies a .hic stream: parses it with `codec` (no synthesis) and runs the ViT on ŷ. */
   async classify(codec: Codec, bytes: Uint8Array): Promise<Classification> {
-    const { inspectContainer } = await import('../bitstream/container.js');
     const streamModel = inspectContainer(bytes).modelId;
     if (streamModel !== this.manifest.codec_model) {
       throw new CodecError('E_UNKNOWN_MODEL', `classifier ${this.id} reads the latent of ${this.manifest.codec_model}; this stream was made with ${streamModel}`);
@@ -95,16 +109,9 @@ export class Classifier {
     if (codec.modelId !== this.manifest.codec_model) {
       throw new CodecError('E_UNKNOWN_MODEL', `classifier ${this.id} reads the latent of ${this.manifest.codec_model}; the codec has ${codec.modelId}`);
     }
-    const s = await codec.decodeSymbols(bytes);
-    const pkg = codec.modelPackage;
-    const gain = gainForQuality(pkg, s.quality);
-    const m = pkg.manifest.latent.channels;
-    const hy = Math.ceil(s.height / pkg.manifest.latent.pad_multiple) * (pkg.manifest.latent.pad_multiple / pkg.manifest.latent.stride);
-    const wy = s.yHatG.length / m / hy;
-    const yHat = new Float32Array(s.yHatG.length);
-    const plane = hy * wy;
-    for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) yHat[c * plane + i] = s.yHatG[c * plane + i]! / gain[c]!;
-    const p = pool(yHat, m, hy, wy);
+    const y = decodedLatent(codec, await codec.decodeSymbols(bytes));
+    const m = y.channels;
+    const p = pool(y.data, m, y.height, y.width);
     const out = await this.session.run({ y_hat: { dtype: 'float32', dims: [1, m, p.h, p.w], data: p.data } }, ['logits', 'cls_attention']);
     const logits = out['logits']!.data as Float32Array;
     const mx = Math.max(...logits);

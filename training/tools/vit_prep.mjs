@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, writeFileSync, openSync, writeSync, closeSync, 
 import { join, resolve } from 'node:path';
 
 const REPO = resolve(new URL('../..', import.meta.url).pathname);
-const { createCodec, decodeImageFile, gainForQuality } = await import(join(REPO, 'dist/src/index.js'));
+const { createCodec, decodeImageFile, decodedLatent } = await import(join(REPO, 'dist/src/index.js'));
 const out = resolve(process.argv[2] ?? join(REPO, 'runs/vit'));
 const li = process.argv.indexOf('--limit');
 const limit = li > 0 ? Number(process.argv[li + 1]) : 0;
@@ -18,7 +18,6 @@ const TRAIN_QUALITIES = [0, 50, 100];
 
 mkdirSync(out, { recursive: true });
 const codec = await createCodec({ threads: 2 });
-const pkg = codec.modelPackage;
 const meta = { codec: codec.modelId, qualities: QUALITIES, splits: {} };
 for (const split of ['train', 'val']) {
   const classes = readdirSync(join(FLOWERS, split)).sort();
@@ -43,11 +42,7 @@ for (const split of ['train', 'val']) {
       }
       const { bytes } = await codec.encodeAnalyzed(a.img, a.a, { quality: q });
       const s = await codec.decodeSymbols(bytes);
-      const gain = gainForQuality(pkg, q);
-      const plane = s.yHatG.length / gain.length;
-      const yHat = new Float32Array(s.yHatG.length);
-      for (let c = 0; c < gain.length; c++) for (let i = 0; i < plane; i++) yHat[c * plane + i] = s.yHatG[c * plane + i] / gain[c];
-      writeSync(fd.latent, new Uint8Array(yHat.buffer));
+      writeSync(fd.latent, new Uint8Array(decodedLatent(codec, s).data.buffer));
       const dec = await codec.synthesize(s);
       const planar = new Uint8Array(3 * 256 * 256);
       for (let i = 0; i < 256 * 256; i++) for (let c = 0; c < 3; c++) planar[c * 65536 + i] = dec.data[3 * i + c];
