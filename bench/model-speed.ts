@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { machine } from '../src/bench/machine.js';
+import { median } from '../src/bench/run.js';
 import { decodeImageFile } from '../src/node/image.js';
 import { createCodec } from '../src/node/index.js';
 
@@ -20,7 +21,6 @@ const n = ni > 0 ? Number(process.argv[ni + 1]) : 24;
 const files = readdirSync(KODAK).filter((f) => f.endsWith('.png')).sort().slice(0, n);
 const codecs = [await createCodec({ model: dirA, threads: 2 }), await createCodec({ model: dirB, threads: 2 })];
 const times = codecs.map(() => ({ encode: [] as number[], decode: [] as number[], bytes: 0 }));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const f of files) {
   const img = await decodeImageFile(readFileSync(join(KODAK, f)));
   for (const [i, c] of codecs.entries()) {

@@ -11,13 +11,9 @@ import { createCodec, resolveModelDir } from '../src/node/index.js';
 import { decodeImageFile } from '../src/node/image.js';
 import { syntheticImage } from '../test/helpers.js';
 import { machine } from '../src/bench/machine.js';
+import { median } from '../src/bench/run.js';
 
 const KODIM = process.env['HICODEC_KODAK'] ? `${process.env['HICODEC_KODAK']}/kodim23.png` : new URL('../../../shared/data/kodak/kodim23.png', import.meta.url).pathname;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 const model = await loadPackageFromDir(await resolveModelDir());
 const codec = await createCodec({ threads: 2 });

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { machine } from '../src/bench/machine.js';
+import { median } from '../src/bench/run.js';
 import { decodeImageFile } from '../src/node/image.js';
 import { createCodec, loadClassifier, resolveClassifierDir } from '../src/node/index.js';
 import { nodeRuntime } from '../src/runtime/node.js';
@@ -87,7 +88,6 @@ const latentAccuracy = Object.fromEntries(QUALITIES.map((q) => [q, Math.round((1
 const trained = Object.fromEntries(['latent', 'decoded', 'original'].filter((k) => existsSync(join(RUN, `results-${k}.json`))).map((k) => [k, JSON.parse(readFileSync(join(RUN, `results-${k}.json`), 'utf8')) as { accuracy: Record<string, number>; parameters: number }]));
 
 // time per image (library, 2 threads), medians after one warm-up
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const timeIt = async (fn: () => Promise<unknown>) => {
   await fn();
   const ts = [];

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { bdQuality, bdRate, type RdCurve } from '../metrics/bd.js';
-import type { BenchResult, PointRow } from './run.js';
+import { median, type BenchResult, type PointRow } from './run.js';
 
 export interface CurvePoint {
   readonly quality: number;
@@ -81,7 +81,6 @@ export interface Summary {
   readonly note: string;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const orNull = (v: number | undefined) => (v === undefined ? null : v);
 
 export function summarize(res: BenchResult, anchors: readonly Anchor[]): Summary {

@@ -65,7 +65,8 @@ export interface BenchResult {
   readonly wall_s: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+/** The middle value (the upper one of the two for an even count). */
+export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** Runs `fn`, sampling the process RSS every 5 ms (native work runs off the JS thread). */
 async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peak: number }> {
