@@ -72,6 +72,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-fp16", action="store_true", help="evaluate the float32 weights")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    from hicodec_train.alloc import tune_allocator
+
+    tune_allocator()
     torch.set_num_threads(args.threads)
 
     if args.checkpoint.is_dir():  # a model package: evaluate exactly what ships

@@ -239,7 +239,8 @@ def main(argv=None) -> int:
                                             "purpose": "training only: lets train.py --init continue from this package"}},
             "explain": {
                 "note": "extra outputs of analysis.onnx and synthesis.onnx for `hic explain`; the codec fetches only each graph's first output",
-                "features": [{"name": n, "stride": st, "channels": cfg.N} for n, st in zip(feature_output_names(), FEATURE_STRIDES)],
+                "features": [{"name": n, "stride": st, "channels": c} for n, st, c in
+                             zip(feature_output_names(), FEATURE_STRIDES, (cfg.N,) * 3 if cfg.arch == "v4" else cfg.ga_dims)],
                 "attention": [{**a, "layout": "(nW, heads, N, N): windows in raster order over the token grid padded (bottom, right) to a multiple of the window, rolled by −shift for shifted blocks; N = window² tokens in raster order; rows are softmax weights (sum 1)"}
                               for a in attention_outputs(cfg)],
             },

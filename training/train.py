@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, channel_order_by_rate, load_adapted, rd_loss  # noqa: E402
 
@@ -46,12 +47,18 @@ def parse_args(argv=None):
     p.add_argument("--init", type=Path, default=None, help="start from the weights of this checkpoint or model package folder (new optimizer)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: no step limit)")
     p.add_argument("--time-limit", type=float, default=0.0, help="stop after this many minutes of training in all (0: none)")
+    p.add_argument("--cpu-limit", type=float, default=0.0,
+                   help="stop after this many CPU-minutes of training in all, counted as process CPU time / threads "
+                        "(so a 2-thread run's CPU-minute is a wall minute when it has both cores to itself; "
+                        "what other work takes from it is not counted): the measure of equal-compute A/B runs")
     p.add_argument("--wall-limit", type=float, default=0.0,
                    help="stop after this many wall-clock minutes of this process, start-up included (0: none)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--gray-prob", type=float, default=0.0, help="share of crops turned gray (R = G = B)")
     p.add_argument("--scale-min", type=float, default=0.75, help="device crops: smallest rescaling factor")
+    p.add_argument("--scale-max", type=float, default=1.0,
+                   help="device crops: largest rescaling factor (> 1 enlarges, for full-resolution statistics)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--aux-lr", type=float, default=1e-3)
     p.add_argument("--gain-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the log-gain vectors")
@@ -193,6 +200,7 @@ def validate(model: HiCodec, weights: dict | None, crops: torch.Tensor, device) 
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.time()
+    allocator = tune_allocator()
     rank, world = 0, 1
     if args.ddp:
         import torch.distributed as dist
@@ -255,7 +263,7 @@ def main(argv=None) -> int:
         images = load_images(args.pack)
         sources = [str(args.pack)]
         sampler = DeviceCropSampler(images, args.crop, device, seed=args.seed * 1000 + rank, scale_min=args.scale_min,
-                                    gray_prob=args.gray_prob)
+                                    gray_prob=args.gray_prob, scale_max=args.scale_max)
         order_crops = lambda: DeviceCropSampler(images, args.crop, "cpu", seed=12345, scale_min=1.0).batch(16)  # noqa: E731
     else:
         roots = args.data or [default_data_root() / "cid22"]
@@ -288,6 +296,7 @@ def main(argv=None) -> int:
     opt = torch.optim.Adam([dict(params=main_p), *([dict(params=gain_p, lr_mult=args.gain_lr_mult)] if gain_p else [])], lr=args.lr)
     aux_opt = torch.optim.Adam(aux_p, lr=args.aux_lr)
     step, elapsed, history, crops_seen, val_history = 0, 0.0, [], 0, []
+    cpu_elapsed = 0.0  # process CPU seconds / threads spent in training steps
     loss_scale = torch.zeros(len(cfg.lambdas), dtype=torch.float64)  # running mean loss per λ point (0: not seen)
     ema = Ema(model, args.ema) if args.ema else None
     if ckpt is not None:
@@ -295,6 +304,7 @@ def main(argv=None) -> int:
         opt.load_state_dict(ckpt["optimizer"])
         aux_opt.load_state_dict(ckpt["aux_optimizer"])
         step, elapsed = ckpt["step"], ckpt["elapsed"]
+        cpu_elapsed = ckpt.get("cpu_elapsed", elapsed)
         history = ckpt.get("history", [])
         val_history = ckpt.get("val_history", [])
         if ckpt.get("loss_scale") is not None:
@@ -328,7 +338,7 @@ def main(argv=None) -> int:
     amp = args.amp == "bf16"
     say(f"# hicodec train: {len(sampler)} images from {sources}, device {device} ({hardware()}), world {world}, "
         f"batch {args.batch}×{args.crop}², start step {step}, amp {args.amp}, channels-last {args.channels_last}, "
-        f"compile {args.compile and hasattr(torch, 'compile')}, ema {args.ema or 'off'}")
+        f"compile {args.compile and hasattr(torch, 'compile')}, ema {args.ema or 'off'}, {allocator}")
 
     def progress() -> float:
         p = 0.0
@@ -336,6 +346,8 @@ def main(argv=None) -> int:
             p = max(p, step / args.steps)
         if args.time_limit:
             p = max(p, elapsed / (args.time_limit * 60))
+        if args.cpu_limit:
+            p = max(p, cpu_elapsed / (args.cpu_limit * 60))
         return p
 
     def record() -> dict:
@@ -348,7 +360,7 @@ def main(argv=None) -> int:
             return
         state = dict(
             model=model.state_dict(), config=cfg.to_dict(), optimizer=opt.state_dict(), aux_optimizer=aux_opt.state_dict(),
-            step=step, elapsed=elapsed, rng=rng_state(sampler), history=history, val_history=val_history,
+            step=step, elapsed=elapsed, cpu_elapsed=cpu_elapsed, rng=rng_state(sampler), history=history, val_history=val_history,
             crops_seen=crops_seen, ema=ema.state if ema else None, record=record(), loss_scale=loss_scale.cpu(),
         )
         save_atomic(state, ckpt_path)
@@ -357,7 +369,7 @@ def main(argv=None) -> int:
         if val_crops is None or rank != 0:
             return
         v = validate(model, ema.state if ema else None, val_crops, device)
-        val_history.append(dict(step=step, elapsed=round(elapsed, 1), crops_seen=crops_seen, points=v))
+        val_history.append(dict(step=step, elapsed=round(elapsed, 1), cpu_elapsed=round(cpu_elapsed, 1), crops_seen=crops_seen, points=v))
         say(f"# val step {step} ({'EMA' if ema else 'weights'}): " + "  ".join(f"λ {p['lam']}: {p['bpp']:.4f} bpp {p['psnr']:.2f} dB" for p in v))
 
     def autocast():
@@ -373,12 +385,13 @@ def main(argv=None) -> int:
     window = (time.time(), crops_seen)
     stop_reason = "limit"
     while True:
-        if (args.steps and step >= args.steps) or (args.time_limit and elapsed >= args.time_limit * 60):
+        if ((args.steps and step >= args.steps) or (args.time_limit and elapsed >= args.time_limit * 60)
+                or (args.cpu_limit and cpu_elapsed >= args.cpu_limit * 60)):
             break
         if args.wall_limit and time.time() - t_start >= args.wall_limit * 60:
             stop_reason = "wall limit"
             break
-        t_step = time.time()
+        t_step, c_step = time.time(), time.process_time()
         lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
         if progress() >= args.lr_drop:
             lr *= 0.1
@@ -426,6 +439,7 @@ def main(argv=None) -> int:
             torch.cuda.synchronize()
         dt = time.time() - t_step
         elapsed += dt
+        cpu_elapsed += (time.process_time() - c_step) / torch.get_num_threads()
         for k in ("loss", "bpp", "psnr", "bpp_z"):
             acc.setdefault(k, []).append(float(r[k]) if step % args.log_every == 0 or device.type != "cuda" else r[k].detach())
         acc.setdefault("aux", []).append(aux.detach())
@@ -439,11 +453,11 @@ def main(argv=None) -> int:
             cps = (crops_seen - window[1]) / max(1e-9, now - window[0])
             window = (now, crops_seen)
             util = gpu_utilization()
-            history.append(dict(step=step, elapsed=round(elapsed, 1), crops_seen=crops_seen, crops_per_s=round(cps, 1),
+            history.append(dict(step=step, elapsed=round(elapsed, 1), cpu_elapsed=round(cpu_elapsed, 1), crops_seen=crops_seen, crops_per_s=round(cps, 1),
                                 **({"gpu_util": util} if util is not None else {}), **{k: round(v, 4) for k, v in m.items()}))
             say(f"step {step:6d}  loss {m['loss']:8.4f}  bpp {m['bpp']:.4f} (z {m['bpp_z']:.4f})  psnr {m['psnr']:6.2f}  "
                 f"aux {m['aux']:8.2f}  lr {lr:.2e}  {dt:.2f}s/step  {cps:.1f} crops/s"
-                f"{f'  gpu {util:.0f}%' if util is not None else ''}  {elapsed / 60:.1f} min")
+                f"{f'  gpu {util:.0f}%' if util is not None else ''}  {elapsed / 60:.1f} min ({cpu_elapsed / 60:.1f} CPU)")
         if val_crops is not None and time.time() - t_last_val > args.val_minutes * 60:
             run_validation()
             t_last_val = time.time()
@@ -454,6 +468,7 @@ def main(argv=None) -> int:
     save()
     if args.release is not None and rank == 0:
         release = dict(model=ema.state if ema else model.state_dict(), config=cfg.to_dict(), step=step, elapsed=elapsed,
+                       cpu_elapsed=cpu_elapsed,
                        history=history, val_history=val_history, crops_seen=crops_seen,
                        record={**record(), "weights": "EMA" if ema else "last"})
         args.release.parent.mkdir(parents=True, exist_ok=True)

@@ -199,6 +199,9 @@ def main(argv=None) -> int:
     c.add_argument("--id", required=True)
     c.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    from hicodec_train.alloc import tune_allocator
+
+    tune_allocator()
     return train(args) if args.cmd == "train" else export(args)
 
 

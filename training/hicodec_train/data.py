@@ -92,15 +92,19 @@ class DeviceCropSampler:
     """Random crops with flips and mild rescaling done on the training device (the GPU path:
     images live on the GPU as uint8, so loading never starves it). Same interface as CropSampler.
 
-    Each crop takes a square window of crop/s pixels (s uniform in [scale_min, 1]) at a random
-    position, resamples it to crop×crop with bilinear `grid_sample`, and flips it at random. All
-    randomness comes from one generator on the device, whose state a checkpoint carries."""
+    Each crop takes a square window of crop/s pixels (s uniform in [scale_min, scale_max]) at a
+    random position, resamples it to crop×crop with bilinear `grid_sample`, and flips it at random.
+    s < 1 shrinks a larger window (denser detail); s > 1 enlarges a smaller one, which gives the
+    smoother per-pixel statistics of full-resolution camera photos (CID22 is downscaled to 512²).
+    All randomness comes from one generator on the device, whose state a checkpoint carries."""
 
     def __init__(self, images: list[np.ndarray], crop: int, device, seed: int = 0, scale_min: float = 0.75,
-                 gray_prob: float = 0.0):
+                 gray_prob: float = 0.0, scale_max: float = 1.0):
         if not images:
             raise ValueError("no training images found")
-        self.crop, self.scale_min, self.gray_prob = crop, scale_min, gray_prob
+        if not 0 < scale_min <= scale_max:
+            raise ValueError(f"scale range [{scale_min}, {scale_max}] is empty")
+        self.crop, self.scale_min, self.scale_max, self.gray_prob = crop, scale_min, scale_max, gray_prob
         self.device = torch.device(device)
         small = [a.shape for a in images if min(a.shape[:2]) < crop]
         if small:
@@ -125,7 +129,7 @@ class DeviceCropSampler:
     def batch(self, n: int) -> torch.Tensor:
         c = self.crop
         idx = (self._rand(n) * self.n).long().clamp_max(self.n - 1)
-        s = self.scale_min + (1 - self.scale_min) * self._rand(n)
+        s = self.scale_min + (self.scale_max - self.scale_min) * self._rand(n)
         pos = self._rand(n, 2)
         flips = self._rand(n, 2) < 0.5
         gray = self._rand(n) < self.gray_prob

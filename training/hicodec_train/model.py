@@ -12,6 +12,13 @@ Data flow (names as in ARCHITECTURE.md):
     ŷ   = (q + μ_g) / gain               ( = q/gain + μ with μ = μ_g/gain )
     x̂   = g_s(ŷ)                         windowed-attention Transformer, /16 → /8 → /4, pixel shuffle
 
+Two families of transforms share everything else (`arch` in the configuration):
+- "v4": g_a = 4 × conv5×5 with GDN (42 kMAC/px); g_s = Swin stages at /16, /8 and /4 (29 kMAC/px).
+- "v5" (transforms.py): built for the compute we have (2 CPU cores) — g_a of conv3×3 stages with
+  one residual block (≤ 25 kMAC/px) and g_s with windowed attention over the 16×16-patch tokens at
+  /16 followed by residual 3×3 conv blocks with pixel shuffle (≤ 12 kMAC/px); both with a linear
+  16×16-patch shortcut that starts as an orthonormal DCT (a transform coder at step 0).
+
 The gain is applied *before* the hyper-analysis (as in Cui et al. 2021), so the scale index is a
 function of ẑ alone: nothing float and nothing quality-dependent is on the parsing path.
 """
@@ -27,6 +34,7 @@ import torch.nn.functional as F
 from .entropy import FactorizedPrior, GaussianTables
 from .intnet import ACT_SCALE, IntConv, IntScaleNet, index_conv
 from .layers import GDN, PixelShuffleUp, SwinStage, conv
+from .transforms import AnalysisV5, SynthesisV5
 
 PAD_MULTIPLE = 64
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
@@ -57,6 +65,11 @@ class ModelConfig:
     lrp: bool = False  # latent residual prediction (float, after the last slice)
     lrp_hidden: int = 64
     lambdas: tuple = DEFAULT_LAMBDAS
+    # transforms: "v4" (GDN CNN + Swin at /16, /8, /4) or "v5" (transforms.py)
+    arch: str = "v4"
+    ga_dims: tuple = (64, 128, 160)  # v5 g_a widths at /2, /4, /8
+    gs_convs: tuple = (96, 48, 24)  # v5 g_s conv widths at /8, /4, /2
+    shortcut: bool = True  # v5: linear 16×16-patch shortcut in g_a and g_s (DCT at init)
     # quality of each trained λ point; gains in between are interpolated geometrically
     qualities: tuple = field(default=None)
 
@@ -65,6 +78,9 @@ class ModelConfig:
             n = len(self.lambdas)
             self.qualities = tuple(round(100 * i / (n - 1)) for i in range(n))
         self.gs_dims, self.gs_depths, self.gs_heads = tuple(self.gs_dims), tuple(self.gs_depths), tuple(self.gs_heads)
+        self.ga_dims, self.gs_convs = tuple(self.ga_dims), tuple(self.gs_convs)
+        if self.arch not in ("v4", "v5"):
+            raise ValueError(f"unknown arch {self.arch!r} (v4 or v5)")
         self.slices = tuple(self.slices)
         if self.slices and sum(self.slices) != self.M:
             raise ValueError(f"slices {self.slices} must add up to M={self.M}")
@@ -214,14 +230,14 @@ class HiCodec(nn.Module):
     def __init__(self, cfg: ModelConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or ModelConfig()
-        self.g_a = Analysis(cfg.N, cfg.M)
+        self.g_a = Analysis(cfg.N, cfg.M) if cfg.arch == "v4" else AnalysisV5(cfg)
         with torch.no_grad():
             self.g_a.stages[-1][0].weight.mul_(cfg.ga_out_init_scale)
         self.h_a = HyperAnalysis(cfg.M, cfg.N, cfg.Nz)
         self.h_s_scale = IntScaleNet(cfg.Nz, cfg.hs_hidden, cfg.M, cfg.num_tables, with_index=not cfg.slices)
         self.h_s_mean = HyperMean(cfg.Nz, cfg.hm_hidden, cfg.M)
         self.ctx = ChannelContext(cfg) if cfg.slices else None
-        self.g_s = Synthesis(cfg)
+        self.g_s = Synthesis(cfg) if cfg.arch == "v4" else SynthesisV5(cfg)
         self.entropy_z = FactorizedPrior(cfg.Nz)
         self.tables = GaussianTables(cfg.num_tables)
         lam = torch.tensor(cfg.lambdas, dtype=torch.float32)

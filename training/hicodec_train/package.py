@@ -125,10 +125,16 @@ def feature_output_names() -> list[str]:
     return [f"feat_{s}" for s in FEATURE_STRIDES]
 
 
+def attention_stages(cfg) -> tuple[str, ...]:
+    """The g_s stages whose attention the explain export returns: /16 and /8 (v4), /16 (v5: the
+    only attention stage)."""
+    return ATTENTION_STAGES if getattr(cfg, "arch", "v4") == "v4" else ATTENTION_STAGES[:1]
+
+
 def attention_outputs(cfg) -> list[dict]:
     """One entry per Swin block at /16 and /8: output name, stride, block, shift, heads, window."""
     out = []
-    for stage, stride, depth, heads in zip(ATTENTION_STAGES, (16, 8), cfg.gs_depths, cfg.gs_heads):
+    for stage, stride, depth, heads in zip(attention_stages(cfg), (16, 8), cfg.gs_depths, cfg.gs_heads):
         for b in range(depth):
             out.append({"name": f"attn{stride}_{b}", "stride": stride, "block": b, "heads": heads, "window": cfg.window,
                         "shift": cfg.window // 2 if b % 2 == 1 else 0})
@@ -156,7 +162,7 @@ class SynthesisWithAttention(torch.nn.Module):
         self.fn = g_s
 
     def blocks(self):
-        return [blk for st in ATTENTION_STAGES for blk in getattr(self.fn, st).blocks]
+        return [blk for st in ATTENTION_STAGES if hasattr(self.fn, st) for blk in getattr(self.fn, st).blocks]
 
     def forward(self, y_hat):
         for blk in self.blocks():

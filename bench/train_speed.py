@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Training throughput: image pixels per second of one full training step (forward, rate–distortion
+loss, backward, gradient clip, Adam, the aux step of the factorized prior, EMA) of the v4 and v5
+configurations, in the same run, interleaved, and where the time of a step goes (forward +
+backward of g_a, g_s and everything else, measured separately).
+
+  /usr/bin/python3 bench/train_speed.py [--threads 2] [--steps 6] [--rounds 3] [--out bench/results]
+
+Writes bench/results/train-speed-DATE.json and .md (machine, torch version, thread count). Pause
+any training run first (`kill -STOP`): these machines have 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "training"))
+from hicodec_train.alloc import tune_allocator  # noqa: E402
+from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, rd_loss  # noqa: E402
+
+V4 = json.loads((REPO / "models" / "hic-base-v4" / "manifest.json").read_text())["training"]["config"]
+V5 = json.loads((REPO / "training" / "recipes" / "base-v5.json").read_text())
+# (name, config, batch, crop): v4 as it was trained (8 × 128²) and at 256², v5 at 256²
+CASES = [
+    ("v4 8×128²", V4, 8, 128),
+    ("v4 4×256²", V4, 4, 256),
+    ("v5 4×256²", V5, 4, 256),
+    ("v5 8×256²", V5, 8, 256),
+]
+# The v4 cases also run in a child process with glibc's default allocator (HICODEC_DEFAULT_MALLOC=1):
+# the first of those, v4 8×128² untuned, is the baseline (v4 as it was trained).
+
+
+class Step:
+    """One training step as train.py runs it (CPU path)."""
+
+    def __init__(self, cfg: dict, batch: int, crop: int):
+        torch.manual_seed(0)
+        self.model = HiCodec(ModelConfig(**cfg)).train()
+        main = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
+        aux = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
+        self.main = main
+        self.opt = torch.optim.Adam(main, lr=1e-5)
+        self.aux_opt = torch.optim.Adam(aux, lr=1e-5)
+        self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items() if v.is_floating_point()}
+        self.x = torch.rand(batch, 3, crop, crop)
+        self.lam = torch.full((batch,), 0.013)
+        self.gain = torch.exp(self.model.log_gain[len(self.model.cfg.lambdas) // 2]).detach()[None].expand(batch, -1)
+        self.pixels = batch * crop * crop
+
+    def __call__(self) -> None:
+        out = self.model(self.x, self.gain)
+        loss = rd_loss(out, self.x, self.lam)["loss"]
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.main, 1.0)
+        self.opt.step()
+        aux = self.model.aux_loss()
+        self.aux_opt.zero_grad(set_to_none=True)
+        aux.backward()
+        self.aux_opt.step()
+        with torch.no_grad():
+            for k, v in self.model.state_dict().items():
+                if k in self.ema:
+                    self.ema[k].mul_(0.999).add_(v, alpha=0.001)
+
+    def parts(self) -> dict:
+        """Forward + backward seconds of g_a and g_s alone (inputs of the real shapes)."""
+        m = self.model
+        res = {}
+        x = self.x
+        y = torch.randn(x.shape[0], m.cfg.M, x.shape[2] // 16, x.shape[3] // 16, requires_grad=True)
+        for name, fn in (("g_a", lambda: m.g_a(x).square().mean()), ("g_s", lambda: m.g_s(y).square().mean())):
+            fn().backward()  # warm-up
+            t = time.perf_counter()
+            for _ in range(3):
+                m.zero_grad(set_to_none=True)
+                fn().backward()
+            res[name] = (time.perf_counter() - t) / 3
+        return res
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
+            "platform": platform.platform()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=6, help="timed steps per case and round")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the median step time is reported)")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    p.add_argument("--quick", action="store_true", help="1 round of 2 steps (a smoke run; written as -quick)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        args.steps, args.rounds = 2, 1
+    allocator = tune_allocator()
+    cases = CASES
+    if args.child:  # the v4 cases with the default allocator, as v4 was trained (JSON to stdout)
+        cases = [c for c in CASES if c[1] is V4]
+    steps = {name: Step(cfg, b, c) for name, cfg, b, c in cases}
+    for s in steps.values():  # warm-up
+        s()
+        s()
+    times = {name: [] for name in steps}
+    for _ in range(args.rounds):
+        for name, s in steps.items():
+            for _ in range(args.steps):
+                t = time.perf_counter()
+                s()
+                times[name].append(time.perf_counter() - t)
+    rows = []
+    for (name, cfg, b, c), s in zip(cases, steps.values()):
+        med = statistics.median(times[name])
+        parts = s.parts()
+        macs = model_macs_per_pixel(s.model)
+        rows.append({
+            "case": name + ("" if args.child else ", tuned malloc"), "allocator": allocator, "arch": cfg.get("arch", "v4"), "batch": b, "crop": c, "pixels_per_step": s.pixels,
+            "step_s_median": round(med, 4), "step_s_all": [round(t, 4) for t in times[name]],
+            "pixels_per_s": round(s.pixels / med), "g_a_fwd_bwd_s": round(parts["g_a"], 4), "g_s_fwd_bwd_s": round(parts["g_s"], 4),
+            "rest_s": round(med - parts["g_a"] - parts["g_s"], 4),
+            "macs_per_pixel": {k: v for k, v in macs.items() if k != "measured_at"},
+        })
+    if args.child:
+        print(json.dumps(rows))
+        return 0
+    import subprocess
+
+    child = subprocess.run([sys.executable, __file__, "--child", "--threads", str(args.threads), "--steps", str(args.steps),
+                            "--rounds", str(args.rounds)], env={**__import__("os").environ, "HICODEC_DEFAULT_MALLOC": "1"},
+                           capture_output=True, text=True, check=True)
+    rows = json.loads(child.stdout.strip().splitlines()[-1]) + rows
+    base = rows[0]  # v4 8×128² with the default allocator: v4 as it was trained
+    for r in rows:
+        r["pixels_per_s_vs_v4"] = round(r["pixels_per_s"] / base["pixels_per_s"], 3)
+    day = dt.date.today().isoformat()
+    res = {"bench": "train-speed", "date": day, "machine": machine(), "threads": args.threads, "steps": args.steps,
+           "rounds": args.rounds, "baseline": base["case"], "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"train-speed-{day}{'-quick' if args.quick else ''}"
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
+    md = [f"# Training throughput ({day}, {res['machine']['cpu']}, {args.threads} threads, torch {torch.__version__})", "",
+          "One full training step (forward, loss, backward, clip, Adam, aux step, EMA), median of "
+          f"{args.rounds}×{args.steps} interleaved steps; g_a and g_s forward+backward timed alone; rest = step − g_a − g_s.", "",
+          "| case | step (s) | pixels/s | × v4 as trained | g_a (s) | g_s (s) | rest (s) | g_a kMAC/px | g_s kMAC/px |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        mp = r["macs_per_pixel"]
+        md.append(f"| {r['case']} | {r['step_s_median']:.3f} | {r['pixels_per_s']:,} | ×{r['pixels_per_s_vs_v4']:.2f} | "
+                  f"{r['g_a_fwd_bwd_s']:.3f} | {r['g_s_fwd_bwd_s']:.3f} | {r['rest_s']:.3f} | {mp['g_a'] / 1000:.1f} | {mp['g_s'] / 1000:.1f} |")
+    stem.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    print(f"wrote {stem}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

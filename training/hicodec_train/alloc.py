@@ -1,0 +1,32 @@
+"""Keeps glibc from handing big tensors back to the kernel after every use.
+
+glibc serves allocations above its mmap threshold (at most 32 MiB) with a fresh mmap and returns
+them with munmap, so every large activation of a training step costs page faults and zeroing in
+the kernel. At 256² crops most activations of g_a are above it (4 × 128 × 128² floats = 32 MiB):
+measured here (torch 1.13, 2 threads), forward + backward of the v4 g_a on 4 crops of 256² took
+2.09 s with the default allocator and 0.26 s with mmap off and trimming off; 8 × 128² went from
+0.39 s to 0.17 s. `mallopt` applies to the running process, so calling it first thing is enough.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+
+
+def tune_allocator() -> str:
+    """mmap off and trimming off for glibc's malloc (Linux). Returns what was done, for the log.
+    HICODEC_DEFAULT_MALLOC=1 leaves the allocator alone (for A/B measurements)."""
+    if os.environ.get("HICODEC_DEFAULT_MALLOC") == "1":
+        return "default allocator (HICODEC_DEFAULT_MALLOC=1)"
+    if not sys.platform.startswith("linux"):
+        return "default allocator (not Linux)"
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    except (OSError, AttributeError):
+        return "default allocator (no glibc mallopt)"
+    return "glibc malloc: mmap off, trim off" if ok else "default allocator (mallopt refused)"
