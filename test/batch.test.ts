@@ -13,6 +13,8 @@ import { after, before, test } from 'node:test';
 import { inspectContainer } from '../src/bitstream/container.js';
 import { globToRegExp, planBatch, runBatch, summarize, type BatchEvent } from '../src/node/batch.js';
 import { encodeImageFile } from '../src/node/image.js';
+import { probeQueue } from '../src/node/queue.js';
+import type { CodecError } from '../src/core/errors.js';
 import { REPO, syntheticImage } from './helpers.js';
 
 const HIC = join(REPO, 'dist/src/cli/hic.js');
@@ -147,4 +149,22 @@ test('a real Redis queue: two workers, one killed mid-job; the same bytes as loc
     for (const w of workers) w.kill('SIGKILL');
     redis.kill('SIGKILL');
   }
+});
+
+test('a queue whose Redis cannot be reached fails within 5 s with E_QUEUE_UNREACHABLE (queue, batch, worker), and queues nothing', { timeout: 120_000 }, async () => {
+  const port = await freePort(); // nothing listens there
+  const url = `redis://127.0.0.1:${port}`;
+  // the library's check, timed without the CLI's start-up
+  const t0 = performance.now();
+  await assert.rejects(probeQueue(url), (e: CodecError) => e.code === 'E_QUEUE_UNREACHABLE' && /ECONNREFUSED/.test(e.message));
+  assert.ok(performance.now() - t0 < 5000, `probe took ${(performance.now() - t0).toFixed(0)} ms`);
+  const out = join(dir, 'unreachable-out');
+  for (const args of [['queue', '--queue', url], ['batch', join(dir, 'in'), out, '--queue', url], ['worker', '--queue', url]]) {
+    const r = spawnSync(process.execPath, [HIC, ...args], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 17, `${args[0]}: status ${r.status}: ${r.stderr.slice(0, 400)}`);
+    assert.match(r.stderr, /^hic: error E_QUEUE_UNREACHABLE: cannot reach the queue's Redis server at redis:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  }
+  assert.ok(!existsSync(out));
 });

@@ -19,6 +19,9 @@ export interface BenchCodec {
   readonly version: string;
   readonly settings: string;
   readonly qualities: readonly number[];
+  /** The encoder's whole quality scale, lowest to highest (`qualities` is the benchmark's sweep
+   *  within it); `hic compare` searches it for a file size. */
+  readonly range: readonly [number, number];
   encode(img: RgbImage, quality: number): Promise<Uint8Array>;
   decode(bytes: Uint8Array): Promise<RgbImage>;
   dispose?(): Promise<void>;
@@ -42,7 +45,7 @@ function sharpCodec(id: string, label: string, settings: string, qualities: numb
   const v = sharp.versions as Record<string, string>;
   const lib = id.startsWith('mozjpeg') ? `mozjpeg ${v['mozjpeg']}` : id.startsWith('webp') ? `libwebp ${v['webp']}` : `libaom ${v['aom']}, libheif ${v['heif']}`;
   return {
-    id, label, settings: `${settings}, libvips threads ${SHARP_THREADS}`, qualities,
+    id, label, settings: `${settings}, libvips threads ${SHARP_THREADS}`, qualities, range: [1, 100], // sharp's scale for jpeg, webp, avif
     version: `sharp ${v['sharp']} (libvips ${v['vips']}), ${lib}`,
     encode: async (img, q) => u8(await enc(sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }), q).toBuffer()),
     decode: sharpDecode,
@@ -61,6 +64,7 @@ async function jxlCodec(): Promise<BenchCodec> {
     id: 'jxl-e7', label: 'JPEG XL (effort 7)', settings: 'libjxl via @jsquash/jxl wasm (single-threaded), effort 7 (default)',
     version: `@jsquash/jxl ${version}`,
     qualities: [10, 20, 30, 40, 50, 60, 70, 80, 90],
+    range: [0, 100],
     async encode(img, q) {
       const rgba = rgbToRgba(img);
       return u8(await encMod.default({ width: img.width, height: img.height, data: rgba, colorSpace: 'srgb' } as ImageData, { quality: q, effort: 7 }));
@@ -86,6 +90,7 @@ export async function hicodecCodec(model?: string): Promise<HicodecBench> {
     id: 'hicodec', label: `hicodec (${codec.modelId})`, settings: `model ${codec.modelId}, onnxruntime-node, 2 threads`,
     version: `hicodec ${codec.modelId}`,
     qualities: [0, 15, 30, 45, 60, 75, 90, 100],
+    range: [0, 100],
     codec, oneThread,
     encode: async (img, q) => (await codec.encode(img, { quality: q })).bytes,
     decode: (bytes) => codec.decode(bytes),

@@ -109,12 +109,20 @@ export async function batchCommand(inDir: string, outDir: string, o: BatchCliOpt
 }
 
 export async function workerCommand(o: { queue: string; concurrency?: number; threads?: number; json?: boolean; lockMs?: number }): Promise<void> {
-  const { runWorker } = await import('../node/queue.js');
+  const { probeQueue, runWorker } = await import('../node/queue.js');
+  await probeQueue(o.queue);
   const w = runWorker(o.queue, {
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     ...(o.lockMs ? { lockDuration: o.lockMs } : {}),
     ...(o.threads ? { threads: o.threads } : {}),
     onJob: (j) => log(o.json ? JSON.stringify(j) : `hic worker: ${j.ok ? 'done' : `failed ${j.code}`} ${j.input}`),
+  });
+  // the connection lost later: one line per 10 s while BullMQ reconnects, not a trace per attempt
+  let lastError = 0;
+  w.worker.on('error', (e) => {
+    if (Date.now() - lastError < 10_000) return;
+    lastError = Date.now();
+    log(`hic worker: queue connection: ${e.message} (reconnecting)`);
   });
   log(`hic worker: waiting for jobs on ${o.queue} (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {

@@ -10,6 +10,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
 import { batchCommand, queueCommand, workerCommand, type BatchCliOptions } from './batch.js';
 import { classifyCommand, type ClassifyCliOptions } from './classify.js';
+import { defineCompare } from './compare.js';
 import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer } from '../bitstream/container.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
@@ -241,6 +242,7 @@ Examples:
   hic decode photo.hic -o photo.png                   also .jpg .webp .avif .tif
   hic info photo.hic
   hic classify photo.hic                              what it shows, without decoding it
+  hic compare photo.png --size 20000                  against mozjpeg, WebP, AVIF, JPEG XL at that size
   cat photo.png | hic encode - -o - > photo.hic       stdin/stdout with "-"
 
 Exit status: 0 ok, 1 internal error, then one per error code:
@@ -338,6 +340,7 @@ export function program(): Command {
     .option('--top <n>', 'classes to list (default 3)', intArg(1, 100))
     .option('--json', 'JSON output')
     .action((files: string[], o: ClassifyCliOptions) => classifyCommand(files, o));
+  common(defineCompare(p.command('compare')));
   p.command('bench')
     .description('rate–distortion and speed benchmark of hicodec against mozjpeg, WebP, AVIF and JPEG XL')
     .argument('[dir]', 'folder of PNG/JPEG images (default: ../shared/data/kodak or $HICODEC_KODAK)')

@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'E_ABORTED',
   'E_TARGET_UNREACHABLE',
   'E_BATCH_INCOMPLETE',
+  'E_QUEUE_UNREACHABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -37,6 +38,7 @@ export const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   E_ABORTED: 14,
   E_TARGET_UNREACHABLE: 15,
   E_BATCH_INCOMPLETE: 16,
+  E_QUEUE_UNREACHABLE: 17,
 });
 
 export class CodecError extends Error {

@@ -7,6 +7,7 @@
 // same bytes whoever writes it: running a job twice is harmless. Storage is a path every worker
 // can reach (a shared file system); the jobs carry absolute paths.
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 
 import type { Codec } from '../codec/codec.js';
 import { CodecError } from '../core/errors.js';
@@ -31,6 +32,35 @@ function connection(url: string) {
   return { url, maxRetriesPerRequest: null };
 }
 
+/** ms within which the Redis server must answer a PING before anything is queued or run. */
+export const PROBE_TIMEOUT_MS = 3000;
+
+/**
+ * Fails fast when the queue's Redis server cannot be reached: BullMQ's own connections retry
+ * forever (maxRetriesPerRequest null, which its blocking commands need), so a wrong URL or a
+ * stopped server would hang with a stream of ECONNREFUSED traces. One PING with a deadline and no
+ * retries decides; after that, BullMQ's reconnects and the job retry policy are unchanged.
+ */
+export async function probeQueue(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
+  connection(url); // validates the URL
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: 0, disconnectTimeout: 0, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  let cause: Error | undefined; // the socket's own error (e.g. ECONNREFUSED), reported below, once
+  client.on('error', (e: Error) => { cause ??= e; });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      client.connect().then(() => client.ping()),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); }),
+    ]);
+  } catch (e) {
+    const why = cause ?? (e as Error);
+    throw new CodecError('E_QUEUE_UNREACHABLE', `cannot reach the queue's Redis server at ${url}: ${why.message || String(why)}`, { cause: why });
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
 export interface EnqueueOptions {
   readonly name?: string;
   readonly model?: string;
@@ -39,6 +69,7 @@ export interface EnqueueOptions {
 
 /** Adds a job per file (deduplicated by output path). Returns the job ids. */
 export async function enqueue(url: string, items: readonly BatchItem[], opts: BatchOptions, eo: EnqueueOptions = {}): Promise<string[]> {
+  await probeQueue(url);
   const q = new Queue<JobData>(eo.name ?? DEFAULT_QUEUE, { connection: connection(url) });
   try {
     const jobs = items.map((item) => ({
@@ -88,6 +119,7 @@ export async function waitForJobs(url: string, ids: readonly string[], onProgres
 
 /** Counts and the dead-letter list (failed jobs with their reasons). */
 export async function queueStatus(url: string, name = DEFAULT_QUEUE) {
+  await probeQueue(url);
   const q = new Queue<JobData>(name, { connection: connection(url) });
   try {
     const counts = await q.getJobCounts();
