@@ -4,6 +4,7 @@
 // for the two big networks, and libjpeg-turbo (mozjpeg-built JPEG) and AVIF decode times of the
 // same images in the same run.
 //   npm run bench:speed [-- --images 24 --reps 3 --model ID]   → bench/results/speed-<date>.{json,md}
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,6 +138,29 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+// Cold CLI calls, as a user runs them: one `hic encode` / `hic decode` process per call on kodim23
+// (Node start-up, model check and session creation included), median of 5 each.
+const cliDir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
+const cli: { encode_ms: number; decode_ms: number; image: string } = { encode_ms: 0, decode_ms: 0, image: 'kodim23.png' };
+try {
+  const HIC = join(REPO, 'dist/src/cli/hic.js');
+  const run = (args: string[]) => {
+    const t1 = performance.now();
+    const r = spawnSync(process.execPath, [HIC, ...args, '-f', ...(MODEL ? ['--model', MODEL] : [])], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`hic ${args[0]} failed: ${r.stderr}`);
+    return performance.now() - t1;
+  };
+  const enc: number[] = [], dec: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    enc.push(run(['encode', join(KODAK, cli.image), '-o', join(cliDir, 'k.hic'), '-q', String(QUALITY)]));
+    dec.push(run(['decode', join(cliDir, 'k.hic'), '-o', join(cliDir, 'k.png')]));
+  }
+  cli.encode_ms = +median(enc).toFixed(0);
+  cli.decode_ms = +median(dec).toFixed(0);
+} finally {
+  rmSync(cliDir, { recursive: true, force: true });
+}
+
 const med = (k: 'encode_ms' | 'decode_ms' | 'jpeg_decode_ms' | 'avif_decode_ms') => median(rows.map((r) => r[k]));
 const stageMed = (s: Record<string, number[]>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, +median(v).toFixed(1)]));
 const result = {
@@ -144,7 +168,7 @@ const result = {
   quality: QUALITY, threads: 2, images: rows.length,
   median_ms: { encode: +med('encode_ms').toFixed(1), decode: +med('decode_ms').toFixed(1), jpeg_decode: +med('jpeg_decode_ms').toFixed(1), avif_decode: +med('avif_decode_ms').toFixed(1) },
   decode_vs_jpeg: +(med('decode_ms') / med('jpeg_decode_ms')).toFixed(1), decode_vs_avif: +(med('decode_ms') / med('avif_decode_ms')).toFixed(1),
-  encode_stages_ms: stageMed(stagesEnc), decode_stages_ms: stageMed(stagesDec), ort_operator_shares: opShares, rows,
+  cli_cold_ms: cli, encode_stages_ms: stageMed(stagesEnc), decode_stages_ms: stageMed(stagesDec), ort_operator_shares: opShares, rows,
 };
 mkdirSync(join(REPO, 'bench/results'), { recursive: true });
 const base = join(REPO, 'bench/results', result.name);
@@ -153,6 +177,7 @@ const md = [`# Speed ${result.name.slice(6)}`, '', `Model ${result.model}, ${row
   `| | median ms |`, `|---|---:|`, `| hicodec encode | ${result.median_ms.encode} |`, `| hicodec decode | ${result.median_ms.decode} |`,
   `| JPEG decode (libjpeg-turbo) | ${result.median_ms.jpeg_decode} |`, `| AVIF decode (libaom/dav1d via sharp) | ${result.median_ms.avif_decode} |`, '',
   `hicodec decode is ${result.decode_vs_jpeg}× JPEG's and ${result.decode_vs_avif}× AVIF's.`, '',
+  `Cold CLI calls on ${cli.image} (one process each, start-up included, median of 5): \`hic encode\` ${cli.encode_ms} ms, \`hic decode\` ${cli.decode_ms} ms.`, '',
   `Encode stages (median ms): ${Object.entries(result.encode_stages_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`, '',
   `Decode stages (median ms): ${Object.entries(result.decode_stages_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`, '',
   ...Object.entries(opShares).map(([k, v]) => `${k} operators (ORT profile): ${Object.entries(v).map(([o, s]) => `${o} ${(100 * s).toFixed(0)}%`).join(', ')}`), ''].join('\n');

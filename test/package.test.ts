@@ -49,6 +49,11 @@ test('npm pack → install into an empty folder → npx hic and the README examp
     await writeFile(join(app, 'example.mjs'), m[1]!);
     const out = run(process.execPath, ['example.mjs'], { cwd: app, env });
     assert.match(out, /^\d+ bytes, [\d.]+ bpp, PSNR [\d.]+ dB$/m);
+    // the README's global install puts `hic` on the PATH (here into a private prefix)
+    const prefix = join(dir, 'global');
+    run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed.filename)], { cwd: dir, env });
+    const g = run('hic', ['--version'], { cwd: dir, env: { ...env, PATH: `${join(prefix, 'bin')}:${process.env['PATH']}` } });
+    assert.match(g, /^0\.\d+\.\d+/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -30,3 +30,23 @@ test('README library example', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('README main job runs twice in a row (its outputs replaced with -f), from the repository root', { timeout: 120_000 }, async (t) => {
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  const m = /<!-- main-job[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(readme);
+  assert.ok(m, 'README has no marked main job');
+  const kodak = join(REPO, '..', 'shared', 'data', 'kodak', 'kodim23.png');
+  if (!(await stat(kodak).catch(() => null))) return t.skip('no ../shared/data/kodak here');
+  const dir = await mkdtemp(join(tmpdir(), 'hic-mainjob-'));
+  try {
+    const cmd = m[1]!.trim().replaceAll('/tmp/', `${dir}/`);
+    for (const run of [1, 2]) {
+      const r = spawnSync('bash', ['-c', cmd], { cwd: REPO, encoding: 'utf8' });
+      assert.equal(r.status, 0, `run ${run}: ${r.stderr}`);
+      assert.match(r.stderr + r.stdout, /PSNR/);
+    }
+    assert.ok((await stat(join(dir, 'k.png'))).size > 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
