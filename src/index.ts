@@ -9,5 +9,5 @@ export { loadPackageFromDir } from './node/package.js';
 export { createCodec, resolveModelDir, resolveClassifierDir, loadClassifier, MODELS_DIR, type NodeCodecOptions } from './node/index.js';
 export { Classifier, decodedLatent, type Classification, type ClassifierManifest } from './classify/classifier.js';
 export { decodeImageFile, encodeImageFile, readImageFile, writeImageFile, formatForPath, OUTPUT_EXTENSIONS, type ImageFormat, type KeepMetadata, type ReadImage } from './node/image.js';
-export { psnr, mse } from './metrics/psnr.js';
+export { colorMse, colorPsnr, psnr, mse } from './metrics/psnr.js';
 export { msSsim } from './metrics/msssim.js';

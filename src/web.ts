@@ -5,7 +5,7 @@ export { parseContainer, inspectContainer, type Container, type ContainerInfo, t
 export { loadPackage, gainForQuality, type ModelPackage, type Manifest, type FileSource } from './model/package.js';
 export { webRuntime, type WebRuntimeOptions } from './runtime/web.js';
 export type { Runtime, RuntimeOptions, InferenceSession, TensorData } from './runtime/types.js';
-export { psnr, mse } from './metrics/psnr.js';
+export { colorMse, colorPsnr, psnr, mse } from './metrics/psnr.js';
 export { msSsim } from './metrics/msssim.js';
 export { rgbToRgba, rgbaToRgb, rgbaToPicture } from './core/pixels.js';
 export { extractMetadata } from './core/metadata.js';

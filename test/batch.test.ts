@@ -11,6 +11,7 @@ import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { inspectContainer } from '../src/bitstream/container.js';
+import { sizeText } from '../src/cli/batch.js';
 import { globToRegExp, planBatch, runBatch, summarize, type BatchEvent } from '../src/node/batch.js';
 import { encodeImageFile } from '../src/node/image.js';
 import { probeQueue } from '../src/node/queue.js';
@@ -61,11 +62,17 @@ test('hic batch: mirrored tree, a bad file reported with its code, a second run 
   r = hic(['batch', join(dir, 'in'), out, '-q', '60', '--json']);
   s = JSON.parse(r.stdout);
   assert.deepEqual([s.done, s.skipped, s.failed.length], [0, 4, 1]);
-  // and back: decode the outputs into PNGs
+  // and back: decode the outputs into PNGs; the summary in KiB, not "0.0 MiB"
   const back = join(dir, 'back');
-  r = hic(['batch', out, back, '--decode', '--json']);
+  r = hic(['batch', out, back, '--decode']);
   assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /hic batch: 4 files: 4 coded, 0 skipped \(output exists\), 0 failed; \d+\.\d KiB in, \d+\.\d KiB out, /);
   assert.deepEqual(await files(back), ['a/b/four.png', 'a/b/three.png', 'a/two.png', 'one.png']);
+});
+
+test('batch summary sizes: bytes, KiB, MiB, GiB', () => {
+  assert.deepEqual([0, 1, 1023, 1024, 5000, 2 ** 20, 3.5 * 2 ** 20, 1.5 * 2 ** 30].map(sizeText),
+    ['0 bytes', '1 byte', '1023 bytes', '1.0 KiB', '4.9 KiB', '1.0 MiB', '3.5 MiB', '1.50 GiB']);
 });
 
 test('the library streams one event per file', async () => {

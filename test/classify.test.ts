@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import type { Classifier } from '../src/classify/classifier.js';
-import { EXIT_STATUS } from '../src/core/errors.js';
+import { UNKNOWN, type Classifier } from '../src/classify/classifier.js';
+import { CodecError, EXIT_STATUS } from '../src/core/errors.js';
 import { loadClassifier, resolveClassifierDir } from '../src/node/index.js';
 import { node, REPO, syntheticImage } from './helpers.js';
 
@@ -37,13 +37,35 @@ test('hic classify on the golden flower stream gives the recorded class', async 
   const want = JSON.parse(await readFile(join(GOLDEN, 'classify.json'), 'utf8')) as { label: string; probability: number; classifier: string };
   const r = hic('classify', join(GOLDEN, 'flower-q50.hic'), '--json', '--threads', '2');
   assert.equal(r.status, 0, r.stderr);
-  const got = JSON.parse(r.stdout) as { label: string; probability: number; classifier: string; top: { probability: number }[]; grid: { width: number; height: number } };
+  const got = JSON.parse(r.stdout) as { label: string; probability: number; classifier: string; top: { probability: number }[]; grid: { width: number; height: number }; labels: string[]; known: string; threshold: number };
   assert.equal(got.classifier, want.classifier);
   assert.equal(got.label, want.label);
+  assert.deepEqual([got.labels, got.known, got.threshold], [classifier.manifest.classes, 'tf_flowers: 5 kinds of flower', 0.6]);
   assert.ok(Math.abs(got.probability - want.probability) < 1e-4, `${got.probability} vs ${want.probability}`);
   assert.deepEqual([got.grid.width, got.grid.height], [16, 16]);
   const human = hic('classify', join(GOLDEN, 'flower-q50.hic'));
   assert.match(human.stdout, new RegExp(`flower-q50\\.hic: ${want.label} \\(`));
+  assert.match(human.stderr, /knows tf_flowers: 5 kinds of flower \(daisy, dandelion, roses, sunflowers, tulips\)/);
+});
+
+test('a top-1 probability under --threshold is "unknown", named against the classes it knows', async () => {
+  const r = hic('classify', join(GOLDEN, 'flower-q50.hic'), '--threshold', '0.999');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /flower-q50\.hic: unknown \(not one of: daisy, dandelion, roses, sunflowers, tulips\)  \[daisy \d/);
+  const j = JSON.parse(hic('classify', join(GOLDEN, 'flower-q50.hic'), '--threshold', '0.999', '--json').stdout);
+  assert.deepEqual([j.label, j.top[0].label, j.threshold], ['unknown', 'daisy', 0.999]);
+  for (const bad of ['1.5', '-0.1', 'abc', '']) {
+    const b = hic('classify', join(GOLDEN, 'flower-q50.hic'), '--threshold', bad);
+    assert.equal(b.status, EXIT_STATUS.E_INVALID_OPTION, b.stderr);
+    assert.match(b.stderr, new RegExp(`^hic: error E_INVALID_OPTION: Expected a number between 0 and 1 for --threshold but received ${bad}`));
+  }
+  // the library: the answer and the top class side by side; the same check of the threshold
+  const codec = await node();
+  const bytes = await readFile(join(GOLDEN, 'flower-q50.hic'));
+  const lib = await classifier.classify(codec, bytes, { threshold: 0.999 });
+  assert.deepEqual([lib.label, lib.top.label, lib.threshold], [UNKNOWN, 'daisy', 0.999]);
+  assert.equal((await classifier.classify(codec, bytes)).label, 'daisy');
+  await assert.rejects(classifier.classify(codec, bytes, { threshold: 2 }), (e: unknown) => e instanceof CodecError && e.code === 'E_INVALID_OPTION');
 });
 
 // grids are the padded latent (multiples of 64 px → 4 tokens); 1100×700 → 72×44 tokens, pooled by 3

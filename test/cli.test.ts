@@ -2,7 +2,7 @@
 // overwriting without -f, refused inputs with their exit statuses, and nothing partial left behind.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -207,4 +207,110 @@ test('the CLI stays executable after a build: npx hic --version', () => {
   const r = spawnSync('npx', ['--no-install', 'hic', '--version'], { cwd: REPO, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+});
+
+test('--stats PSNR of an RGBA picture is the colour\'s: the RGB planes, alpha (lossless) left out', async () => {
+  const [w, h] = [48, 40];
+  const rgb = syntheticImage(w, h, 21).data;
+  const rgba = Buffer.alloc(w * h * 4);
+  for (let i = 0; i < w * h; i++) {
+    rgba.set(rgb.subarray(3 * i, 3 * i + 3), 4 * i);
+    rgba[4 * i + 3] = (i * 7) % 256; // a varied alpha, never dropped as opaque
+  }
+  await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).png().toFile(join(dir, 'rgba.png'));
+  const r = hic(['encode', 'rgba.png', '-q', '40', '--stats', '--json', '--threads', '1']);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout.toString());
+  assert.equal(rep.channels, 4);
+  assert.equal(rep.backend, 'onnxruntime-node (1 thread)'); // not "(1 threads)"
+  assert.equal(hic(['decode', 'rgba.hic', '-o', 'rgba.out.png']).status, 0);
+  const { data, info } = await sharp(join(dir, 'rgba.out.png')).raw().toBuffer({ resolveWithObject: true });
+  assert.equal(info.channels, 4);
+  let se = 0;
+  for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) se += (data[4 * i + c]! - rgba[4 * i + c]!) ** 2;
+  const want = 10 * Math.log10((255 * 255) / (se / (3 * w * h)));
+  assert.ok(Math.abs(rep.psnr_rgb - want) < 1e-9, `reported ${rep.psnr_rgb}, RGB PSNR ${want}`);
+  assert.equal(rep.psnr, rep.psnr_rgb); // the old field name, same figure
+  const text = hic(['encode', 'rgba.png', '-o', 'rgba2.hic', '-q', '40', '--stats']);
+  assert.match(text.stderr, new RegExp(`RGB PSNR ${want.toFixed(2)} dB \\(alpha lossless, not counted\\)`));
+});
+
+test('decode --out-quality: a smaller JPEG at a lower quality; invalid values and lossless outputs refused', async () => {
+  const src = await png('oq.png', 96, 64, 8);
+  assert.equal(hic(['encode', src, '-q', '70']).status, 0);
+  for (const q of [undefined, '40']) {
+    const r = hic(['decode', 'oq.hic', '-o', `oq${q ?? ''}.jpg`, ...(q ? ['--out-quality', q] : [])]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const [dflt, low] = [(await readFile(join(dir, 'oq.jpg'))).length, (await readFile(join(dir, 'oq40.jpg'))).length];
+  assert.ok(low < dflt, `--out-quality 40: ${low} bytes, default 95: ${dflt}`);
+  for (const bad of ['0', '101', '9.5', 'high']) {
+    const r = hic(['decode', 'oq.hic', '-o', 'bad.webp', '--out-quality', bad]);
+    assert.equal(r.status, EXIT_STATUS.E_INVALID_OPTION, r.stderr);
+    assert.match(r.stderr, new RegExp(`Expected an integer between 1 and 100 for --out-quality but received ${bad}`));
+  }
+  const r = hic(['decode', 'oq.hic', '-o', 'bad.png', '--out-quality', '50']);
+  assert.equal(r.status, EXIT_STATUS.E_INVALID_OPTION, r.stderr);
+  assert.match(r.stderr, /Expected a JPEG, WebP or AVIF output for --out-quality but received png/);
+  const names = await readdir(dir);
+  assert.ok(!names.includes('bad.webp') && !names.includes('bad.png'));
+});
+
+test('a CLI run leaves nothing in /tmp: ONNX Runtime\'s telemetry (mat-debug-<pid>.log, a device id) is off', { skip: process.platform !== 'linux' && 'Linux paths' }, async () => {
+  const src = await png('tel.png', 16, 16);
+  const r = spawnSync(process.execPath, [HIC, 'encode', src, '-o', 'tel.hic'], { cwd: dir, env: { ...process.env, ORT_DISABLE_TELEMETRY: undefined } });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.equal(existsSync(`/tmp/mat-debug-${r.pid}.log`), false);
+});
+
+test('--tile says its rule: a multiple of 128', async () => {
+  const src = await png('tile.png', 32, 32);
+  for (const t of ['100', '200']) {
+    const r = hic(['encode', src, '-o', 'tile.hic', '--tile', t]);
+    assert.equal(r.status, EXIT_STATUS.E_INVALID_OPTION, r.stderr);
+    assert.match(r.stderr, /expected a multiple of 128 in 128\.\.65408/);
+  }
+});
+
+test('--progress counts coding tiles in every stage, each line once', async () => {
+  const src = await png('prog.png', 600, 400, 5);
+  // 256-px tiles: 3 × 2 tiles; default 1024-px tiles: 1 tile, analysed in two 512-px blocks
+  for (const [args, tiles] of [[['--tile', '256'], 6], [[], 1]] as const) {
+    const r = hic(['encode', src, '-o', `prog${tiles}.hic`, '-q', '30', '--progress', '--json', ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout.toString()).tiles, tiles);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('hic: ')).map((l) => /^hic: (\w+) (\d+)\/(\d+) tiles? \(/.exec(l)!);
+    assert.ok(lines.length > 0 && lines.every(Boolean), r.stderr);
+    const seen = lines.map((m) => `${m[1]} ${m[2]}/${m[3]}`);
+    assert.deepEqual(seen, [...new Set(seen)], `a line printed twice:\n${r.stderr}`);
+    assert.ok(lines.every((m) => Number(m[3]) === tiles), r.stderr);
+    assert.deepEqual(seen.filter((l) => l.endsWith(`${tiles}/${tiles}`)), [`analysis ${tiles}/${tiles}`, `coding ${tiles}/${tiles}`]);
+  }
+});
+
+test('hic info on a truncated stream prints the header it could read, then the error', async () => {
+  const model = (await readFile(join(REPO, 'models/DEFAULT'), 'utf8')).trim();
+  const good = await readFile(join(REPO, 'test/golden', model, 's300x200-q60-tile128.hic'));
+  await writeFile(join(dir, 'cut.hic'), good.subarray(0, good.length - 40));
+  let r = hic(['info', 'cut.hic']);
+  assert.equal(r.status, EXIT_STATUS.E_TRUNCATED, r.stderr);
+  assert.match(r.stderr, /^hic: error E_TRUNCATED: /);
+  const out = r.stdout.toString();
+  assert.match(out, new RegExp(`model ${model} — damaged`));
+  assert.match(out, /300×200 RGB, quality 60, tiles of 128 px, 6 chunks announced/);
+  assert.match(out, /TILE +\d+ bytes +\d+ present \(cut short\)/);
+  r = hic(['info', 'cut.hic', '--json']);
+  assert.equal(r.status, EXIT_STATUS.E_TRUNCATED);
+  const j = JSON.parse(r.stdout.toString());
+  assert.deepEqual([j.complete, j.error.code, j.model, j.width, j.height, j.quality, j.chunks.length], [false, 'E_TRUNCATED', model, 300, 200, 60, 6]);
+  // cut inside the header: the fields before the cut
+  await writeFile(join(dir, 'head.hic'), good.subarray(0, 7 + model.length + 6));
+  r = hic(['info', 'head.hic']);
+  assert.equal(r.status, EXIT_STATUS.E_TRUNCATED);
+  assert.match(r.stdout.toString(), new RegExp(`model ${model} — damaged[\\s\\S]*300×\\?`));
+  // not a .hic file at all: the error alone
+  await writeFile(join(dir, 'hello.hic'), 'hello, world');
+  r = hic(['info', 'hello.hic']);
+  assert.equal(r.status, EXIT_STATUS.E_BAD_MAGIC);
+  assert.equal(r.stdout.toString(), '');
 });

@@ -3,7 +3,7 @@
 // output format; EXIF orientation is applied once; gray stays gray; the alpha coder is pinned.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,10 @@ import { formatForPath, readImageFile, writeImageFile } from '../src/node/image.
 import { disposeAll, node, REPO, syntheticImage } from './helpers.js';
 
 after(disposeAll);
+const made: string[] = []; // temporary folders, removed when the file's tests are done
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 const PNGSUITE = process.env['HICODEC_PNGSUITE'] ?? fileURLToPath(new URL('../../../shared/data/pngsuite/', import.meta.url));
 const hasSuite = existsSync(PNGSUITE);
@@ -85,6 +89,7 @@ test('every PNG of the suite round-trips or is refused with a stable code', { sk
 
 test('the CLI refuses a corrupt PNG with exit 12 and leaves nothing behind', { skip: !hasSuite && 'PNG suite not present' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'hic-x-'));
+  made.push(dir);
   for (const f of ['xc1n0g08.png', 'xd0n2c08.png', 'xhdn0g08.png', 'xs1n0g01.png']) {
     const out = join(dir, `${f}.hic`);
     const r = spawnSync(process.execPath, [CLI, 'encode', join(PNGSUITE, f), '-o', out], { encoding: 'utf8' });
@@ -170,6 +175,7 @@ test('gray stays gray and costs fewer bytes than colour; 16-bit input is reporte
 test('decode -o writes the format its extension names, with metadata; unknown extensions are refused before work', async () => {
   const codec = await node();
   const dir = mkdtempSync(join(tmpdir(), 'hic-fmt-'));
+  made.push(dir);
   const r = await readImageFile(await cameraJpeg(), 'camera.jpg');
   writeFileSync(join(dir, 'c.hic'), (await codec.encode(r.image, { quality: 70, metadata: r.metadata })).bytes);
   const magic: Record<string, (b: Buffer) => boolean> = {

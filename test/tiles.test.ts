@@ -2,7 +2,7 @@
 // streams, progress and cancellation, and worker threads giving the same bytes and pixels.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -16,6 +16,10 @@ import { createCodec } from '../src/node/index.js';
 import { disposeAll, node, REPO, syntheticImage } from './helpers.js';
 
 after(disposeAll);
+const made: string[] = []; // temporary folders, removed when the file's tests are done
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 test('tiles partition the image and the latent grid', () => {
   for (const [w, h, t] of [[1, 1, 128], [129, 127, 128], [1000, 300, 256], [64, 20000, 1024]] as const) {
@@ -98,14 +102,22 @@ test('no seams: the error along tile borders is like the interior one, and close
   assert.ok(ratio < 1.3, `border MSE / interior MSE = ${ratio.toFixed(3)}`);
 });
 
-test('progress reports every tile of every stage; an abort stops with E_ABORTED', async () => {
+test('progress reports every tile of every stage, in coding tiles, each count once; an abort stops with E_ABORTED', async () => {
   const codec = await node();
   const img = syntheticImage(300, 260, 9);
   const seen: Progress[] = [];
   const { bytes } = await codec.encode(img, { quality: 50, tileSize: 128, onProgress: (p) => seen.push(p) });
   const stages = [...new Set(seen.map((p) => p.stage))];
   assert.deepEqual(stages, ['analysis', 'coding']);
-  assert.ok(seen.filter((p) => p.stage === 'coding').length === 2 * 9); // ẑ, then y, of 3 × 3 tiles
+  const steps = (stage: string) => seen.filter((p) => p.stage === stage).map((p) => `${p.done}/${p.total}`);
+  const nine = Array.from({ length: 9 }, (_, i) => `${i + 1}/9`); // 3 × 3 tiles
+  assert.deepEqual(steps('analysis'), nine);
+  assert.deepEqual(steps('coding'), nine); // ẑ and y of each tile: one count
+  // 1024-px tiles, analysed in 512-px blocks: 1100×600 is 2 tiles and 6 blocks, reported as tiles
+  seen.length = 0;
+  await codec.encode(syntheticImage(1100, 600, 3), { quality: 10, onProgress: (p) => seen.push(p) });
+  assert.deepEqual(steps('analysis'), ['1/2', '2/2']);
+  assert.deepEqual(steps('coding'), ['1/2', '2/2']);
   const dec: Progress[] = [];
   await codec.decode(bytes, { onProgress: (p) => dec.push(p) });
   assert.deepEqual(dec.map((p) => p.stage).filter((s, i, a) => a.indexOf(s) === i), ['parsing', 'synthesis']);
@@ -137,6 +149,7 @@ test('a truncated tiled stream: E_TRUNCATED from the CLI, and no output file', a
   const codec = await node();
   const { bytes } = await codec.encode(syntheticImage(300, 200, 3), { quality: 50, tileSize: 128 });
   const dir = mkdtempSync(join(tmpdir(), 'hic-trunc-'));
+  made.push(dir);
   writeFileSync(join(dir, 't.hic'), bytes.subarray(0, bytes.length - 10));
   const r = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'decode', join(dir, 't.hic'), '-o', join(dir, 'out.png')], { encoding: 'utf8' });
   assert.equal(r.status, 5, r.stderr);

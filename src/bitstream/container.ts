@@ -21,7 +21,7 @@ export type OptionalChunk = (typeof OPTIONAL_CHUNKS)[number];
 export type ChunkType = 'ZHAT' | 'YHAT' | 'TILE' | OptionalChunk;
 
 export type ColorMode = 'rgb' | 'gray';
-const COLOR_CODES: readonly ColorMode[] = ['rgb', 'gray'];
+export const COLOR_CODES: readonly ColorMode[] = ['rgb', 'gray'];
 
 export interface Header {
   readonly modelId: string;

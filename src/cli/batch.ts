@@ -27,7 +27,13 @@ export interface BatchCliOptions {
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+/** A byte count for people: "512 bytes", "3.4 KiB", "12.0 MiB", "1.50 GiB". */
+export function sizeText(n: number): string {
+  if (n < 1024) return `${n} byte${n === 1 ? '' : 's'}`;
+  if (n < 2 ** 20) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 2 ** 30) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${(n / 2 ** 30).toFixed(2)} GiB`;
+}
 
 function options(o: BatchCliOptions): BatchOptions {
   if (o.decode && (o.quality !== undefined || o.targetBpp !== undefined || o.targetSize !== undefined)) {
@@ -67,8 +73,8 @@ function report(s: BatchSummary, o: BatchCliOptions): void {
   if (o.json) {
     process.stdout.write(JSON.stringify(s, null, 2) + '\n');
   } else {
-    log(`hic batch: ${s.files} files: ${s.done} coded, ${s.skipped} skipped (output exists), ${s.failed.length} failed; ` +
-      `${mb(s.bytesIn)} MiB in, ${mb(s.bytesOut)} MiB out, ${s.seconds.toFixed(1)} s`);
+    log(`hic batch: ${s.files} file${s.files === 1 ? '' : 's'}: ${s.done} coded, ${s.skipped} skipped (output exists), ${s.failed.length} failed; ` +
+      `${sizeText(s.bytesIn)} in, ${sizeText(s.bytesOut)} out, ${s.seconds.toFixed(1)} s`);
     for (const f of s.failed) log(`  failed ${f.code}: ${f.input}: ${f.message}`);
   }
   if (s.failed.length) throw new CodecError('E_BATCH_INCOMPLETE', `${s.failed.length} of ${s.files} files failed`);

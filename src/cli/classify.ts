@@ -1,9 +1,12 @@
-// `hic classify FILE.hic…`: what each picture shows, from its latent (no pixels decoded).
+// `hic classify FILE.hic…`: what each picture shows, from its latent (no pixels decoded). The
+// classifier knows a few classes only (the shipped one: 5 kinds of flower); a top-1 probability
+// under --threshold is answered "unknown", and the output names the classes it knows.
 import { performance } from 'node:perf_hooks';
 
 import { inspectContainer } from '../bitstream/container.js';
-import type { Classifier } from '../classify/classifier.js';
+import { DEFAULT_THRESHOLD, UNKNOWN, type Classifier } from '../classify/classifier.js';
 import type { Codec } from '../codec/codec.js';
+import { CodecError } from '../core/errors.js';
 import { readInput } from '../node/files.js';
 import { createCodec, loadClassifier, resolveClassifierDir } from '../node/index.js';
 
@@ -12,9 +15,21 @@ export interface ClassifyCliOptions {
   threads?: number;
   json?: boolean;
   top?: number;
+  threshold?: number;
 }
 
+/** --threshold P: a number in 0..1, refused with E_INVALID_OPTION otherwise (the message quotes
+ *  what was typed). */
+export function thresholdArg(v: string): number {
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!(n >= 0 && n <= 1)) throw new CodecError('E_INVALID_OPTION', `Expected a number between 0 and 1 for --threshold but received ${v}`);
+  return n;
+}
+
+const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
+
 export async function classifyCommand(files: string[], o: ClassifyCliOptions): Promise<void> {
+  const threshold = o.threshold ?? DEFAULT_THRESHOLD;
   const codecs = new Map<string, Codec>();
   const classifiers = new Map<string, Classifier>();
   const results = [];
@@ -23,13 +38,22 @@ export async function classifyCommand(files: string[], o: ClassifyCliOptions): P
       const bytes = await readInput(file);
       const model = inspectContainer(bytes).modelId;
       if (!codecs.has(model)) codecs.set(model, await createCodec({ model, ...(o.threads ? { threads: o.threads } : {}) }));
-      if (!classifiers.has(model)) classifiers.set(model, await loadClassifier(await resolveClassifierDir(model, o.classifier), o.threads));
+      if (!classifiers.has(model)) {
+        const c = await loadClassifier(await resolveClassifierDir(model, o.classifier), o.threads);
+        classifiers.set(model, c);
+        if (!o.json) process.stderr.write(`hic: classifier ${c.id} knows ${c.known} (${c.labels.join(', ')}); a top-1 probability under ${pct(threshold)} is "${UNKNOWN}"\n`);
+      }
+      const classifier = classifiers.get(model)!;
       const t0 = performance.now();
-      const r = await classifiers.get(model)!.classify(codecs.get(model)!, bytes);
+      const r = await classifier.classify(codecs.get(model)!, bytes, { threshold });
       const ms = Math.round(performance.now() - t0);
       const top = r.classes.slice(0, o.top ?? 3);
-      results.push({ file, model, classifier: classifiers.get(model)!.id, label: r.top.label, probability: r.top.probability, top, grid: r.grid, ms });
-      if (!o.json) process.stdout.write(`${file}: ${r.top.label} (${(100 * r.top.probability).toFixed(1)}%)  [${top.map((c) => `${c.label} ${(100 * c.probability).toFixed(1)}%`).join(', ')}]  ${ms} ms\n`);
+      results.push({
+        file, model, classifier: classifier.id, label: r.label, probability: r.top.probability, threshold, top,
+        known: classifier.known, labels: classifier.labels, grid: r.grid, ms,
+      });
+      const answer = r.label === UNKNOWN ? `${UNKNOWN} (not one of: ${classifier.labels.join(', ')})` : `${r.label} (${pct(r.top.probability)})`;
+      if (!o.json) process.stdout.write(`${file}: ${answer}  [${top.map((c) => `${c.label} ${pct(c.probability)}`).join(', ')}]  ${ms} ms\n`);
     }
     if (o.json) process.stdout.write(JSON.stringify(files.length === 1 ? results[0] : results, null, 2) + '\n');
   } finally {

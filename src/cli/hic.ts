@@ -9,14 +9,15 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 
 import { benchCommand, type BenchCliOptions } from '../bench/cli.js';
 import { batchCommand, queueCommand, workerCommand, type BatchCliOptions } from './batch.js';
-import { classifyCommand, type ClassifyCliOptions } from './classify.js';
+import { classifyCommand, thresholdArg, type ClassifyCliOptions } from './classify.js';
 import { defineCompare } from './compare.js';
 import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
-import { inspectContainer } from '../bitstream/container.js';
+import { inspectContainer, type ContainerInfo } from '../bitstream/container.js';
+import { peekContainer } from '../bitstream/peek.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
 import { CodecError, ERROR_CODES, EXIT_STATUS, isCodecError } from '../core/errors.js';
-import { psnr } from '../metrics/psnr.js';
-import { formatForPath, readImageFile, writeImageFile, type KeepMetadata } from '../node/image.js';
+import { colorPsnr } from '../metrics/psnr.js';
+import { checkOutputQuality, formatForPath, readImageFile, writeImageFile, type KeepMetadata } from '../node/image.js';
 import { checkOutput, readInput, writeOutput } from '../node/files.js';
 import { createCodec } from '../node/index.js';
 
@@ -35,6 +36,23 @@ function intArg(min: number, max: number) {
     if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
     return n;
   };
+}
+
+/** An integer option checked with the library's message: "Expected … for --name but received …". */
+function checkedInt(name: string, min: number, max: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) {
+      throw new CodecError('E_INVALID_OPTION', `Expected an integer between ${min} and ${max} for ${name} but received ${v}`);
+    }
+    return Number(v);
+  };
+}
+
+/** --tile: a multiple of 128 (the codec's rule, said as such). */
+function tileArg(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < 128 || n > 65408 || n % 128 !== 0) throw new InvalidArgumentError('expected a multiple of 128 in 128..65408');
+  return n;
 }
 
 function positiveNumber(v: string): number {
@@ -75,8 +93,9 @@ interface CommonOpts {
   progress?: boolean;
 }
 
-/** Progress on stderr for long work: on a terminal, or always with --progress. One line,
- *  rewritten in place on a terminal; a line per stage change otherwise. */
+/** Progress on stderr for long work: on a terminal, or always with --progress. Counts are coding
+ *  tiles in every stage (schedule.ts). One line per stage, rewritten in place on a terminal; its
+ *  first and last count otherwise. */
 function progressPrinter(o: CommonOpts): ((p: Progress) => void) | undefined {
   const tty = !!process.stderr.isTTY;
   if (!o.progress && !tty) return undefined;
@@ -90,8 +109,8 @@ function progressPrinter(o: CommonOpts): ((p: Progress) => void) | undefined {
     if (tty && !done && now - lastPrint < 100) return;
     lastPrint = now;
     lastStage = p.stage;
-    const line = `hic: ${p.stage} ${p.done}/${p.total} tiles (${((now - t0) / 1000).toFixed(1)} s)`;
-    process.stderr.write(tty ? `\r${line}\x1b[K${done && p.stage === 'synthesis' ? '\n' : ''}` : `${line}\n`);
+    const line = `hic: ${p.stage} ${p.done}/${p.total} tile${p.total === 1 ? '' : 's'} (${((now - t0) / 1000).toFixed(1)} s)`;
+    process.stderr.write(tty ? `\r${line}\x1b[K${done ? '\n' : ''}` : `${line}\n`);
   };
 }
 
@@ -153,6 +172,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
     await writeOutput(out, bytes, !!o.force);
     if (o.output === undefined && out !== '-') log(`hic: wrote ${out} (in the current folder; -o to choose)`);
     const px = image.width * image.height;
+    const psnrRgb = decoded ? colorPsnr(image, decoded) : undefined; // colour only: alpha is lossless
     const report = {
       input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height,
       channels: image.channels, color: stats.color,
@@ -162,7 +182,8 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       source: read.source, converted: read.converted,
       ...(stats.searched.length ? { searched_qualities: stats.searched, target_met: stats.targetMet } : {}),
       encode_ms: encodeMs,
-      ...(decoded ? { psnr: psnr(image, decoded), decode_ms: decodeMs } : {}),
+      // `psnr` is the same figure under its old name, for scripts that read it
+      ...(decoded ? { psnr_rgb: psnrRgb, psnr: psnrRgb, decode_ms: decodeMs } : {}),
     };
     if (o.json) {
       printJson(report, out);
@@ -170,7 +191,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       log(`${input} → ${out}: ${image.width}×${image.height} ${['gray', 'gray+alpha', 'RGB', 'RGBA'][image.channels - 1]}, quality ${stats.quality}, ${stats.bytes} bytes, ` +
         `${fmt(stats.bpp, 4)} bpp (z ${fmt(report.bpp_z, 4)}, y ${fmt(report.bpp_y, 4)}${stats.alphaBytes ? `, alpha ${stats.alphaBytes} bytes` : ''}` +
         `${stats.metadataBytes ? `, metadata ${stats.metadataBytes} bytes` : ''}), ` +
-        `PSNR ${fmt(report.psnr ?? NaN, 2)} dB, encode ${encodeMs} ms, decode ${decodeMs} ms (${codec.backend})`);
+        `${stats.color === 'gray' ? 'gray' : 'RGB'} PSNR ${fmt(psnrRgb ?? NaN, 2)} dB${stats.alphaBytes ? ' (alpha lossless, not counted)' : ''}, encode ${encodeMs} ms, decode ${decodeMs} ms (${codec.backend})`);
       for (const c of read.converted) log(`  converted: ${c}`);
     }
   });
@@ -178,6 +199,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
 
 interface DecodeCliOpts extends CommonOpts {
   output?: string;
+  outQuality?: number;
   force?: boolean;
   json?: boolean;
   strip?: boolean;
@@ -186,6 +208,7 @@ interface DecodeCliOpts extends CommonOpts {
 async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
   const out = await prepareOutput(input, o.output, '.png', !!o.force);
   const format = formatForPath(out); // an unknown extension is refused before any work
+  if (o.outQuality !== undefined) checkOutputQuality(format, o.outQuality, '--out-quality'); // and a quality for PNG or TIFF
   const bytes = await readInput(input);
   const header = inspectContainer(bytes);
   await withCodec(o, header.modelId, async (codec) => {
@@ -193,7 +216,7 @@ async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
     const onProgress = progressPrinter(o);
     const image = await codec.decode(bytes, onProgress ? { onProgress } : {});
     const decodeMs = ms(t0);
-    const written = await writeImageFile(image, format, o.strip ? {} : image.metadata);
+    const written = await writeImageFile(image, format, o.strip ? {} : image.metadata, o.outQuality !== undefined ? { quality: o.outQuality } : {});
     await writeOutput(out, written.bytes, !!o.force);
     if (o.output === undefined && out !== '-') log(`hic: wrote ${out} (in the current folder; -o to choose)`);
     for (const d of written.dropped) log(`hic: warning: ${format} output: dropped ${d}`);
@@ -207,9 +230,38 @@ async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
   });
 }
 
+/** `hic info` on a stream inspectContainer() refuses: what could be read of it, then the error
+ *  (exit status unchanged). Not a .hic file at all: the error alone. */
+function infoPartial(file: string, bytes: Uint8Array, e: CodecError, json: boolean): void {
+  const pk = peekContainer(bytes);
+  if (pk.formatVersion === undefined) return;
+  const chunks = (pk.chunks ?? []).map((c) => ({ type: c.type.trim(), offset: c.offset, bytes: c.length, present: c.present }));
+  if (json) {
+    process.stdout.write(JSON.stringify({
+      file, complete: false, error: { code: e.code, message: e.message }, format_version: pk.formatVersion, model: pk.modelId ?? null,
+      width: pk.width ?? null, height: pk.height ?? null, quality: pk.quality ?? null, color: pk.color ?? null, tile_size: pk.tileSize || null,
+      chunk_count: pk.chunkCount ?? null, bytes: bytes.length, chunks,
+    }, null, 2) + '\n');
+    return;
+  }
+  const known = (v: number | string | undefined) => (v === undefined ? '?' : String(v));
+  process.stdout.write([
+    `${file}: hicodec format ${pk.formatVersion}, model ${known(pk.modelId)} — damaged, what could be read (${bytes.length} bytes):`,
+    `  ${known(pk.width)}×${known(pk.height)} ${pk.color === 'gray' ? 'gray' : pk.color === 'rgb' ? 'RGB' : '?'}, quality ${known(pk.quality)}` +
+      `${pk.tileSize ? `, tiles of ${pk.tileSize} px` : ''}, ${known(pk.chunkCount)} chunks announced`,
+    ...chunks.map((c) => `  ${c.type.padEnd(4)}  ${String(c.bytes).padStart(9)} bytes  ${c.present === c.bytes ? 'present' : `${c.present} present (cut short)`}`),
+  ].join('\n') + '\n');
+}
+
 async function infoCmd(file: string, o: { json?: boolean }): Promise<void> {
   const bytes = await readInput(file);
-  const info = inspectContainer(bytes);
+  let info: ContainerInfo;
+  try {
+    info = inspectContainer(bytes);
+  } catch (e) {
+    if (isCodecError(e)) infoPartial(file, bytes, e, !!o.json);
+    throw e;
+  }
   const px = info.width * info.height;
   const extra = (t: string) => info.chunks.find((c) => c.type === t)?.length ?? 0;
   const tiles = info.chunks.filter((c) => c.type === 'TILE' || c.type === 'YHAT').length;
@@ -240,8 +292,9 @@ Examples:
   hic encode photo.jpg -o photo.hic -q 80 --stats     quality 0..100 (default 75)
   hic encode photo.png -o photo.hic --target-size 50000
   hic decode photo.hic -o photo.png                   also .jpg .webp .avif .tif
+  hic decode photo.hic -o photo.jpg --out-quality 85  JPEG/WebP default 95, AVIF 90
   hic info photo.hic
-  hic classify photo.hic                              what it shows, without decoding it
+  hic classify photo.hic                              which of 5 flowers it shows (or unknown), without decoding it
   hic compare photo.png --size 20000                  against mozjpeg, WebP, AVIF, JPEG XL at that size
   cat photo.png | hic encode - -o - > photo.hic       stdin/stdout with "-"
 
@@ -269,7 +322,7 @@ export function program(): Command {
       .addOption(new Option('-q, --quality <q>', 'quality 0..100 (default 75)').argParser(intArg(0, 100)).conflicts(['targetBpp', 'targetSize']))
       .addOption(new Option('--target-bpp <bpp>', 'highest quality whose size is at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
       .addOption(new Option('--target-size <bytes>', 'highest quality whose file is at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
-      .option('--tile <px>', 'tile size in pixels, a multiple of 128 (default 1024): the unit of memory and parallel work', intArg(128, 65408))
+      .option('--tile <px>', 'tile size in pixels, a multiple of 128 (default 1024): the unit of memory and parallel work', tileArg)
       .addOption(new Option('--keep <what>', 'metadata to carry: none, icc (the colour profile) or all (ICC, Exif, XMP; default)').choices(['none', 'icc', 'all']))
       .option('--strip', 'carry no metadata (same as --keep none)');
   common(
@@ -277,7 +330,7 @@ export function program(): Command {
       .description('encode an image (PNG, JPEG, WebP, TIFF, AVIF; "-" = stdin) to .hic')
       .argument('<input>')
       .option('-o, --output <file>', 'output file ("-" = stdout; default: input name with .hic)'))
-      .option('--stats', 'decode again and print size, bpp, PSNR and times on stderr')
+      .option('--stats', 'decode again and print size, bpp, PSNR of the colour (RGB or gray; alpha is lossless) and times on stderr')
       .option('--json', 'print the statistics as JSON on stdout (stderr when the output is stdout)')
       .option('-f, --force', 'overwrite the output file'),
   ).action((input: string, o: EncodeCliOpts) => encodeCmd(input, o));
@@ -286,6 +339,7 @@ export function program(): Command {
       .description('decode a .hic file ("-" = stdin) to PNG, JPEG, WebP, AVIF or TIFF by the output extension')
       .argument('<input>')
       .option('-o, --output <file>', 'output file: .png .jpg .jpeg .webp .avif .tif .tiff ("-" = stdout as PNG; default: input name with .png)')
+      .option('--out-quality <q>', 'quality 1..100 of a .jpg/.webp/.avif output (default: 95 for JPEG and WebP, 90 for AVIF; refused for PNG and TIFF, which are lossless)', checkedInt('--out-quality', 1, 100))
       .option('--strip', 'write no metadata (ICC, Exif, XMP) into the output')
       .option('--json', 'print a JSON summary on stdout (stderr when the output is stdout)')
       .option('-f, --force', 'overwrite the output file'),
@@ -333,10 +387,12 @@ export function program(): Command {
     .option('--json', 'JSON output')
     .action((o: { queue: string; json?: boolean }) => queueCommand(o));
   p.command('classify')
-    .description('what each .hic shows, from its latent tokens (entropy decoding and the hyper networks only; no pixels decoded)')
+    .description('a 5-class flower demo (daisy, dandelion, roses, sunflowers, tulips; tf_flowers): which of them each .hic shows, ' +
+      'or "unknown", from its latent tokens (entropy decoding and the hyper networks only; no pixels decoded)')
     .argument('<files...>')
     .option('--classifier <id|dir>', 'classifier package (default: the one installed for the stream\'s model)')
     .option('--threads <n>', 'inference threads', intArg(1, 256))
+    .option('--threshold <p>', 'top-1 probability 0..1 under which the answer is "unknown" (default 0.6)', thresholdArg)
     .option('--top <n>', 'classes to list (default 3)', intArg(1, 100))
     .option('--json', 'JSON output')
     .action((files: string[], o: ClassifyCliOptions) => classifyCommand(files, o));

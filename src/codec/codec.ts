@@ -7,7 +7,9 @@ import { CodecError } from '../core/errors.js';
 import { gainForQuality, type ModelPackage } from '../model/package.js';
 import type { Runtime, TensorData } from '../runtime/types.js';
 import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
+import { aborted, inTiles, quiet, schedule } from './schedule.js';
 import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, type Layout, type Rect, type Tile } from './tiles.js';
+import { refineTiny } from './tiny.js';
 
 export { channelIds, type TileEngine, type TileSymbols } from './engine.js';
 
@@ -40,7 +42,7 @@ export interface DecodedPicture extends Picture {
   readonly metadata: ImageMetadata;
 }
 
-/** Progress of a long call: `done` of `total` units of the current stage. */
+/** Progress of a long call: `done` of `total` coding tiles in the current stage (schedule.ts). */
 export interface Progress {
   readonly stage: 'analysis' | 'coding' | 'parsing' | 'synthesis';
   readonly done: number;
@@ -257,44 +259,6 @@ function planarRegion(img: RgbImage, r: Rect): Float32Array {
   return out;
 }
 
-function aborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new CodecError('E_ABORTED', 'the operation was aborted');
-}
-
-/** Lets queued events (a cancel message, a click) run: a wasm inference can resolve through
- *  microtasks alone, and then an abort would only be seen once everything is done. A message to
- *  ourselves queues behind them (scheduler.yield() would not: its continuation goes first). */
-function yieldToEvents(): Promise<void> {
-  if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
-  return new Promise((r) => {
-    const c = new MessageChannel();
-    c.port1.onmessage = () => {
-      c.port1.close();
-      r();
-    };
-    c.port2.postMessage(null);
-  });
-}
-
-/** Runs `work(engine, item)` for every item, each engine taking the next item when it is free. */
-async function schedule<T>(engines: readonly TileEngine[], n: number, work: (e: TileEngine, i: number) => Promise<T>, opts: WorkOptions, stage: Progress['stage']): Promise<T[]> {
-  const out = new Array<T>(n);
-  let next = 0;
-  let done = 0;
-  const lane = async (e: TileEngine) => {
-    while (next < n) {
-      if (opts.signal) await yieldToEvents();
-      aborted(opts.signal);
-      const i = next++;
-      out[i] = await work(e, i);
-      opts.onProgress?.({ stage, done: ++done, total: n });
-    }
-  };
-  await Promise.all(engines.slice(0, Math.max(1, Math.min(engines.length, n))).map(lane));
-  aborted(opts.signal);
-  return out;
-}
-
 export class Codec {
   private constructor(
     private readonly model: ModelPackage,
@@ -311,7 +275,7 @@ export class Codec {
     const tile = checkTileSize(opts.tileSize ?? DEFAULT_TILE_SIZE);
     const workers = opts.engines ?? [];
     const own = workers.length ? undefined : await SessionEngine.create(opts.model, opts.runtime);
-    const name = workers.length ? `${opts.runtime.name}, ${workers.length} workers` : opts.runtime.name;
+    const name = workers.length ? `${opts.runtime.name}, ${workers.length} worker${workers.length === 1 ? '' : 's'}` : opts.runtime.name;
     return new Codec(opts.model, opts.runtime, opts.maxPixels ?? DEFAULT_MAX_PIXELS, tile, workers, own, name);
   }
 
@@ -362,7 +326,7 @@ export class Codec {
       const lat = { x0: px.x0 / STRIDE, y0: px.y0 / STRIDE, x1: px.x1 / STRIDE, y1: px.y1 / STRIDE };
       if (yr.length !== m * rectWidth(lat) * rectHeight(lat)) throw new CodecError('E_MODEL_INTEGRITY', 'analysis output has the wrong size');
       pastePlanar(y, L.wy, L.hy, t.latent, yr, lat, m);
-    }, opts, 'analysis');
+    }, inTiles(opts, layout(image.width, image.height, checkTileSize(opts.tileSize ?? this.tileSize)).tiles.length, L.tiles.length), 'analysis');
     return { y, hy: L.hy, wy: L.wy };
   }
 
@@ -414,7 +378,7 @@ export class Codec {
       if (z.length !== zc * rectWidth(zr) * rectHeight(zr)) throw new CodecError('E_MODEL_INTEGRITY', 'hyper-analysis output has the wrong size');
       const own = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
       pastePlanar(zHat, L.wy / r, L.hy / r, own, Int32Array.from(z, (v) => Math.round(v)), zr, zc);
-    }, opts, 'coding');
+    }, quiet(opts), 'coding'); // the second pass reports the tiles
     const tiles = await schedule(engines, L.tiles.length, (e, i) => {
       const t = L.tiles[i]!;
       return e.encodeLatent(gained(t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t));
@@ -427,14 +391,15 @@ export class Codec {
    * Encodes an 8-bit picture (gray, gray + alpha, RGB or RGBA): the colour through the networks,
    * alpha losslessly in its own chunk, metadata as given. With `targetBytes`/`targetBpp`, returns
    * the highest quality whose file fits (binary search over the integer qualities; g_a runs once).
+   * Pictures of at most 8×8 pixels are coded up to 4 times, against the model's corner error (tiny.ts).
    */
   async encode(image: Picture, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
     checkImage(image, this.maxPixels);
     const target = targetBytesOf(opts, image);
     if (target === undefined) checkQuality(opts.quality ?? 75);
     const tileSize = checkTileSize(opts.tileSize ?? this.tileSize);
-    const { rgb } = splitPicture(image);
-    return this.encodeAnalyzed(image, await this.analyze(rgb, { ...opts, tileSize }), opts);
+    const code = async (p: Picture, o: EncodeOptions) => this.encodeAnalyzed(p, await this.analyze(splitPicture(p).rgb, { ...o, tileSize }), o);
+    return refineTiny(image, opts, target, await code(image, opts), code, (bytes, o) => this.decode(bytes, o));
   }
 
   /** encode() from the result of analyze()/analyzeExplained() of the same image (g_a is not run again). */

@@ -2,7 +2,8 @@
 // if animated), with the ICC profile, Exif and XMP; the pixels as they are (no conversion to sRGB)
 // except what cannot be coded (CMYK and other spaces → sRGB; 16 bits → 8), EXIF orientation
 // applied to the pixels and reset to 1. Out: PNG, JPEG, WebP, AVIF, TIFF by extension, with the
-// metadata written back; an unknown extension is refused before any work.
+// metadata written back; an unknown extension is refused before any work; JPEG, WebP and AVIF at
+// OUTPUT_QUALITY unless a quality is given.
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 
 import type { DecodedPicture, ImageMetadata, Picture, RgbImage } from '../codec/codec.js';
@@ -21,6 +22,20 @@ export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'avif' | 'tiff';
 export const OUTPUT_EXTENSIONS: Readonly<Record<string, ImageFormat>> = Object.freeze({
   png: 'png', jpg: 'jpeg', jpeg: 'jpeg', webp: 'webp', avif: 'avif', tif: 'tiff', tiff: 'tiff',
 });
+
+/** Default quality (1..100, sharp's scale) of the lossy output formats; the others are lossless. */
+export const OUTPUT_QUALITY: Readonly<Partial<Record<ImageFormat, number>>> = Object.freeze({ jpeg: 95, webp: 95, avif: 90 });
+
+/** An output quality for `format`: an integer in 1..100, and only for a lossy format. */
+export function checkOutputQuality(format: ImageFormat, q: unknown, name = 'quality'): number {
+  if (typeof q !== 'number' || !Number.isInteger(q) || q < 1 || q > 100) {
+    throw new CodecError('E_INVALID_OPTION', `Expected an integer between 1 and 100 for ${name} but received ${String(q)}`);
+  }
+  if (OUTPUT_QUALITY[format] === undefined) {
+    throw new CodecError('E_INVALID_OPTION', `Expected a JPEG, WebP or AVIF output for ${name} but received ${format} (lossless)`);
+  }
+  return q;
+}
 
 /** What to carry from the input: nothing, the ICC profile only, or ICC + Exif + XMP. */
 export type KeepMetadata = 'none' | 'icc' | 'all';
@@ -173,8 +188,10 @@ export interface WrittenImage {
 }
 
 /** Writes a picture in `format` with its metadata (ICC profile, Exif, XMP) where the format holds it:
- *  PNG lossless, JPEG/WebP/AVIF at quality 95 (WebP lossless for alpha edges is not forced). */
-export async function writeImageFile(p: Picture | DecodedPicture, format: ImageFormat = 'png', metadata: ImageMetadata = (p as DecodedPicture).metadata ?? {}): Promise<WrittenImage> {
+ *  PNG and TIFF lossless; JPEG, WebP and AVIF at `opts.quality` (1..100; default OUTPUT_QUALITY:
+ *  95, 95, 90). WebP lossless for alpha edges is not forced. */
+export async function writeImageFile(p: Picture | DecodedPicture, format: ImageFormat = 'png', metadata: ImageMetadata = (p as DecodedPicture).metadata ?? {}, opts: { quality?: number } = {}): Promise<WrittenImage> {
+  const quality = opts.quality === undefined ? OUTPUT_QUALITY[format] : checkOutputQuality(format, opts.quality);
   const dropped: string[] = [];
   const ch = p.channels ?? 3;
   const m = { ...metadata };
@@ -193,9 +210,9 @@ export async function writeImageFile(p: Picture | DecodedPicture, format: ImageF
     dropped.push('alpha (JPEG has none: flattened on white)');
   }
   const out =
-    format === 'jpeg' ? s.jpeg({ quality: 95, chromaSubsampling: '4:4:4' })
-      : format === 'webp' ? s.webp({ quality: 95, alphaQuality: 100 })
-        : format === 'avif' ? s.avif({ quality: 90, chromaSubsampling: '4:4:4' })
+    format === 'jpeg' ? s.jpeg({ quality, chromaSubsampling: '4:4:4' })
+      : format === 'webp' ? s.webp({ quality, alphaQuality: 100 })
+        : format === 'avif' ? s.avif({ quality, chromaSubsampling: '4:4:4' })
           : format === 'tiff' ? s.tiff({ compression: 'lzw' })
             : s.png({ compressionLevel: 6 });
   try {

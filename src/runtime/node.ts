@@ -4,9 +4,15 @@ import ort from 'onnxruntime-node';
 import { adaptSession } from './session.js';
 import type { InferenceSession, Runtime, RuntimeOptions, SessionOptions } from './types.js';
 
+// ONNX Runtime 1.29+ has telemetry on Linux and macOS: a device id and a database under
+// ~/.cache/Microsoft/DeveloperTools/.onnxruntime, an empty /tmp/mat-debug-<pid>.log left by every
+// process, and uploads to Microsoft. Off unless the environment says otherwise: the variable is
+// read when the first session is created (the OrtEnv is process-wide, so workers share it).
+process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
+
 export function nodeRuntime(opts: RuntimeOptions = {}): Runtime {
   return {
-    name: `onnxruntime-node (${opts.threads ?? 'default'} threads)`,
+    name: `onnxruntime-node (${opts.threads === 1 ? '1 thread' : `${opts.threads ?? 'default'} threads`})`,
     async createSession(model: Uint8Array, sopts: SessionOptions = {}): Promise<InferenceSession> {
       const threads = sopts.small ? 1 : opts.threads;
       const session = await ort.InferenceSession.create(model, {

@@ -31,7 +31,7 @@ export async function webRuntime(opts: WebRuntimeOptions = {}): Promise<Runtime>
   const gpu = opts.webgpu !== false && (await hasWebGpuAdapter());
   const threads = ort.env.wasm.numThreads ?? 'default';
   return {
-    name: `onnxruntime-web (${gpu ? 'webgpu + ' : ''}wasm, ${threads} threads)`,
+    name: `onnxruntime-web (${gpu ? 'webgpu + ' : ''}wasm, ${threads} thread${threads === 1 ? '' : 's'})`,
     async createSession(model: Uint8Array, sopts: SessionOptions = {}): Promise<InferenceSession> {
       const providers = gpu && !sopts.integerOnly ? ['webgpu', 'wasm'] : ['wasm'];
       const session = await ort.InferenceSession.create(model, { executionProviders: providers, graphOptimizationLevel: 'all' });
