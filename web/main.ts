@@ -132,7 +132,7 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       break;
     case 'classified':
       $('class').hidden = false;
-      $('class').textContent = `Looks like: ${m.label} (${(100 * m.probability).toFixed(1)}%) — ${m.top.map((c) => `${c.label} ${(100 * c.probability).toFixed(0)}%`).join(', ')}; from the latent alone, no pixels decoded (${m.ms.toFixed(0)} ms)`;
+      $('class').textContent = `Flower demo (5 classes) — looks like: ${m.label} (${(100 * m.probability).toFixed(1)}%) — ${m.top.map((c) => `${c.label} ${(100 * c.probability).toFixed(0)}%`).join(', ')}; from the latent alone, no pixels decoded (${m.ms.toFixed(0)} ms)`;
       document.body.dataset['classified'] = m.label;
       break;
     case 'work':

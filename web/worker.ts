@@ -135,7 +135,7 @@ async function classify(bytes: Uint8Array): Promise<void> {
   if (!classifier || !codec) return;
   const t0 = performance.now();
   const r = await classifier.classify(codec, bytes);
-  post({ type: 'classified', label: r.top.label, probability: r.top.probability, top: r.classes.slice(0, 3), ms: performance.now() - t0 });
+  post({ type: 'classified', label: r.label, probability: r.top.probability, top: r.classes.slice(0, 3), ms: performance.now() - t0 });
 }
 
 async function handle(m: Request): Promise<void> {

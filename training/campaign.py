@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""The training campaign's measurements (issue: the model trains whenever the project is worked on).
+
+  # evaluate a checkpoint (or a package) on the validation sets and Kodak, exact code lengths:
+  /usr/bin/python3 training/campaign.py eval runs/campaign/last.pt --out runs/campaign/evals/NAME.json
+  # the shipped model, evaluated the same way (the reference for BD-rates; cached by package id):
+  /usr/bin/python3 training/campaign.py eval models/hic-base-v4 --out bench/results/campaign/ref-hic-base-v4.json
+  # add a row to training/campaign.json and regenerate training/CAMPAIGN.md and the learning-curve plot:
+  /usr/bin/python3 training/campaign.py log runs/campaign/evals/NAME.json --ref bench/results/campaign/ref-hic-base-v4.json \\
+      --note "what this stretch was"
+
+Sets (never tuned on Kodak: it is only measured):
+- cid22-val: the 41 validation photos, whole (512²), at λ 0.0018, 0.013 and 0.0483 (points every
+  model here has trained);
+- large: the 4 photos of ../shared/data/large (~2048 px, whole images: the PyTorch path codes them
+  untiled, where the product uses 1024-px tiles, +0.7% bytes on this set), qualities 0/33/67/100;
+- kodak: 24 images, qualities 0/20/40/60/80/100.
+bpp is the exact ideal code length under the integer tables (eval.py), without the container's
+~40 header bytes; BD-rates use the piecewise-cubic Bjøntegaard integral (hicodec_train.metrics).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval import code_image  # noqa: E402
+from hicodec_train.alloc import tune_allocator  # noqa: E402
+from hicodec_train.data import load_image  # noqa: E402
+from hicodec_train.metrics import bd_rate, psnr  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig  # noqa: E402
+from hicodec_train.package import round_weights_fp16  # noqa: E402
+from hicodec_train.plot import line_plot, psnr_at_bpp  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("HICODEC_DATA", REPO.parent / "shared" / "data"))
+LARGE_PHOTOS = ("100f17892cf7bb12beb12479641fcc4c.png", "28d24b9c83de066597ff96a68769884f.png",
+                "8bb119b8ca17492392e1e3ea4b811b32.png", "9466a908d088d32ee73f04116c40e48c.png")
+VAL_LAMBDAS = (0.0018, 0.013, 0.0483)
+LARGE_QUALITIES = (0.0, 33.0, 67.0, 100.0)
+KODAK_QUALITIES = (0.0, 20.0, 40.0, 60.0, 80.0, 100.0)
+CAMPAIGN_JSON = REPO / "training" / "campaign.json"
+CAMPAIGN_MD = REPO / "training" / "CAMPAIGN.md"
+PLOT = REPO / "bench" / "results" / "campaign-learning-curve.svg"
+KODAK_BENCH = REPO / "bench" / "results" / "kodak-2026-11-26-v4.json"  # WebP and AVIF e9 curves, real bytes
+
+
+def load_model(path: Path):
+    if path.is_dir():
+        from hicodec_train.package import load_package_model
+
+        model, manifest = load_package_model(path)
+        t = manifest["training"]
+        info = dict(source=f"package {manifest['id']}", id=manifest["id"], crops_seen=t.get("crops_seen"), steps=t.get("steps"))
+        return model, info
+    ck = torch.load(path, map_location="cpu")
+    model = HiCodec(ModelConfig(**ck["config"]))
+    model.load_state_dict(ck["ema"] if ck.get("ema") else ck["model"])
+    model.eval()
+    round_weights_fp16(model)
+    info = dict(source=f"checkpoint {path}", weights="EMA" if ck.get("ema") else "last", step=ck["step"], crops_seen=ck.get("crops_seen"),
+                cpu_minutes=round(ck.get("cpu_elapsed", ck["elapsed"]) / 60, 1), record=ck.get("record", {}))
+    return model, info
+
+
+def quality_of_lambda(model: HiCodec, lam: float) -> float:
+    lams, quals = model.cfg.lambdas, model.cfg.qualities
+    for l, q in zip(lams, quals):
+        if abs(l - lam) < 1e-9:
+            return float(q)
+    raise ValueError(f"λ {lam} is not a point of this model ({lams})")
+
+
+def eval_set(model, files: list[Path], qualities, tables) -> list[dict]:
+    rows = []
+    for q in qualities:
+        bits, px, per = 0.0, 0, []
+        for f in files:
+            x = load_image(f)
+            r = code_image(model, x, q, *tables)
+            ref = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            per.append(dict(image=f.name, bpp=(r["bits_y"] + r["bits_z"]) / r["pixels"], psnr=psnr(ref, r["rec"])))
+        rows.append(dict(quality=q, bpp=float(np.mean([p["bpp"] for p in per])), psnr=float(np.mean([p["psnr"] for p in per])), images=per))
+    return rows
+
+
+@torch.no_grad()
+def ceiling(model, files: list[Path]) -> dict:
+    """PSNR of g_s(g_a(x)) with no quantization at all (8-bit output): what the transforms can
+    represent, whatever the rate. Mean and min over the images."""
+    from hicodec_train.model import pad_to
+
+    vals = []
+    for f in files:
+        x = load_image(f)
+        h, w = x.shape[-2:]
+        xh = model.g_s(model.g_a(pad_to(x)))[..., :h, :w]
+        rec = (xh.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
+        vals.append(psnr((x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), rec))
+    return dict(mean=round(float(np.mean(vals)), 2), min=round(float(np.min(vals)), 2), images=len(vals))
+
+
+def cmd_ceiling(args) -> int:
+    """Adds the Kodak ceiling to an existing eval JSON (e.g. a reference evaluated before it existed)."""
+    tune_allocator()
+    torch.set_num_threads(args.threads)
+    model, _ = load_model(args.model)
+    ev = json.loads(args.out.read_text())
+    ev["ceiling_kodak"] = ceiling(model, sorted((DATA / "kodak").glob("*.png"))[: args.limit or None])
+    args.out.write_text(json.dumps(ev, indent=1) + "\n")
+    print(f"ceiling on Kodak: {ev['ceiling_kodak']}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    tune_allocator()
+    torch.set_num_threads(args.threads)
+    model, info = load_model(args.model)
+    tables = (model.tables.build()["tables"], model.entropy_z.build()["tables"])
+    t0 = time.time()
+    val_files = sorted((DATA / "cid22-val").glob("*.png"))
+    large_files = [DATA / "large" / n for n in LARGE_PHOTOS]
+    kodak_files = sorted((DATA / "kodak").glob("*.png"))
+    sets = {}
+    with torch.no_grad():
+        sets["cid22-val"] = eval_set(model, val_files[: args.limit or None], [quality_of_lambda(model, l) for l in VAL_LAMBDAS], tables)
+        for r, lam in zip(sets["cid22-val"], VAL_LAMBDAS):
+            r["lambda"] = lam
+        sets["large"] = eval_set(model, large_files[: args.limit or None], LARGE_QUALITIES, tables)
+        sets["kodak"] = eval_set(model, kodak_files[: args.limit or None], KODAK_QUALITIES, tables)
+        ceil = ceiling(model, kodak_files[: args.limit or None])
+    out = dict(date=dt.date.today().isoformat(), model=info, seconds=round(time.time() - t0, 1), sets=sets,
+               counts={k: len(v[0]["images"]) for k, v in sets.items()}, ceiling_kodak=ceil)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    for name, rows in sets.items():
+        print(f"{name}: " + "  ".join(f"q{r['quality']:g} {r['bpp']:.4f} bpp {r['psnr']:.2f} dB" for r in rows))
+    print(f"ceiling on Kodak (no quantization): {ceil}")
+    print(f"wrote {args.out} ({out['seconds']} s)")
+    return 0
+
+
+def bd(ref_rows, rows) -> float | None:
+    try:
+        return round(bd_rate([r["bpp"] for r in ref_rows], [r["psnr"] for r in ref_rows], [r["bpp"] for r in rows], [r["psnr"] for r in rows]), 2)
+    except ValueError:
+        return None
+
+
+def kodak_anchor(codec: str) -> list[dict] | None:
+    if not KODAK_BENCH.exists():
+        return None
+    return json.loads(KODAK_BENCH.read_text())["summary"]["curves"].get(codec)
+
+
+def cmd_log(args) -> int:
+    ev = json.loads(args.eval.read_text())
+    ref = json.loads(args.ref.read_text()) if args.ref else None
+    log = json.loads(CAMPAIGN_JSON.read_text()) if CAMPAIGN_JSON.exists() else dict(rows=[])
+    s = ev["sets"]
+    row = dict(date=ev["date"], label=args.label, note=args.note, model=ev["model"],
+               cpu_minutes_total=args.cpu_minutes if args.cpu_minutes is not None else ev["model"].get("cpu_minutes"),
+               crops_seen=ev["model"].get("crops_seen"),
+               val=[dict(lam=r["lambda"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["cid22-val"]],
+               large=[dict(quality=r["quality"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["large"]],
+               kodak=[dict(quality=r["quality"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["kodak"]],
+               ceiling_kodak=ev.get("ceiling_kodak"))
+    if ref:
+        row["reference"] = ref["model"].get("id") or ref["model"]["source"]
+        row["bd_rate_vs_reference"] = {k: bd(ref["sets"][k], s[k]) for k in ("cid22-val", "large", "kodak")}
+    for codec in ("webp", "avif-e9"):
+        a = kodak_anchor(codec)
+        if a:
+            row.setdefault("kodak_bd_rate_vs", {})[codec] = bd(a, s["kodak"])
+    log["rows"] = [r for r in log["rows"] if r["label"] != args.label] + [row]
+    CAMPAIGN_JSON.write_text(json.dumps(log, indent=1) + "\n")
+    write_report(log)
+    print(json.dumps({k: row.get(k) for k in ("label", "bd_rate_vs_reference", "kodak_bd_rate_vs")}, indent=1))
+    return 0
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{v:+.1f}%"
+
+
+def write_report(log: dict) -> None:
+    rows = log["rows"]
+    md = ["# The training campaign", "",
+          "Written by `training/campaign.py log` (do not edit the table by hand). One row per stretch of training; "
+          "bpp are exact code lengths under the integer tables (no container header), PSNR on 8-bit RGB; BD-rates "
+          "(negative = fewer bits for the same PSNR) against the shipped model evaluated the same way, and on Kodak "
+          f"against WebP and AVIF effort 9 (real bytes, [{KODAK_BENCH.name}](../bench/results/{KODAK_BENCH.name})). "
+          "Validation: cid22-val (41 photos, 512²) at λ 0.0018 / 0.013 / 0.0483 and the 4 large photos (~2048 px). "
+          "The learning curve: [bench/results/campaign-learning-curve.svg](../bench/results/campaign-learning-curve.svg).", "",
+          "| date | stretch | CPU-min (total) | crops seen | cid22-val bpp / dB at 3 λ | large bpp / dB (q0/33/67/100) | "
+          "BD vs shipped: val / large / Kodak | Kodak BD vs WebP / AVIF e9 | Kodak ceiling (mean / min dB) |",
+          "|---|---|---:|---:|---|---|---|---|---|"]
+    for r in rows:
+        b = r.get("bd_rate_vs_reference") or {}
+        k = r.get("kodak_bd_rate_vs") or {}
+        md.append(f"| {r['date']} | {r['label']}{': ' + r['note'] if r.get('note') else ''} | {r.get('cpu_minutes_total') or '–'} | "
+                  f"{r.get('crops_seen') or '–'} | " + ", ".join(f"{p['bpp']:.3f}/{p['psnr']:.2f}" for p in r["val"]) + " | "
+                  + ", ".join(f"{p['bpp']:.3f}/{p['psnr']:.2f}" for p in r["large"]) + " | "
+                  + f"{_pct(b.get('cid22-val'))} / {_pct(b.get('large'))} / {_pct(b.get('kodak'))} | {_pct(k.get('webp'))} / {_pct(k.get('avif-e9'))} | "
+                  + (f"{r['ceiling_kodak']['mean']:.1f} / {r['ceiling_kodak']['min']:.1f}" if r.get("ceiling_kodak") else "–") + " |")
+    md.append("")
+    CAMPAIGN_MD.write_text("\n".join(md) + "\n")
+    series = []
+    for target in (0.25, 0.5, 1.0):
+        pts = [((r.get("cpu_minutes_total") or 0) / 60, psnr_at_bpp(r["val"], target)) for r in rows if r.get("cpu_minutes_total")]
+        if any(y is not None for _, y in pts):
+            series.append(dict(label=f"{target} bpp", pts=pts))
+    if series:
+        PLOT.parent.mkdir(parents=True, exist_ok=True)
+        PLOT.write_text(line_plot(series, "Campaign: cid22-val PSNR at fixed bpp", "CPU-hours of training (cumulative)", "PSNR (dB)", logx=True))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("eval")
+    e.add_argument("model", type=Path, help="checkpoint (.pt; EMA weights when kept) or package folder")
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--limit", type=int, default=0, help="only the first N images of each set (smoke runs)")
+    c = sub.add_parser("ceiling", help="add the Kodak ceiling (g_s(g_a(x)), no quantization) to an eval JSON")
+    c.add_argument("model", type=Path)
+    c.add_argument("--out", type=Path, required=True, help="the eval JSON to update")
+    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--limit", type=int, default=0)
+    lg = sub.add_parser("log")
+    lg.add_argument("eval", type=Path)
+    lg.add_argument("--ref", type=Path, default=None, help="the shipped model's eval (same tool)")
+    lg.add_argument("--label", required=True)
+    lg.add_argument("--note", default="")
+    lg.add_argument("--cpu-minutes", type=float, default=None, help="cumulative CPU-minutes (default: the checkpoint's)")
+    args = p.parse_args(argv)
+    return {"eval": cmd_eval, "ceiling": cmd_ceiling, "log": cmd_log}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

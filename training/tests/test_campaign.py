@@ -1,0 +1,50 @@
+"""The campaign's measurements: eval of a checkpoint on the three sets (validation photos, large
+photos, Kodak) with the Kodak ceiling, and the log → CAMPAIGN.md table, BD-rates and plot."""
+import json
+import shutil
+
+import torch
+
+import campaign
+from conftest import write_wave_pngs
+from hicodec_train.model import HiCodec, ModelConfig
+
+
+def test_eval_then_log_writes_rows_bd_rates_and_the_plot(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    for sub in ("cid22-val", "large", "kodak"):
+        (data / sub).mkdir(parents=True)
+    write_wave_pngs(data / "cid22-val", 2, 64, 1)
+    write_wave_pngs(data / "kodak", 2, 96, 2)
+    for i, name in enumerate(campaign.LARGE_PHOTOS):
+        write_wave_pngs(tmp_path, 1, 128, 10 + i)
+        shutil.move(tmp_path / "s0.png", data / "large" / name)
+    monkeypatch.setattr(campaign, "DATA", data)
+    for name in ("CAMPAIGN_JSON", "CAMPAIGN_MD", "PLOT"):
+        monkeypatch.setattr(campaign, name, tmp_path / getattr(campaign, name).name)
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="v5", M=32, Nz=16, N=16, hs_hidden=16, hm_hidden=16, ga_dims=(8, 16, 16), gs_dims=(32,), gs_depths=(2,),
+                      gs_heads=(2,), gs_convs=(16, 8, 8), lambdas=(0.0018, 0.013, 0.0483))
+    m = HiCodec(cfg)
+    ck = tmp_path / "m.pt"
+    torch.save(dict(model=m.state_dict(), config=cfg.to_dict(), step=5, elapsed=120.0, cpu_elapsed=90.0, crops_seen=40,
+                    record=dict(batch=8, crop=64)), ck)
+    ev = tmp_path / "ev.json"
+    assert campaign.main(["eval", str(ck), "--out", str(ev), "--threads", "1"]) == 0
+    e = json.loads(ev.read_text())
+    assert e["counts"] == {"cid22-val": 2, "large": 4, "kodak": 2}
+    assert [r["lambda"] for r in e["sets"]["cid22-val"]] == [0.0018, 0.013, 0.0483]
+    # no quantization is an upper bound of the quantized path; more bits at higher quality
+    k = e["sets"]["kodak"]
+    assert e["ceiling_kodak"]["images"] == 2 and e["ceiling_kodak"]["mean"] >= max(r["psnr"] for r in k) - 0.1
+    assert k[-1]["bpp"] > k[0]["bpp"]
+    assert campaign.main(["log", str(ev), "--ref", str(ev), "--label", "smoke", "--note", "test"]) == 0
+    log = json.loads(campaign.CAMPAIGN_JSON.read_text())
+    row = log["rows"][0]
+    assert row["cpu_minutes_total"] == 1.5 and row["crops_seen"] == 40
+    assert row["bd_rate_vs_reference"]["kodak"] == 0.0  # against itself
+    md = campaign.CAMPAIGN_MD.read_text()
+    assert "| smoke: test | 1.5 | 40 |" in md
+    # logging the same label again replaces its row
+    assert campaign.main(["log", str(ev), "--label", "smoke"]) == 0
+    assert len(json.loads(campaign.CAMPAIGN_JSON.read_text())["rows"]) == 1
