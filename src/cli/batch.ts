@@ -12,6 +12,7 @@ export interface BatchCliOptions {
   quality?: number;
   targetBpp?: number;
   targetSize?: number;
+  effort?: number;
   tile?: number;
   keep?: KeepMetadata;
   strip?: boolean;
@@ -36,8 +37,8 @@ export function sizeText(n: number): string {
 }
 
 function options(o: BatchCliOptions): BatchOptions {
-  if (o.decode && (o.quality !== undefined || o.targetBpp !== undefined || o.targetSize !== undefined)) {
-    throw new CodecError('E_INVALID_OPTION', 'Expected no quality or rate target with --decode');
+  if (o.decode && (o.quality !== undefined || o.targetBpp !== undefined || o.targetSize !== undefined || o.effort !== undefined)) {
+    throw new CodecError('E_INVALID_OPTION', 'Expected no quality, rate target or effort with --decode');
   }
   return {
     mode: o.decode ? 'decode' : 'encode',
@@ -46,6 +47,7 @@ function options(o: BatchCliOptions): BatchOptions {
     ...(o.targetBpp !== undefined ? { targetBpp: o.targetBpp } : {}),
     ...(o.targetSize !== undefined ? { targetBytes: o.targetSize } : {}),
     ...(o.tile !== undefined ? { tileSize: o.tile } : {}),
+    ...(o.effort !== undefined ? { effort: o.effort } : {}),
     keep: o.strip ? 'none' : o.keep ?? 'all',
     ...(o.glob ? { glob: o.glob } : {}),
     force: !!o.force,

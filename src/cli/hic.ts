@@ -15,6 +15,7 @@ import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer, type ContainerInfo } from '../bitstream/container.js';
 import { peekContainer } from '../bitstream/peek.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
+import { checkEffort } from '../codec/effort.js';
 import { CodecError, ERROR_CODES, EXIT_STATUS, isCodecError } from '../core/errors.js';
 import { colorPsnr } from '../metrics/psnr.js';
 import { checkOutputQuality, formatForPath, readImageFile, writeImageFile, type KeepMetadata } from '../node/image.js';
@@ -54,6 +55,9 @@ function tileArg(v: string): number {
   if (!/^\d+$/.test(v.trim()) || n < 128 || n > 65408 || n % 128 !== 0) throw new InvalidArgumentError('expected a multiple of 128 in 128..65408');
   return n;
 }
+
+/** --effort: the library's check and message ("Expected an integer 0..9 for effort but received …"). */
+const effortArg = (v: string): number => checkEffort(/^\s*\d+\s*$/.test(v) ? Number(v) : v);
 
 function positiveNumber(v: string): number {
   const n = Number(v);
@@ -133,6 +137,7 @@ interface EncodeCliOpts extends CommonOpts {
   tile?: number;
   targetBpp?: number;
   targetSize?: number;
+  effort?: number;
   stats?: boolean;
   json?: boolean;
   force?: boolean;
@@ -155,6 +160,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       ...(o.targetBpp !== undefined ? { targetBpp: o.targetBpp } : {}),
       ...(o.targetSize !== undefined ? { targetBytes: o.targetSize } : {}),
       ...(o.tile !== undefined ? { tileSize: o.tile } : {}),
+      ...(o.effort !== undefined ? { effort: o.effort } : {}),
       metadata,
     });
     const encodeMs = ms(t0);
@@ -176,7 +182,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
     const report = {
       input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height,
       channels: image.channels, color: stats.color,
-      quality: stats.quality, bytes: stats.bytes, bpp: stats.bpp, bpp_z: (8 * stats.zBytes) / px, bpp_y: (8 * stats.yBytes) / px,
+      quality: stats.quality, effort: o.effort ?? 0, bytes: stats.bytes, bpp: stats.bpp, bpp_z: (8 * stats.zBytes) / px, bpp_y: (8 * stats.yBytes) / px,
       alpha_bytes: stats.alphaBytes, metadata_bytes: stats.metadataBytes, tiles: stats.tiles, tile_size: stats.tileSize,
       metadata: { icc: metadata.icc?.length ?? 0, exif: metadata.exif?.length ?? 0, xmp: metadata.xmp?.length ?? 0 },
       source: read.source, converted: read.converted,
@@ -291,6 +297,7 @@ const HELP_AFTER = `
 Examples:
   hic encode photo.jpg -o photo.hic -q 80 --stats     quality 0..100 (default 75)
   hic encode photo.png -o photo.hic --target-size 50000
+  hic encode photo.png -o photo.hic --effort 5        slower encode, better rate–distortion, same decoder
   hic decode photo.hic -o photo.png                   also .jpg .webp .avif .tif
   hic decode photo.hic -o photo.jpg --out-quality 85  JPEG/WebP default 95, AVIF 90
   hic info photo.hic
@@ -323,6 +330,7 @@ export function program(): Command {
       .addOption(new Option('--target-bpp <bpp>', 'highest quality whose size is at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
       .addOption(new Option('--target-size <bytes>', 'highest quality whose file is at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
       .option('--tile <px>', 'tile size in pixels, a multiple of 128 (default 1024): the unit of memory and parallel work', tileArg)
+      .option('--effort <0..9>', 'encoder effort (default 0): higher is slower and finds a smaller file for the same quality; any decoder reads it', effortArg)
       .addOption(new Option('--keep <what>', 'metadata to carry: none, icc (the colour profile) or all (ICC, Exif, XMP; default)').choices(['none', 'icc', 'all']))
       .option('--strip', 'carry no metadata (same as --keep none)');
   common(

@@ -6,6 +6,7 @@ import { decodeAlpha, encodeAlpha } from './alpha.js';
 import { CodecError } from '../core/errors.js';
 import { gainForQuality, type ModelPackage } from '../model/package.js';
 import type { Runtime, TensorData } from '../runtime/types.js';
+import { encodeWithEffort, rdoWeights } from './effort.js';
 import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
 import { aborted, inTiles, quiet, schedule } from './schedule.js';
 import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, type Layout, type Rect, type Tile } from './tiles.js';
@@ -67,6 +68,8 @@ export interface EncodeOptions extends WorkOptions {
   readonly tileSize?: number;
   /** Stored as they are in their own chunks (FORMAT.md). */
   readonly metadata?: ImageMetadata;
+  /** 0..9 (default 0): encoder time spent on a better stream of the same format (effort.ts). */
+  readonly effort?: number;
 }
 
 export interface EncodeStats {
@@ -358,8 +361,9 @@ export class Codec {
 
   /** Gain, hyperprior, context and entropy coding of every tile at one quality: ẑ of every tile
    *  first (h_a on the tile's y_g with a halo), then each tile's streams. */
-  private async codeAt(a: Analysis, L: Layout, quality: number, opts: WorkOptions, color: ColorMode, extra: Partial<Record<OptionalChunk, Uint8Array>>) {
+  private async codeAt(a: Analysis, L: Layout, quality: number, opts: EncodeOptions, color: ColorMode, extra: Partial<Record<OptionalChunk, Uint8Array>>) {
     const { channels: m, hyper_channels: zc } = this.model.manifest.latent;
+    const rdo = rdoWeights(this.model, quality, opts.effort);
     const gain = gainForQuality(this.model, quality);
     const r = this.zRatio();
     const gained = (rect: Rect) => {
@@ -381,7 +385,7 @@ export class Codec {
     }, quiet(opts), 'coding'); // the second pass reports the tiles
     const tiles = await schedule(engines, L.tiles.length, (e, i) => {
       const t = L.tiles[i]!;
-      return e.encodeLatent(gained(t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t));
+      return e.encodeLatent(gained(t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), rdo?.slice());
     }, opts, 'coding');
     const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, color, tileSize: L.tileSize, tiles, extra });
     return { bytes, zBytes: tiles.reduce((s, t) => s + t.z.length, 0), yBytes: tiles.reduce((s, t) => s + t.y.length, 0) };
@@ -399,7 +403,7 @@ export class Codec {
     if (target === undefined) checkQuality(opts.quality ?? 75);
     const tileSize = checkTileSize(opts.tileSize ?? this.tileSize);
     const code = async (p: Picture, o: EncodeOptions) => this.encodeAnalyzed(p, await this.analyze(splitPicture(p).rgb, { ...o, tileSize }), o);
-    return refineTiny(image, opts, target, await code(image, opts), code, (bytes, o) => this.decode(bytes, o));
+    return refineTiny(image, opts, target, await encodeWithEffort(this, image, splitPicture(image).rgb, opts, target, tileSize), code, (bytes, o) => this.decode(bytes, o));
   }
 
   /** encode() from the result of analyze()/analyzeExplained() of the same image (g_a is not run again). */
@@ -426,19 +430,14 @@ export class Codec {
     // Rate grows with quality (gains interpolate monotonically between the anchors): find the
     // largest q with size(q) <= target.
     const searched: number[] = [];
-    let lo = 0;
-    let hi = 100;
+    let [lo, hi] = [0, 100];
     let best: { r: Coded; q: number } | undefined;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       searched.push(mid);
       const r = await code(mid);
-      if (r.bytes.length <= target) {
-        best = { r, q: mid };
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
+      if (r.bytes.length <= target) [best, lo] = [{ r, q: mid }, mid + 1];
+      else hi = mid - 1;
     }
     if (best) return finish(best.r, best.q, searched, true);
     return finish(await code(0), 0, searched, false);

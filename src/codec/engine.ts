@@ -8,6 +8,7 @@ import { RansDecoder, RansEncoder } from '../entropy/rans.js';
 import type { CdfTable } from '../entropy/tables.js';
 import { type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/package.js';
 import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
+import { chooseSymbols } from './effort.js';
 import { cropPlanar, rectHeight, rectWidth, type Rect } from './tiles.js';
 
 /** The parsed latent of one tile: transmitted symbols, their table indices, and ŷ in the gained
@@ -34,8 +35,10 @@ export interface TileEngine {
   analyze(x: Float32Array, h: number, w: number): Promise<Float32Array>;
   /** h_a on a gained latent region [M, lh, lw] (multiples of 4) → z [Nz, lh/4, lw/4], not rounded. */
   hyperAnalyze(yG: Float32Array, lh: number, lw: number): Promise<Float32Array>;
-  /** Codes a tile: its ẑ (the tile part of `z`) and its gained latent y_g [M, lh, lw]. */
-  encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion): Promise<TileStreams>;
+  /** Codes a tile: its ẑ (the tile part of `z`) and its gained latent y_g [M, lh, lw]; with
+   *  `rdo` (one distortion weight per channel, effort.ts) the symbols are chosen for rate and
+   *  distortion instead of rounded. */
+  encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array): Promise<TileStreams>;
   /** Parses a tile's y stream back to its symbols and ŷ_g, given the ẑ around it. */
   decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion): Promise<TileSymbols>;
   /** g_s on ŷ [M, lh, lw] → RGB [3, 16·lh, 16·lw] (float, not clamped). */
@@ -207,7 +210,7 @@ export class SessionEngine implements TileEngine {
     return cropPlanar(z.zHat, zc, z.w, z.h, z.tile);
   }
 
-  async encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion): Promise<TileStreams> {
+  async encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array): Promise<TileStreams> {
     const plane = lh * lw;
     const { yTables, zTables } = this.model;
     const zHat = this.tileZ(z);
@@ -216,11 +219,8 @@ export class SessionEngine implements TileEngine {
     for (let i = 0; i < zHat.length; i++) zEnc.put(zHat[i]!, tableOf(zTables, zIds[i]!, 'E_MODEL_INTEGRITY'));
     const yEnc = new RansEncoder();
     await this.slices(z, lh, lw, (s, c, k, mu) => {
-      const out = new Int32Array(c * plane);
-      for (let j = 0; j < out.length; j++) {
-        out[j] = Math.round(yG[s * plane + j]! - mu[j]!);
-        yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
-      }
+      const out = chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu, k, yTables, plane, rdo?.subarray(s, s + c));
+      for (let j = 0; j < out.length; j++) yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
       return out;
     });
     return { z: zEnc.finish(), y: yEnc.finish() };

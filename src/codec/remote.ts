@@ -89,8 +89,8 @@ export class RemoteEngine implements TileEngine {
     return this.call('hyperAnalyze', [yG, lh, lw]);
   }
 
-  encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion) {
-    return this.call<{ z: Uint8Array; y: Uint8Array }>('encodeLatent', [yG, lh, lw, z]);
+  encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array) {
+    return this.call<{ z: Uint8Array; y: Uint8Array }>('encodeLatent', rdo ? [yG, lh, lw, z, rdo] : [yG, lh, lw, z]);
   }
 
   decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion): Promise<TileSymbols> {

@@ -20,7 +20,8 @@ export interface Manifest {
     slices: number[]; starts: number[]; hidden_channels: number;
     scale: string[]; mean: (string | null)[]; refine: string | null;
   };
-  readonly quality: { anchors: number[]; gains_file: string; gains_shape: [number, number] };
+  /** `lambdas`: the training λ of each anchor (loss λ·255²·MSE + bpp), used by the encoder's effort search. */
+  readonly quality: { anchors: number[]; gains_file: string; gains_shape: [number, number]; lambdas?: number[] };
   readonly entropy: { y_tables: { file: string; count: number }; z_tables: { file: string; count: number } };
   /** Explain outputs (extra outputs of analysis.onnx and synthesis.onnx); absent in older packages. */
   readonly explain?: ExplainOutputs;

@@ -22,6 +22,8 @@ export interface BatchOptions {
   readonly targetBpp?: number;
   readonly targetBytes?: number;
   readonly tileSize?: number;
+  /** Encoder effort 0..9 (EncodeOptions.effort). */
+  readonly effort?: number;
   readonly keep?: KeepMetadata;
   /** Output extension when decoding (default png). */
   readonly format?: string;
@@ -143,6 +145,7 @@ export async function processFile(codec: Codec, item: BatchItem, opts: BatchOpti
       ...(opts.targetBpp !== undefined ? { targetBpp: opts.targetBpp } : {}),
       ...(opts.targetBytes !== undefined ? { targetBytes: opts.targetBytes } : {}),
       ...(opts.tileSize !== undefined ? { tileSize: opts.tileSize } : {}),
+      ...(opts.effort !== undefined ? { effort: opts.effort } : {}),
     });
     if (!res.stats.targetMet) throw new CodecError('E_TARGET_UNREACHABLE', `even quality 0 takes ${res.stats.bytes} bytes`);
     bytes = res.bytes;
