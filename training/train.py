@@ -384,7 +384,17 @@ def main(argv=None) -> int:
     t0 = time.time()
     window = (time.time(), crops_seen)
     stop_reason = "limit"
+    stop_signal = []  # SIGINT/SIGTERM: finish the step, validate, checkpoint, exit 0 (campaign stops)
+    import signal
+
+    old_handlers = {}
+    if rank == 0:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old_handlers[sig] = signal.signal(sig, lambda num, _frame: stop_signal.append(num))
     while True:
+        if stop_signal:
+            stop_reason = f"signal {stop_signal[0]}"
+            break
         if ((args.steps and step >= args.steps) or (args.time_limit and elapsed >= args.time_limit * 60)
                 or (args.cpu_limit and cpu_elapsed >= args.cpu_limit * 60)):
             break
@@ -464,6 +474,8 @@ def main(argv=None) -> int:
         if step % args.ckpt_every == 0 or time.time() - t_last_ckpt > args.ckpt_minutes * 60:
             save()
             t_last_ckpt = time.time()
+    for sig, h in old_handlers.items():
+        signal.signal(sig, h)
     run_validation()
     save()
     if args.release is not None and rank == 0:

@@ -86,3 +86,30 @@ def test_data_parallel_run_with_two_processes(images, tiny_cfg_file, tmp_path):
     assert "world 2" in logs[0]
     ck = torch.load(tmp_path / "ddp" / "last.pt", map_location="cpu")
     assert ck["step"] == 4 and ck["record"]["batch"] == 4  # global batch = 2 ranks × 2
+
+
+def test_sigterm_checkpoints_and_exits_cleanly_and_cpu_minutes_are_counted(images, tiny_cfg_file, tmp_path):
+    """The campaign's stop: SIGTERM ends the run after the current step with a checkpoint and exit 0;
+    the checkpoint counts CPU-minutes (what equal-compute A/B runs compare); device crops with
+    --scale-max > 1 (enlarged crops) come from an image folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sig"
+    p = subprocess.Popen([sys.executable, str(Path(train.__file__)), "--pack", str(images), "--out", str(out), "--crop", "64",
+                          "--batch", "2", "--log-every", "1", "--config", str(tiny_cfg_file), "--threads", "1",
+                          "--scale-max", "1.5", "--cpu-limit", "100"], stdout=subprocess.PIPE, text=True)
+    t0 = time.time()
+    for line in p.stdout:
+        if line.startswith("step      3"):
+            break
+        assert time.time() - t0 < 120, "no training step within 2 minutes"
+    p.send_signal(signal.SIGTERM)
+    rest = p.stdout.read()
+    assert p.wait(timeout=60) == 0
+    assert "done (signal 15)" in rest
+    ck = torch.load(out / "last.pt", map_location="cpu")
+    assert ck["step"] >= 3 and 0 < ck["cpu_elapsed"] <= ck["elapsed"] * 1.5
+    assert all("cpu_elapsed" in h for h in ck["history"])
