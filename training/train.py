@@ -336,6 +336,9 @@ def main(argv=None) -> int:
     lambdas = torch.tensor(cfg.lambdas)
     n_lam = len(cfg.lambdas)
     amp = args.amp == "bf16"
+    origin = (f"resumed from {resume} (weights, optimizers, EMA, step, RNG)" if ckpt is not None
+              else f"weights from {args.init} (new optimizer)" if args.init is not None else "from scratch")
+    say(f"# start: {origin}")
     say(f"# hicodec train: {len(sampler)} images from {sources}, device {device} ({hardware()}), world {world}, "
         f"batch {args.batch}×{args.crop}², start step {step}, amp {args.amp}, channels-last {args.channels_last}, "
         f"compile {args.compile and hasattr(torch, 'compile')}, ema {args.ema or 'off'}, {allocator}")
