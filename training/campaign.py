@@ -167,7 +167,7 @@ def cmd_log(args) -> int:
     ref = json.loads(args.ref.read_text()) if args.ref else None
     log = json.loads(CAMPAIGN_JSON.read_text()) if CAMPAIGN_JSON.exists() else dict(rows=[])
     s = ev["sets"]
-    row = dict(date=ev["date"], label=args.label, note=args.note, model=ev["model"],
+    row = dict(date=ev["date"], label=args.label, note=args.note, model=ev["model"], kind="reference" if args.reference else "campaign",
                cpu_minutes_total=args.cpu_minutes if args.cpu_minutes is not None else ev["model"].get("cpu_minutes"),
                crops_seen=ev["model"].get("crops_seen"),
                val=[dict(lam=r["lambda"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["cid22-val"]],
@@ -215,10 +215,12 @@ def write_report(log: dict) -> None:
     md.append("")
     CAMPAIGN_MD.write_text("\n".join(md) + "\n")
     series = []
-    for target in (0.25, 0.5, 1.0):
-        pts = [((r.get("cpu_minutes_total") or 0) / 60, psnr_at_bpp(r["val"], target)) for r in rows if r.get("cpu_minutes_total")]
-        if any(y is not None for _, y in pts):
-            series.append(dict(label=f"{target} bpp", pts=pts))
+    for kind, dashed in (("campaign", False), ("reference", True)):
+        for target in (0.25, 0.5, 1.0):
+            pts = [((r.get("cpu_minutes_total") or 0) / 60, psnr_at_bpp(r["val"], target)) for r in rows
+                   if r.get("cpu_minutes_total") and r.get("kind", "campaign") == kind]
+            if any(y is not None for _, y in pts):
+                series.append(dict(label=f"{'shipped ' if kind == 'reference' else ''}{target} bpp", pts=pts, dashed=dashed))
     if series:
         PLOT.parent.mkdir(parents=True, exist_ok=True)
         PLOT.write_text(line_plot(series, "Campaign: cid22-val PSNR at fixed bpp", "CPU-hours of training (cumulative)", "PSNR (dB)", logx=True))
@@ -243,6 +245,7 @@ def main(argv=None) -> int:
     lg.add_argument("--label", required=True)
     lg.add_argument("--note", default="")
     lg.add_argument("--cpu-minutes", type=float, default=None, help="cumulative CPU-minutes (default: the checkpoint's)")
+    lg.add_argument("--reference", action="store_true", help="a shipped model's row: shown in the table and as its own point in the plot")
     args = p.parse_args(argv)
     return {"eval": cmd_eval, "ceiling": cmd_ceiling, "log": cmd_log}[args.cmd](args)
 
