@@ -44,10 +44,12 @@ def git_commit() -> str:
         return "unknown"
 
 
-def load_checkpoint(path: Path) -> tuple[HiCodec, dict]:
+def load_checkpoint(path: Path, ema: bool = False) -> tuple[HiCodec, dict]:
     ckpt = torch.load(path, map_location="cpu")
     model = HiCodec(ModelConfig(**ckpt["config"]))
-    model.load_state_dict(ckpt["model"])
+    if ema and not ckpt.get("ema"):
+        raise ValueError(f"{path} keeps no EMA weights")
+    model.load_state_dict(ckpt["ema"] if ema else ckpt["model"])
     return model.eval(), ckpt
 
 
@@ -162,6 +164,7 @@ def main(argv=None) -> int:
     p.add_argument("--command", default=None, help="the training command to record")
     p.add_argument("--force", action="store_true", help="replace an existing package folder")
     p.add_argument("--no-parity", action="store_true", help="skip the ONNX Runtime check")
+    p.add_argument("--ema", action="store_true", help="export the checkpoint's EMA weights (what the campaign evaluates)")
     p.add_argument("--prior", type=Path, action="append", default=[],
                    help="an earlier stage this checkpoint grew from (a checkpoint or a package folder), recorded in the manifest; repeat in order")
     p.add_argument("--extend-lambdas", default=None,
@@ -174,7 +177,7 @@ def main(argv=None) -> int:
     if out.exists() and not args.force:
         print(f"error: {out} exists (use --force to replace it)", file=sys.stderr)
         return 1
-    model, ckpt = load_checkpoint(args.checkpoint)
+    model, ckpt = load_checkpoint(args.checkpoint, ema=args.ema)
     round_weights_fp16(model)
     trained = [True] * len(model.cfg.lambdas)
     if args.extend_lambdas:
