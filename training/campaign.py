@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval import code_image  # noqa: E402
+from eval import eval_files  # noqa: E402
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import load_image  # noqa: E402
 from hicodec_train.metrics import bd_rate, psnr  # noqa: E402
@@ -83,12 +83,7 @@ def quality_of_lambda(model: HiCodec, lam: float) -> float:
 def eval_set(model, files: list[Path], qualities, tables) -> list[dict]:
     rows = []
     for q in qualities:
-        bits, px, per = 0.0, 0, []
-        for f in files:
-            x = load_image(f)
-            r = code_image(model, x, q, *tables)
-            ref = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            per.append(dict(image=f.name, bpp=(r["bits_y"] + r["bits_z"]) / r["pixels"], psnr=psnr(ref, r["rec"])))
+        per = eval_files(model, files, q, *tables, with_ms_ssim=False)
         rows.append(dict(quality=q, bpp=float(np.mean([p["bpp"] for p in per])), psnr=float(np.mean([p["psnr"] for p in per])), images=per))
     return rows
 

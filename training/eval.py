@@ -36,13 +36,13 @@ ANCHORS = Path(os.environ.get("HICODEC_ANCHORS", SHARED / "anchors" / "kodak"))
 
 
 @torch.no_grad()
-def code_image(model: HiCodec, x: torch.Tensor, quality: float, y_tables, z_tables) -> dict:
+def code_image(model: HiCodec, x: torch.Tensor, quality: float, y_tables, z_tables, y: torch.Tensor | None = None) -> dict:
     """Runs the real quantized path on one image (1,3,H,W in [0,1]); returns the 8-bit
-    reconstruction and the exact table code lengths."""
+    reconstruction and the exact table code lengths. `y`: code this latent instead of g_a(x)
+    (a refined one, for studies)."""
     h, w = x.shape[-2:]
-    xp = pad_to(x)
-    gain = model.gain_for_quality(quality)[None, :, None, None]
-    y_g = model.g_a(xp) * gain
+    gain = model.gain_for_quality(quality).detach()[None, :, None, None]
+    y_g = (model.g_a(pad_to(x)) if y is None else y) * gain
     z_hat = torch.round(model.h_a(y_g))
     e = model.entropy_y(y_g, z_hat, exact=True)
     q, k = e["q"], e["k"]
@@ -55,6 +55,19 @@ def code_image(model: HiCodec, x: torch.Tensor, quality: float, y_tables, z_tabl
     bits_y = bits_with_tables(qn, kn, y_tables)
     bits_z = bits_with_tables(zn.ravel(), zc, z_tables)
     return dict(rec=rec, bits_y=bits_y, bits_z=bits_z, pixels=h * w)
+
+
+@torch.no_grad()
+def eval_files(model: HiCodec, files, quality: float, y_tables, z_tables, with_ms_ssim: bool = True) -> list[dict]:
+    """Per image at one quality: PSNR (8-bit RGB), MS-SSIM, bpp and the z part of it."""
+    per = []
+    for f in files:
+        x = load_image(f)
+        r = code_image(model, x, quality, y_tables, z_tables)
+        ref = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        per.append(dict(image=f.name, psnr=psnr(ref, r["rec"]), **({"ms_ssim": ms_ssim(ref, r["rec"])} if with_ms_ssim else {}),
+                        bpp=(r["bits_y"] + r["bits_z"]) / r["pixels"], bpp_z=r["bits_z"] / r["pixels"]))
+    return per
 
 
 def load_anchor(name: str):
@@ -101,14 +114,8 @@ def main(argv=None) -> int:
     qualities = [float(q) for q in args.qualities.split(",")]
     rows = []
     for qual in qualities:
-        per = []
         t0 = time.time()
-        for f in files:
-            x = load_image(f)
-            r = code_image(model, x, qual, y_tables, z_tables)
-            ref = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            per.append(dict(image=f.name, psnr=psnr(ref, r["rec"]), ms_ssim=ms_ssim(ref, r["rec"]),
-                            bpp=(r["bits_y"] + r["bits_z"]) / r["pixels"], bpp_z=r["bits_z"] / r["pixels"]))
+        per = eval_files(model, files, qual, y_tables, z_tables)
         row = dict(quality=qual, **{k: float(np.mean([e[k] for e in per])) for k in ("psnr", "ms_ssim", "bpp", "bpp_z")},
                    seconds=round(time.time() - t0, 1), images=per)
         rows.append(row)
