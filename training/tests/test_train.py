@@ -111,5 +111,9 @@ def test_sigterm_checkpoints_and_exits_cleanly_and_cpu_minutes_are_counted(image
     assert p.wait(timeout=60) == 0
     assert "done (signal 15)" in rest
     ck = torch.load(out / "last.pt", map_location="cpu")
-    assert ck["step"] >= 3 and 0 < ck["cpu_elapsed"] <= ck["elapsed"] * 1.5
+    # process CPU time counts every thread of the process (the crop sampler's too), so over a few
+    # short steps it may exceed wall time; it cannot exceed wall time × the machine's cores, and it
+    # must not include the start-up (imports, packing), which takes longer than these steps
+    import os
+    assert ck["step"] >= 3 and 0 < ck["cpu_elapsed"] <= ck["elapsed"] * (os.cpu_count() or 1) + 0.05
     assert all("cpu_elapsed" in h for h in ck["history"])
