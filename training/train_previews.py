@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Train the shrink-on-load preview heads of a model package and add them to it.
+
+  /usr/bin/python3 training/train_previews.py models/hic-base-v5 [--scales 8,4,2] [--channels 32,64,192]
+      [--cpu-limit 8] [--threads 2] [--out DIR]
+
+The codec is frozen (rebuilt from the package itself: the weights as shipped), so the heads learn
+exactly what a decoder will feed them: the first K latent channels, read with the real quantized
+path and no LRP refinement (hicodec_train/preview.py). Target: the original, area-averaged by s.
+Data: CID22 (HICODEC_TRAIN_DATA), 256² crops; quality uniform in [0, 100] per crop.
+
+Validation on cid22-val (not Kodak) at four qualities: PSNR of each head against the downscaled
+original, next to the PSNR of a full decode then the same downscale. Writes preview_s{s}.onnx, adds
+a "previews" section and the files to manifest.json (sha256, package bytes ≤ 16 MiB); the package
+folder is replaced atomically (write to a temporary copy, rename).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hicodec_train import ort  # noqa: E402
+from hicodec_train.alloc import tune_allocator  # noqa: E402
+from hicodec_train.data import CropSampler, list_images, load_image  # noqa: E402
+from hicodec_train.macs import count_macs  # noqa: E402
+from hicodec_train.metrics import psnr as psnr255  # noqa: E402
+from hicodec_train.package import _export, load_package_model, sha256, verify_package  # noqa: E402
+from hicodec_train.preview import PreviewHead, box_downscale, partial_latent, slice_boundaries  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HICODEC_DATA", REPO.parent / "shared" / "data"))
+VAL_QUALITIES = (25, 50, 75, 100)
+HALO = 2  # latent positions each side a head's two 3×3 convolutions see
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR of two pictures in [0, 1] as 8-bit images (what a decoder writes)."""
+    return psnr255(torch.round(a * 255).numpy(), torch.round(b * 255).numpy())
+
+
+def pad16(x: torch.Tensor, m: int = 64) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, -w % m, 0, -h % m), mode="replicate")
+
+
+@torch.no_grad()
+def validate(model, heads: dict, files: list[Path], limit: int | None = None) -> dict:
+    """Mean PSNR (dB) over files × VAL_QUALITIES: each head vs box-downscaled original, and the
+    full decode box-downscaled the same way."""
+    kmax = max(h.channels for h in heads.values())
+    acc = {s: {"preview": [], "full_then_downscale": []} for s in heads}
+    for f in files[:limit]:
+        x = load_image(f)
+        h, w = x.shape[-2:]
+        xp = pad16(x)
+        for q in VAL_QUALITIES:
+            qt = torch.tensor([float(q)])
+            g = torch.exp(model.log_gain_for_quality(qt))[:, :, None, None]
+            y_g = model.g_a(xp) * g
+            z_hat = torch.round(model.h_a(y_g))
+            full = model.g_s(model.entropy_y(y_g, z_hat, noise=False)["yhat_g"] / g).clamp(0, 1)
+            yk = partial_latent(model, xp, qt, kmax)
+            for s, head in heads.items():
+                ref = box_downscale(x[..., : h // s * s, : w // s * s], s)
+                hs, ws = ref.shape[-2:]
+                prev = head(yk[:, : head.channels]).clamp(0, 1)[..., :hs, :ws]
+                down = box_downscale(full[..., : hs * s, : ws * s], s)
+                acc[s]["preview"].append(psnr(prev, ref))
+                acc[s]["full_then_downscale"].append(psnr(down, ref))
+    return {s: {k: round(float(np.mean(v)), 2) for k, v in a.items()} for s, a in acc.items()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("package", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="write the extended package here (default: in place)")
+    p.add_argument("--scales", default="8,4,2")
+    p.add_argument("--channels", default="32,64,192", help="latent channels each head reads (ends of context slices)")
+    p.add_argument("--hidden", type=int, default=96)
+    p.add_argument("--cpu-limit", type=float, default=8.0, help="training budget in CPU-minutes (process CPU / threads)")
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: the CPU budget decides)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data", type=Path, default=None, help="training images (default: HICODEC_TRAIN_DATA or ../shared/data/train-src/cid22)")
+    p.add_argument("--val", type=Path, default=SHARED / "cid22-val")
+    p.add_argument("--val-limit", type=int, default=None, help="validate on the first N images only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--command", default=None, help="the command to record in the manifest")
+    args = p.parse_args(argv)
+
+    tune_allocator()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model, manifest = load_package_model(args.package)
+    for q in model.parameters():
+        q.requires_grad_(False)
+    scales = [int(s) for s in args.scales.split(",")]
+    chans = [int(c) for c in args.channels.split(",")]
+    if len(chans) != len(scales):
+        raise SystemExit("--channels needs one count per scale")
+    ends = slice_boundaries(model)
+    for c in chans:
+        if c not in ends:
+            raise SystemExit(f"{c} channels is not the end of a context slice ({ends})")
+    sc = getattr(model.g_s, "shortcut", None)
+    w_sc = sc[0].weight.detach() if sc is not None else None
+    heads = {s: PreviewHead(c, s, args.hidden, w_sc) for s, c in zip(scales, chans)}
+    params = [q for h in heads.values() for q in h.parameters()]
+    # the linear part starts as the exact block average of g_s's shortcut (weights ~1e-3): it moves
+    # at a tenth of the learning rate, or Adam's first steps would undo it
+    groups = [{"params": [q for h in heads.values() for q in h.body.parameters()], "scale": 1.0},
+              {"params": [h.lin.weight for h in heads.values()], "scale": 0.1}]
+    opt = torch.optim.Adam(groups, lr=args.lr)
+    data = args.data or Path(os.environ.get("HICODEC_TRAIN_DATA", SHARED / "train-src" / "cid22"))
+    sampler = CropSampler(list_images([data]), args.crop, seed=args.seed)
+    val_files = list_images([args.val])
+    kmax = max(chans)
+
+    before = validate(model, heads, val_files, args.val_limit)
+    print(f"# step 0 (linear shortcut, block-averaged): {json.dumps(before)}", flush=True)
+    step, cpu0, t0 = 0, time.process_time(), time.time()
+    cpu = lambda: (time.process_time() - cpu0) / args.threads  # noqa: E731
+    total = args.steps or 10**9
+    while step < total and cpu() < args.cpu_limit * 60:
+        x = sampler.batch(args.batch)
+        quality = torch.rand(args.batch) * 100
+        yk = partial_latent(model, x, quality, kmax)
+        lr = args.lr * (0.1 if cpu() > 0.75 * args.cpu_limit * 60 else 1.0)
+        for gr in opt.param_groups:
+            gr["lr"] = lr * gr["scale"]
+        loss = sum(F.mse_loss(h(yk[:, : h.channels]), box_downscale(x, s)) for s, h in heads.items())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            print(f"step {step:5d}  loss {float(loss):.5f}  lr {lr:.1e}  {cpu() / 60:.1f} CPU-min", flush=True)
+    with torch.no_grad():  # the package stores weights as fp16: validate what ships
+        for q in params:
+            if q.numel() >= 256:
+                q.copy_(q.half().float())
+    after = validate(model, heads, val_files, args.val_limit)
+    print(f"# step {step}: {json.dumps(after)}", flush=True)
+
+    src = args.package
+    out = args.out or src
+    tmp = Path(tempfile.mkdtemp(prefix=".previews-", dir=out.parent))
+    try:
+        shutil.rmtree(tmp)
+        shutil.copytree(src, tmp)
+        entries = []
+        hy, wy = 32, 48  # Kodak's latent, for the MAC count
+        for s, h in heads.items():
+            name = f"preview_s{s}.onnx"
+            y = torch.randn(1, h.channels, 8, 8)
+            _export(h, (y,), tmp / name, ["y_hat"], ["x"], {"y_hat": {2: "h", 3: "w"}, "x": {2: "H", 3: "W"}})
+            check = None
+            if ort.available():
+                with torch.no_grad():
+                    ref = h(y).numpy()
+                got = ort.run(tmp / name, {"y_hat": y.numpy()})["x"]
+                check = float(np.abs(got - ref).max())
+            macs = count_macs(h, torch.zeros(1, h.channels, hy, wy)) / (hy * wy * 256)
+            entries.append({
+                "scale": s, "file": name, "channels": h.channels, "halo": HALO, "hidden": args.hidden,
+                "macs_per_pixel": round(macs, 1), "parity_max_abs": check,
+                "validation_psnr_db": {"preview": after[s]["preview"], "full_then_downscale": after[s]["full_then_downscale"],
+                                       "step0_linear": before[s]["preview"]},
+            })
+        m = json.loads((tmp / "manifest.json").read_text())
+        m["previews"] = {
+            "rules": ("decode at 1/s of the size: read the y stream's first `channels` channels (whole context slices, in "
+                      "order; stop there), ŷ = (q + μ)/gain of those channels without the LRP refinement, x = preview_s{s}(ŷ) "
+                      "(float32 [1,3,16h/s,16w/s] RGB, clamp to [0,1]); output size ceil(W/s)×ceil(H/s), the top-left part"),
+            "reference": "the original averaged over s×s pixel blocks (area downscale)",
+            "heads": entries,
+            "training": {"command": args.command or " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]), "steps": step,
+                         "crops_seen": step * args.batch, "crop": args.crop, "batch": args.batch, "lr": args.lr,
+                         "cpu_minutes": round(cpu() / 60, 1), "wall_minutes": round((time.time() - t0) / 60, 1),
+                         "threads": args.threads, "data": str(data), "validation": f"{args.val} × qualities {list(VAL_QUALITIES)}",
+                         "torch": torch.__version__, "commit": git_commit()},
+        }
+        files = {f.name: {"sha256": sha256(f), "bytes": f.stat().st_size} for f in sorted(tmp.iterdir()) if f.is_file() and f.name != "manifest.json"}
+        m["files"] = files
+        m["package_bytes"] = sum(v["bytes"] for v in files.values())
+        if m["package_bytes"] > 16 * 1024 * 1024:
+            raise SystemExit(f"package would be {m['package_bytes'] / 2**20:.1f} MiB, over the 16 MiB budget")
+        (tmp / "manifest.json").write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n")
+        verify_package(tmp)
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            out.rename(old)
+        tmp.rename(out)
+        if old:
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    print(f"wrote {out}: {', '.join('1/' + str(e['scale']) for e in entries)} ({m['package_bytes'] / 2**20:.2f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
