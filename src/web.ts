@@ -1,5 +1,6 @@
 // hicodec's browser entry point: the codec with onnxruntime-web (wasm, WebGPU when present).
-export { Codec, type RgbImage, type Picture, type DecodedPicture, type ImageMetadata, type EncodeOptions, type EncodeStats, type Symbols, type CodecOptions, type WorkOptions, type Progress } from './codec/codec.js';
+export { Codec, type RgbImage, type Picture, type DecodedPicture, type ImageMetadata, type EncodeOptions, type DecodeOptions, type EncodeStats, type Symbols, type CodecOptions, type WorkOptions, type Progress } from './codec/codec.js';
+export { checkScale, scaledSize, scaleCosts, type Scale } from './codec/scale.js';
 export { CodecError, isCodecError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export { parseContainer, inspectContainer, type Container, type ContainerInfo, type ChunkInfo } from './bitstream/container.js';
 export { loadPackage, gainForQuality, type ModelPackage, type Manifest, type FileSource } from './model/package.js';

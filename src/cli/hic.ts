@@ -2,7 +2,7 @@
 // The `hic` command line: encode, decode, info. Errors print one line on stderr and exit with the
 // status of their code (see EXIT_STATUS); results go to files or stdout, logs to stderr.
 import { readFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -16,11 +16,13 @@ import { inspectContainer, type ContainerInfo } from '../bitstream/container.js'
 import { peekContainer } from '../bitstream/peek.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
 import { checkEffort } from '../codec/effort.js';
+import { checkScale, scaleCosts, scaledSize } from '../codec/scale.js';
+import type { Manifest } from '../model/package.js';
 import { CodecError, ERROR_CODES, EXIT_STATUS, isCodecError } from '../core/errors.js';
 import { colorPsnr } from '../metrics/psnr.js';
 import { checkOutputQuality, formatForPath, readImageFile, writeImageFile, type KeepMetadata } from '../node/image.js';
 import { checkOutput, readInput, writeOutput } from '../node/files.js';
-import { createCodec } from '../node/index.js';
+import { createCodec, resolveModelDir } from '../node/index.js';
 
 /** The package's version (package.json two folders above dist/src/cli, also when installed). */
 const VERSION: string = (() => {
@@ -209,18 +211,21 @@ interface DecodeCliOpts extends CommonOpts {
   force?: boolean;
   json?: boolean;
   strip?: boolean;
+  scale?: string;
 }
 
 async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
   const out = await prepareOutput(input, o.output, '.png', !!o.force);
   const format = formatForPath(out); // an unknown extension is refused before any work
   if (o.outQuality !== undefined) checkOutputQuality(format, o.outQuality, '--out-quality'); // and a quality for PNG or TIFF
+  const scale = checkScale(o.scale);
   const bytes = await readInput(input);
   const header = inspectContainer(bytes);
   await withCodec(o, header.modelId, async (codec) => {
     const t0 = performance.now();
     const onProgress = progressPrinter(o);
-    const image = await codec.decode(bytes, onProgress ? { onProgress } : {});
+    if (scale > 1 && !codec.hasPreview(scale)) log(`hic: note: model ${codec.modelId} has no preview head for 1/${scale}: decoding in full, then downscaling`);
+    const image = await codec.decode(bytes, { scale, ...(onProgress ? { onProgress } : {}) });
     const decodeMs = ms(t0);
     const written = await writeImageFile(image, format, o.strip ? {} : image.metadata, o.outQuality !== undefined ? { quality: o.outQuality } : {});
     await writeOutput(out, written.bytes, !!o.force);
@@ -230,7 +235,7 @@ async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
       printJson({
         input, output: out, format, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height, channels: image.channels,
         metadata: { icc: image.metadata.icc?.length ?? 0, exif: image.metadata.exif?.length ?? 0, xmp: image.metadata.xmp?.length ?? 0 },
-        dropped: written.dropped, decode_ms: decodeMs,
+        dropped: written.dropped, decode_ms: decodeMs, scale: `1/${scale}`,
       }, out);
     }
   });
@@ -259,6 +264,17 @@ function infoPartial(file: string, bytes: Uint8Array, e: CodecError, json: boole
   ].join('\n') + '\n');
 }
 
+/** What `decode --scale` costs for this file with its model as installed here (null: not installed). */
+async function reducedSizes(info: ContainerInfo) {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(await resolveModelDir(info.modelId), 'manifest.json'), 'utf8')) as Manifest;
+  } catch {
+    return null;
+  }
+  return scaleCosts(manifest).map((c) => ({ ...scaledSize(info.width, info.height, c.scale), ...c, scale: `1/${c.scale}` }));
+}
+
 async function infoCmd(file: string, o: { json?: boolean }): Promise<void> {
   const bytes = await readInput(file);
   let info: ContainerInfo;
@@ -277,6 +293,7 @@ async function infoCmd(file: string, o: { json?: boolean }): Promise<void> {
     metadata: { icc: extra('ICCP'), exif: extra('EXIF'), xmp: extra('XMP ') },
     bytes: info.totalBytes, bpp: (8 * info.totalBytes) / px, header_bytes: info.headerBytes,
     chunks: info.chunks.map((c) => ({ type: c.type.trim(), offset: c.offset, bytes: c.length, bpp: (8 * c.length) / px, crc32: c.crc.toString(16).padStart(8, '0'), crc_ok: c.crcOk })),
+    reduced_sizes: await reducedSizes(info),
   };
   if (o.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -286,6 +303,7 @@ async function infoCmd(file: string, o: { json?: boolean }): Promise<void> {
       `  ${info.width}×${info.height} ${info.color === 'gray' ? 'gray' : 'RGB'}${report.alpha ? ' + alpha' : ''}, quality ${info.quality}, ${info.totalBytes} bytes, ${fmt(report.bpp, 4)} bpp (header ${info.headerBytes} bytes)`,
       `  ${tiles} tile${tiles === 1 ? '' : 's'}${info.tileSize ? ` of ${info.tileSize} px` : ''}; metadata: ${[['ICC profile', report.metadata.icc], ['Exif', report.metadata.exif], ['XMP', report.metadata.xmp]].filter(([, n]) => n).map(([k, n]) => `${k} ${n} bytes`).join(', ') || 'none'}`,
       ...report.chunks.map((c) => `  ${c.type}  ${String(c.bytes).padStart(9)} bytes  ${fmt(c.bpp, 4)} bpp  crc32 ${c.crc32} ${c.crc_ok ? 'ok' : 'MISMATCH'}`),
+      ...(report.reduced_sizes ? ['  decode --scale:', ...report.reduced_sizes.map((r) => `    ${r.scale}: ${r.width}×${r.height}, ${r.note}`)] : [`  decode --scale: model ${info.modelId} is not installed here`]),
     ];
     process.stdout.write(lines.join('\n') + '\n');
   }
@@ -300,6 +318,7 @@ Examples:
   hic encode photo.png -o photo.hic --effort 5        slower encode, better rate–distortion, same decoder
   hic decode photo.hic -o photo.png                   also .jpg .webp .avif .tif
   hic decode photo.hic -o photo.jpg --out-quality 85  JPEG/WebP default 95, AVIF 90
+  hic decode photo.hic -o thumb.png --scale 1/8       a thumbnail for a fraction of a full decode
   hic info photo.hic
   hic classify photo.hic                              which of 5 flowers it shows (or unknown), without decoding it
   hic compare photo.png --size 20000                  against mozjpeg, WebP, AVIF, JPEG XL at that size
@@ -349,6 +368,7 @@ export function program(): Command {
       .option('-o, --output <file>', 'output file: .png .jpg .jpeg .webp .avif .tif .tiff ("-" = stdout as PNG; default: input name with .png)')
       .option('--out-quality <q>', 'quality 1..100 of a .jpg/.webp/.avif output (default: 95 for JPEG and WebP, 90 for AVIF; refused for PNG and TIFF, which are lossless)', checkedInt('--out-quality', 1, 100))
       .option('--strip', 'write no metadata (ICC, Exif, XMP) into the output')
+      .option('--scale <s>', 'decode at 1/2, 1/4 or 1/8 of the size (sides rounded up): the model\'s preview heads read part of the stream and skip the synthesis transform; without them, full decode then downscale')
       .option('--json', 'print a JSON summary on stdout (stderr when the output is stdout)')
       .option('-f, --force', 'overwrite the output file'),
   ).action((input: string, o: DecodeCliOpts) => decodeCmd(input, o));

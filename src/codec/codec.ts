@@ -4,12 +4,13 @@
 import { DEFAULT_MAX_PIXELS, MAX_TILE, TILE_UNIT, parseContainer, writeContainer, type ColorMode, type OptionalChunk } from '../bitstream/container.js';
 import { decodeAlpha, encodeAlpha } from './alpha.js';
 import { CodecError } from '../core/errors.js';
-import { gainForQuality, type ModelPackage } from '../model/package.js';
+import { gainForQuality, ungain, type ModelPackage } from '../model/package.js';
 import type { Runtime, TensorData } from '../runtime/types.js';
 import { encodeWithEffort, rdoWeights } from './effort.js';
 import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
 import { aborted, inTiles, quiet, schedule } from './schedule.js';
-import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, type Layout, type Rect, type Tile } from './tiles.js';
+import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Rect, type Tile } from './tiles.js';
+import { checkScale, downscale, previewHead, previewTiles, type Scale } from './scale.js';
 import { refineTiny } from './tiny.js';
 
 export { channelIds, type TileEngine, type TileSymbols } from './engine.js';
@@ -55,6 +56,11 @@ export interface WorkOptions {
   readonly onProgress?: (p: Progress) => void;
   /** Aborts between tiles with E_ABORTED. */
   readonly signal?: AbortSignal;
+}
+
+export interface DecodeOptions extends WorkOptions {
+  /** 1 (default), or 2, 4, 8 ("1/2", "1/4", "1/8"): decode at that fraction of the size (scale.ts). */
+  readonly scale?: Scale | string;
 }
 
 export interface EncodeOptions extends WorkOptions {
@@ -454,9 +460,10 @@ export class Codec {
 
   /** Parses every tile of a stream (no synthesis): ẑ of all tiles first (cheap, this thread),
    *  then each tile's y; returns ŷ_g, ẑ and, with `symbols`, q and k, on the global grids. */
-  private async parseTiles(bytes: Uint8Array, opts: WorkOptions, symbols: boolean) {
+  private async parseTiles(bytes: Uint8Array, opts: WorkOptions, symbols: boolean, channels?: number) {
     const { c, L } = this.parse(bytes);
-    const { channels: m, hyper_channels: zc } = this.model.manifest.latent;
+    const { hyper_channels: zc } = this.model.manifest.latent;
+    const m = channels ?? this.model.manifest.latent.channels;
     const n = m * L.hy * L.wy;
     const r = this.zRatio();
     const zHat = new Int32Array((zc * L.hy * L.wy) / (r * r));
@@ -470,7 +477,7 @@ export class Codec {
     const all = symbols ? { q: new Int32Array(n), k: new Uint8Array(n) } : undefined;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
-      const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t));
+      const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), channels);
       pastePlanar(yHatG, L.wy, L.hy, t.latent, s.yHatG, t.latent, m);
       if (all) {
         pastePlanar(all.q, L.wy, L.hy, t.latent, s.q, t.latent, m);
@@ -486,11 +493,21 @@ export class Codec {
     return { width: c.width, height: c.height, quality: c.quality, zHat, k: all!.k, q: all!.q, yHatG };
   }
 
-  /** Decodes a stream to the picture it was made from (gray, alpha) and its metadata. */
-  async decode(bytes: Uint8Array, opts: WorkOptions = {}): Promise<DecodedPicture> {
-    const { c, L, yHatG } = await this.parseTiles(bytes, opts, false);
-    const alpha = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined;
-    const rgb = await this.synthesizeTiles(yHatG, c.quality, L, opts);
+  /** Whether the model decodes 1/s sizes with a preview head (else: full decode, then downscale). */
+  hasPreview(s: Scale | string): boolean {
+    return previewHead(this.model, checkScale(s)) !== undefined;
+  }
+
+  /** Decodes a stream to the picture it was made from (gray, alpha) and its metadata; with
+   *  `scale`, at 1/2, 1/4 or 1/8 of the size (scale.ts). */
+  async decode(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedPicture> {
+    const s = checkScale(opts.scale);
+    const head = previewHead(this.model, s);
+    const { c, L, yHatG } = await this.parseTiles(bytes, opts, false, head?.channels);
+    const full = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined;
+    const alpha = full && downscale(full, c.width, c.height, 1, s).data;
+    const rgb = head ? await previewTiles(await this.engines(), this.model, yHatG, c.quality, L, s, opts)
+      : await this.synthesizeTiles(yHatG, c.quality, L, opts).then((p) => ({ ...downscale(p.data, p.width, p.height, 3, s) }));
     const m = c.extra;
     return joinPicture(rgb, c.color, alpha, { ...(m.ICCP ? { icc: m.ICCP.slice() } : {}), ...(m.EXIF ? { exif: m.EXIF.slice() } : {}), ...(m['XMP '] ? { xmp: m['XMP '].slice() } : {}) });
   }
@@ -498,7 +515,7 @@ export class Codec {
   /** ŷ = ŷ_g/gain → g_s tile by tile (each with its halo) → 8-bit RGB, cropped. */
   private async synthesizeTiles(yHatG: Float32Array, quality: number, L: Layout, opts: WorkOptions & { halo?: number }): Promise<RgbImage> {
     const m = this.model.manifest.latent.channels;
-    const yHat = divideByGain(yHatG, gainForQuality(this.model, quality), m);
+    const yHat = ungain(yHatG, gainForQuality(this.model, quality), m);
     const out = new Uint8Array(L.width * L.height * 3);
     const halo = opts.halo ?? this.halos().synthesis;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
@@ -524,31 +541,11 @@ export class Codec {
     const m = this.model.manifest.latent.channels;
     const hy = Math.ceil(s.height / PAD) * (PAD / STRIDE);
     const wy = Math.ceil(s.width / PAD) * (PAD / STRIDE);
-    const yHat = divideByGain(s.yHatG, gainForQuality(this.model, s.quality), m);
+    const yHat = ungain(s.yHatG, gainForQuality(this.model, s.quality), m);
     const out = await (await this.ownEngine()).runAll('synthesis', 'y_hat', { dtype: 'float32', dims: [1, m, hy, wy], data: yHat });
     const [first, ...rest] = Object.keys(out);
     const img = new Uint8Array(s.width * s.height * 3);
     toRgb(img, s.width, { x0: 0, y0: 0, x1: s.width, y1: s.height }, out[first!]!.data as Float32Array, wy * STRIDE, hy * STRIDE, 0, 0);
     return { image: { width: s.width, height: s.height, data: img }, extras: Object.fromEntries(rest.map((n) => [n, out[n]!])) };
-  }
-}
-
-function divideByGain(yHatG: Float32Array, gain: Float32Array, m: number): Float32Array {
-  const plane = yHatG.length / m;
-  const out = new Float32Array(yHatG.length);
-  for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) out[c * plane + i] = yHatG[c * plane + i]! / gain[c]!;
-  return out;
-}
-
-/** Writes the pixels `px` (image coordinates) of the planar float region x ([3, rh, rw], origin
- *  (ox, oy) in image coordinates) into the interleaved 8-bit image `out` of width `w`. */
-function toRgb(out: Uint8Array, w: number, px: Rect, x: Float32Array, rw: number, rh: number, ox: number, oy: number): void {
-  const P = rw * rh;
-  for (let yy = px.y0; yy < px.y1; yy++) {
-    for (let xx = px.x0; xx < px.x1; xx++) {
-      const s = (yy - oy) * rw + (xx - ox);
-      const d = (yy * w + xx) * 3;
-      for (let ch = 0; ch < 3; ch++) out[d + ch] = Math.round(Math.min(1, Math.max(0, x[ch * P + s]!)) * 255);
-    }
   }
 }

@@ -39,8 +39,12 @@ export interface TileEngine {
    *  `rdo` (one distortion weight per channel, effort.ts) the symbols are chosen for rate and
    *  distortion instead of rounded. */
   encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array): Promise<TileStreams>;
-  /** Parses a tile's y stream back to its symbols and ŷ_g, given the ẑ around it. */
-  decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion): Promise<TileSymbols>;
+  /** Parses a tile's y stream back to its symbols and ŷ_g, given the ẑ around it. With `channels`
+   *  (the end of a context slice) it stops reading there: the first slices only, ŷ_g without the
+   *  refinement (a reduced-size decode, scale.ts). */
+  decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number): Promise<TileSymbols>;
+  /** The preview head of 1/`scale` size on ŷ [channels, lh, lw] → RGB [3, 16·lh/scale, 16·lw/scale]. */
+  preview(scale: number, yHat: Float32Array, channels: number, lh: number, lw: number): Promise<Float32Array>;
   /** g_s on ŷ [M, lh, lw] → RGB [3, 16·lh, 16·lw] (float, not clamped). */
   synthesize(yHat: Float32Array, lh: number, lw: number): Promise<Float32Array>;
   dispose(): Promise<void>;
@@ -93,6 +97,12 @@ export class SessionEngine implements TileEngine {
     if (role) return { bytes: this.model.networks[role], integerOnly: role === 'hyper_scale', small: role !== 'analysis' && role !== 'synthesis' };
     const c = this.model.context;
     const m = /^(scale|mean)_s(\d+)$/.exec(name);
+    const p = /^preview_s(\d+)$/.exec(name);
+    if (p) {
+      const bytes = this.model.previews.find((h) => h.scale === Number(p[1]))?.bytes;
+      if (!bytes) throw new CodecError('E_MODEL_INTEGRITY', `the model has no network ${name}`);
+      return { bytes, integerOnly: false, small: false };
+    }
     const bytes = m ? (m[1] === 'scale' ? c?.scale[Number(m[2])] : c?.mean[Number(m[2])]) : name === 'refine' ? c?.refine : undefined;
     if (!bytes) throw new CodecError('E_MODEL_INTEGRITY', `the model has no network ${name}`);
     return { bytes, integerOnly: m?.[1] === 'scale', small: true };
@@ -136,6 +146,10 @@ export class SessionEngine implements TileEngine {
     return x.data as Float32Array;
   }
 
+  async preview(scale: number, yHat: Float32Array, channels: number, lh: number, lw: number): Promise<Float32Array> {
+    return (await this.run(`preview_s${scale}`, { y_hat: f32([1, channels, lh, lw], yHat) })).data as Float32Array;
+  }
+
   async hyperAnalyze(yG: Float32Array, lh: number, lw: number): Promise<Float32Array> {
     const m = this.model.manifest.latent.channels;
     return (await this.run('hyper_analysis', { y_g: f32([1, m, lh, lw], yG) })).data as Float32Array;
@@ -166,42 +180,55 @@ export class SessionEngine implements TileEngine {
   private async slices(
     z: ZRegion, lh: number, lw: number,
     symbol: (s: number, c: number, k: Uint8Array, mu: Float32Array) => Int32Array,
+    limit?: number,
   ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array }> {
     const m = this.model.manifest.latent.channels;
-    const plane = lh * lw;
-    const { scale, mu: muH } = await this.hyper(z);
-    const k = new Uint8Array(m * plane);
-    const q = new Int32Array(m * plane);
-    let yHatG: Float32Array = new Float32Array(m * plane);
-    if (scale.length !== m * plane && !this.model.context) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
-    if (muH.length !== m * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
     const ctx = this.model.context;
     const parts = ctx ? ctx.slices.map((c, i) => [ctx.starts[i]!, c] as const) : [[0, m] as const];
-    for (let i = 0; i < parts.length; i++) {
+    // a reduced-size decode reads whole slices up to `limit` channels and skips the refinement
+    const n = limit === undefined || limit >= m ? parts.length : parts.findIndex(([s, c]) => s + c === limit) + 1;
+    if (n === 0) throw new CodecError('E_MODEL_INTEGRITY', `${limit} channels is not the end of a context slice`);
+    const mm = n === parts.length ? m : limit!;
+    const plane = lh * lw;
+    const { scale, mu: muH } = await this.hyper(z);
+    const k = new Uint8Array(mm * plane);
+    const q = new Int32Array(mm * plane);
+    let yHatG: Float32Array = new Float32Array(mm * plane);
+    if (scale.length !== m * plane && !ctx) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
+    if (muH.length !== m * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
+    for (let i = 0; i < n; i++) {
       const [s, c] = parts[i]!;
-      let ki: Uint8Array;
-      let mui: Float32Array;
-      if (!ctx) {
-        ki = scale;
-        mui = muH;
-      } else {
-        const feeds: Record<string, TensorData> = { h: { dtype: 'uint8', dims: [1, ctx.hidden, lh, lw], data: scale } };
-        if (i) feeds['q_prev'] = { dtype: 'int32', dims: [1, s, lh, lw], data: q.subarray(0, s * plane) };
-        ki = (await this.run(`scale_s${i}`, feeds)).data as Uint8Array;
-        mui = ctx.mean[i]
-          ? ((await this.run(`mean_s${i}`, { mu_h: f32([1, m, lh, lw], muH), yhat_prev: f32([1, s, lh, lw], yHatG.subarray(0, s * plane)) })).data as Float32Array)
-          : muH.subarray(s * plane, (s + c) * plane);
-      }
+      const ki = ctx ? await this.sliceScale(i, scale, q, s, lh, lw) : scale;
+      const mui = ctx ? await this.sliceMean(i, muH, yHatG, s, c, lh, lw) : muH;
       if (ki.length !== c * plane || mui.length !== c * plane) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: network output has the wrong size`);
       const qi = symbol(s, c, ki, mui);
       k.set(ki, s * plane);
       q.set(qi, s * plane);
       for (let j = 0; j < c * plane; j++) yHatG[s * plane + j] = qi[j]! + mui[j]!;
     }
-    if (ctx?.refine) {
+    if (ctx?.refine && mm === m) {
       yHatG = (await this.run('refine', { mu_h: f32([1, m, lh, lw], muH), yhat_g: f32([1, m, lh, lw], yHatG) })).data as Float32Array;
     }
     return { k, q, yHatG };
+  }
+
+  /** Table indices of slice i (integer-only graph). */
+  private async sliceScale(i: number, h: Uint8Array, q: Int32Array, s: number, lh: number, lw: number): Promise<Uint8Array> {
+    const ctx = this.model.context!;
+    const plane = lh * lw;
+    const feeds: Record<string, TensorData> = { h: { dtype: 'uint8', dims: [1, ctx.hidden, lh, lw], data: h } };
+    if (i) feeds['q_prev'] = { dtype: 'int32', dims: [1, s, lh, lw], data: q.subarray(0, s * plane) };
+    return (await this.run(`scale_s${i}`, feeds)).data as Uint8Array;
+  }
+
+  /** μ of slice i (channels s..s+c) from μ_h and the ŷ_g of the slices before. */
+  private async sliceMean(i: number, muH: Float32Array, yHatG: Float32Array, s: number, c: number, lh: number, lw: number): Promise<Float32Array> {
+    const ctx = this.model.context!;
+    const m = this.model.manifest.latent.channels;
+    const plane = lh * lw;
+    return ctx.mean[i]
+      ? ((await this.run(`mean_s${i}`, { mu_h: f32([1, m, lh, lw], muH), yhat_prev: f32([1, s, lh, lw], yHatG.subarray(0, s * plane)) })).data as Float32Array)
+      : muH.subarray(s * plane, (s + c) * plane);
   }
 
   /** The tile's own ẑ out of the region around it. */
@@ -226,7 +253,7 @@ export class SessionEngine implements TileEngine {
     return { z: zEnc.finish(), y: yEnc.finish() };
   }
 
-  async decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion): Promise<TileSymbols> {
+  async decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number): Promise<TileSymbols> {
     const { yTables } = this.model;
     const yDec = new RansDecoder(y);
     const r = await this.slices(z, lh, lw, (_s, c, k) => {
@@ -237,8 +264,9 @@ export class SessionEngine implements TileEngine {
         out[j] = v;
       }
       return out;
-    });
-    yDec.finish();
+    }, channels);
+    // a stream read only in part cannot be checked for its end
+    if (channels === undefined || channels >= this.model.manifest.latent.channels) yDec.finish();
     return { zHat: this.tileZ(z), ...r };
   }
 

@@ -8,7 +8,7 @@ export interface Port {
   postMessage(message: unknown, transfer?: ArrayBuffer[]): void;
 }
 
-type Method = 'analyze' | 'hyperAnalyze' | 'encodeLatent' | 'decodeLatent' | 'synthesize' | 'dispose';
+type Method = 'analyze' | 'hyperAnalyze' | 'encodeLatent' | 'decodeLatent' | 'synthesize' | 'preview' | 'dispose';
 
 interface Request {
   readonly id: number;
@@ -93,9 +93,13 @@ export class RemoteEngine implements TileEngine {
     return this.call<{ z: Uint8Array; y: Uint8Array }>('encodeLatent', rdo ? [yG, lh, lw, z, rdo] : [yG, lh, lw, z]);
   }
 
-  decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion): Promise<TileSymbols> {
+  decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number): Promise<TileSymbols> {
     // the y stream is a view into the whole file: send a copy, never the file's buffer
-    return this.call('decodeLatent', [y.slice(), lh, lw, z]);
+    return this.call('decodeLatent', channels === undefined ? [y.slice(), lh, lw, z] : [y.slice(), lh, lw, z, channels]);
+  }
+
+  preview(scale: number, yHat: Float32Array, channels: number, lh: number, lw: number): Promise<Float32Array> {
+    return this.call('preview', [scale, yHat, channels, lh, lw]);
   }
 
   synthesize(yHat: Float32Array, lh: number, lw: number): Promise<Float32Array> {

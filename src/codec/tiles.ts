@@ -90,3 +90,16 @@ export function pastePlanar<T extends Planar>(dst: T, w: number, h: number, at: 
     }
   }
 }
+
+/** Writes the pixels `px` (image coordinates) of the planar float region x ([3, rh, rw], origin
+ *  (ox, oy) in image coordinates) into the interleaved 8-bit image `out` of width `w`. */
+export function toRgb(out: Uint8Array, w: number, px: Rect, x: Float32Array, rw: number, rh: number, ox: number, oy: number): void {
+  const P = rw * rh;
+  for (let yy = px.y0; yy < px.y1; yy++) {
+    for (let xx = px.x0; xx < px.x1; xx++) {
+      const s = (yy - oy) * rw + (xx - ox);
+      const d = (yy * w + xx) * 3;
+      for (let ch = 0; ch < 3; ch++) out[d + ch] = Math.round(Math.min(1, Math.max(0, x[ch * P + s]!)) * 255);
+    }
+  }
+}

@@ -25,6 +25,18 @@ export interface Manifest {
   readonly entropy: { y_tables: { file: string; count: number }; z_tables: { file: string; count: number } };
   /** Explain outputs (extra outputs of analysis.onnx and synthesis.onnx); absent in older packages. */
   readonly explain?: ExplainOutputs;
+  /** Shrink-on-load heads (scale.ts); absent: reduced sizes are decoded in full, then downscaled. */
+  readonly previews?: { heads: readonly PreviewSpec[] };
+}
+
+/** A preview head: 1/`scale` size from the first `channels` latent channels (the end of a slice). */
+export interface PreviewSpec {
+  readonly scale: number;
+  readonly file: string;
+  readonly channels: number;
+  readonly halo: number;
+  readonly macs_per_pixel?: number;
+  readonly validation_psnr_db?: Readonly<Record<string, number>>;
 }
 
 export interface ExplainOutputs {
@@ -59,6 +71,8 @@ export interface ModelPackage {
   readonly zTables: readonly CdfTable[];
   /** Gain vectors, one row of `channels` per anchor quality. */
   readonly gains: Float32Array;
+  /** Preview heads with their graphs, by scale (none in older packages). */
+  readonly previews: readonly (PreviewSpec & { bytes: Uint8Array })[];
 }
 
 /** Reads a file of the package by name (Node: fs; web: fetch). */
@@ -121,7 +135,22 @@ export async function loadPackage(read: FileSource): Promise<ModelPackage> {
       scale: c.scale.map(get), mean: c.mean.map((f) => (f ? get(f) : null)), refine: c.refine ? get(c.refine) : null,
     };
   }
-  return { manifest, networks, context, yTables, zTables, gains };
+  const previews = (manifest.previews?.heads ?? []).map((h) => {
+    const ends = c ? c.slices.map((n, i) => c.starts[i]! + n) : [manifest.latent.channels];
+    if (![2, 4, 8].includes(h.scale) || !ends.includes(h.channels) || !Number.isInteger(h.halo) || h.halo < 0) {
+      throw new CodecError('E_MODEL_INTEGRITY', `preview head ${h.file}: scale, channels or halo out of range`);
+    }
+    return { ...h, bytes: get(h.file) };
+  });
+  return { manifest, networks, context, yTables, zTables, gains, previews };
+}
+
+/** ŷ = ŷ_g / gain, planar [m, …]. */
+export function ungain(yHatG: Float32Array, gain: Float32Array, m: number): Float32Array {
+  const plane = yHatG.length / m;
+  const out = new Float32Array(yHatG.length);
+  for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) out[c * plane + i] = yHatG[c * plane + i]! / gain[c]!;
+  return out;
 }
 
 /** Gain vector for a quality in [0, 100]: geometric interpolation between the anchors. */

@@ -1,0 +1,101 @@
+// Shrink-on-load: decoding at 1/2, 1/4 or 1/8 of the size.
+//
+// With a model package that ships preview heads (manifest "previews", training/train_previews.py),
+// the decoder reads only the first slices of each tile's y stream (the lowest frequencies: the
+// channel context codes them first), skips the refinement and the synthesis transform, and runs a
+// small head that maps those channels at /16 straight to pixels at 1/s of the size. Without a head
+// for the scale it decodes in full and downscales (the same area average the heads are trained
+// against). Output size: ceil(W/s) × ceil(H/s); gray and alpha keep their form (alpha is decoded
+// losslessly and area-averaged).
+import { CodecError } from '../core/errors.js';
+import { gainForQuality, ungain, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
+import type { TileEngine } from './engine.js';
+import { schedule } from './schedule.js';
+import { cropPlanar, grow, rectHeight, rectWidth, STRIDE, toRgb, type Layout } from './tiles.js';
+import type { RgbImage, WorkOptions } from './codec.js';
+
+/** The reduction factor: 1 (full size), 2, 4 or 8. */
+export type Scale = 1 | 2 | 4 | 8;
+
+const SCALES: Record<string, Scale> = { '1': 1, '1/1': 1, '1/2': 2, '1/4': 4, '1/8': 8, '0.5': 2, '0.25': 4, '0.125': 8 };
+
+/** A scale from an option: 1, 2, 4 or 8 (the divisor), or the strings "1/2", "1/4", "1/8", "0.5"… */
+export function checkScale(v: unknown): Scale {
+  if (v === undefined) return 1;
+  if (typeof v === 'number' && (v === 1 || v === 2 || v === 4 || v === 8)) return v;
+  const s = typeof v === 'string' || typeof v === 'number' ? SCALES[String(v).trim()] : undefined;
+  if (s === undefined) throw new CodecError('E_INVALID_OPTION', `Expected 1/2, 1/4 or 1/8 for scale but received ${String(v)}`);
+  return s;
+}
+
+/** The picture size at 1/s: each side rounded up. */
+export function scaledSize(width: number, height: number, s: Scale): { width: number; height: number } {
+  return { width: Math.ceil(width / s), height: Math.ceil(height / s) };
+}
+
+/** The package's head for 1/s, if it ships one. */
+export function previewHead(model: ModelPackage, s: Scale): (PreviewSpec & { bytes: Uint8Array }) | undefined {
+  return s === 1 ? undefined : model.previews.find((h) => h.scale === s);
+}
+
+/** What decoding at each scale does with a package (hic info, docs). */
+export function scaleCosts(manifest: Manifest): { scale: Scale; method: 'head' | 'full-then-downscale'; channels: number; note: string }[] {
+  const m = manifest.latent.channels;
+  return ([2, 4, 8] as const).map((s) => {
+    const h = manifest.previews?.heads.find((p) => p.scale === s);
+    if (!h) return { scale: s, method: 'full-then-downscale', channels: m, note: 'no preview head in the model: full decode, then area downscale' };
+    const v = h.validation_psnr_db;
+    return {
+      scale: s, method: 'head', channels: h.channels,
+      note: `preview head: reads ${h.channels} of ${m} latent channels, no synthesis transform (${h.macs_per_pixel ?? '?'} MACs/px)` +
+        (v ? `; validation ${v['preview']} dB, full decode + downscale ${v['full_then_downscale']} dB` : ''),
+    };
+  });
+}
+
+/** The preview head tile by tile (each with its halo) on ŷ_g of the first `head.channels`
+ *  channels, global grid [channels, hy, wy] → 8-bit RGB at 1/s. */
+export async function previewTiles(
+  engines: readonly TileEngine[], model: ModelPackage, yHatG: Float32Array, quality: number, L: Layout, s: Scale,
+  opts: WorkOptions,
+): Promise<RgbImage> {
+  const head = previewHead(model, s);
+  if (!head) throw new CodecError('E_MODEL_INTEGRITY', `the model has no preview head for 1/${s}`);
+  const k = head.channels;
+  const yHat = ungain(yHatG, gainForQuality(model, quality), k);
+  const { width, height } = scaledSize(L.width, L.height, s);
+  const out = new Uint8Array(width * height * 3);
+  const r = STRIDE / s; // output pixels per latent position
+  await schedule(engines, L.tiles.length, async (e, i) => {
+    const t = L.tiles[i]!;
+    const reg = grow(t.latent, head.halo, L.wy, L.hy);
+    const x = await e.preview(s, cropPlanar(yHat, k, L.wy, L.hy, reg), k, rectHeight(reg), rectWidth(reg));
+    const rw = rectWidth(reg) * r;
+    const rh = rectHeight(reg) * r;
+    if (x.length !== 3 * rw * rh) throw new CodecError('E_MODEL_INTEGRITY', 'preview output has the wrong size');
+    // tile edges are multiples of 128 px, so of s: the tile's pixels at 1/s, clipped to the picture
+    const px = { x0: t.pixels.x0 / s, y0: t.pixels.y0 / s, x1: Math.min(width, Math.ceil(t.pixels.x1 / s)), y1: Math.min(height, Math.ceil(t.pixels.y1 / s)) };
+    toRgb(out, width, px, x, rw, rh, reg.x0 * r, reg.y0 * r);
+  }, opts, 'synthesis');
+  return { width, height, data: out };
+}
+
+/** Area downscale by s of interleaved 8-bit pixels with `ch` channels; edge blocks average the
+ *  pixels they have. */
+export function downscale(data: Uint8Array, width: number, height: number, ch: number, s: Scale): { width: number; height: number; data: Uint8Array } {
+  const { width: w, height: h } = scaledSize(width, height, s);
+  if (s === 1) return { width, height, data };
+  const out = new Uint8Array(w * h * ch);
+  const acc = new Float64Array(ch);
+  for (let by = 0; by < h; by++) {
+    const y1 = Math.min(height, (by + 1) * s);
+    for (let bx = 0; bx < w; bx++) {
+      const x1 = Math.min(width, (bx + 1) * s);
+      acc.fill(0);
+      for (let y = by * s; y < y1; y++) for (let x = bx * s; x < x1; x++) for (let c = 0; c < ch; c++) acc[c] = acc[c]! + data[(y * width + x) * ch + c]!;
+      const n = (y1 - by * s) * (x1 - bx * s);
+      for (let c = 0; c < ch; c++) out[(by * w + bx) * ch + c] = Math.round(acc[c]! / n);
+    }
+  }
+  return { width: w, height: h, data: out };
+}

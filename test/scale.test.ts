@@ -1,0 +1,143 @@
+// Shrink-on-load (scale.ts): decode at 1/2, 1/4, 1/8 with the shipped model's preview heads and,
+// for a package without them, full decode then downscale; sizes rounded up, tiles, gray, alpha,
+// bad options, and the CLI.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+
+import { Codec, type Picture, type RgbImage } from '../src/codec/codec.js';
+import { checkScale, downscale, scaledSize, type Scale } from '../src/codec/scale.js';
+import { CodecError } from '../src/core/errors.js';
+import { psnr } from '../src/metrics/psnr.js';
+import { decodeImageFile } from '../src/node/image.js';
+import { nodeRuntime } from '../src/runtime/node.js';
+import { disposeAll, node, REPO, syntheticImage } from './helpers.js';
+
+after(disposeAll);
+const SCALES = [2, 4, 8] as const;
+const shrink = (p: Picture, s: Scale): RgbImage => {
+  const d = downscale(p.data, p.width, p.height, p.channels ?? 3, s);
+  return { width: d.width, height: d.height, data: d.data };
+};
+
+test('scale options: 1/2, 1/4, 1/8 in several spellings; anything else is E_INVALID_OPTION', () => {
+  assert.deepEqual(['1/2', '1/4', '1/8', 2, 4, 8, '0.5', 0.125, undefined, 1].map(checkScale), [2, 4, 8, 2, 4, 8, 2, 8, 1, 1]);
+  for (const bad of ['1/3', 3, 16, -2, 'half', '', null, {}]) {
+    assert.throws(() => checkScale(bad), (e: unknown) => e instanceof CodecError && e.code === 'E_INVALID_OPTION', String(bad));
+  }
+  assert.deepEqual(scaledSize(203, 131, 8), { width: 26, height: 17 });
+  assert.deepEqual(scaledSize(1, 1, 8), { width: 1, height: 1 });
+});
+
+test('area downscale: exact block means, edge blocks average what they have', () => {
+  const d = downscale(Uint8Array.from([0, 10, 20, 30, 40, 50, 60, 70, 80]), 3, 3, 1, 2);
+  assert.deepEqual([d.width, d.height, [...d.data]], [2, 2, [20, 35, 65, 80]]);
+});
+
+test('the shipped model decodes every scale with a preview head, close to full decode then downscale', async () => {
+  const codec = await node();
+  const img = syntheticImage(203, 131, 5); // odd sides: the reduced sizes round up
+  const { bytes } = await codec.encode(img, { quality: 75 });
+  const full = await codec.decode(bytes);
+  for (const s of SCALES) {
+    assert.ok(codec.hasPreview(s), `no preview head for 1/${s} in ${codec.modelId}`);
+    const small = await codec.decode(bytes, { scale: `1/${s}` });
+    assert.deepEqual([small.width, small.height, small.channels], [Math.ceil(203 / s), Math.ceil(131 / s), 3]);
+    const ref = shrink(img, s);
+    const head = psnr(ref, small);
+    const best = psnr(ref, shrink(full, s));
+    assert.ok(head > 26 && head > best - 6, `1/${s}: preview ${head.toFixed(2)} dB, full then downscale ${best.toFixed(2)} dB`);
+  }
+});
+
+test('reduced sizes of a tiled stream: every tile at its place, no seams', async () => {
+  const codec = await node();
+  const img = syntheticImage(300, 270, 9);
+  const tiled = await codec.encode(img, { quality: 60, tileSize: 128 });
+  for (const s of SCALES) {
+    const out = await codec.decode(tiled.bytes, { scale: s });
+    assert.deepEqual([out.width, out.height], [Math.ceil(300 / s), Math.ceil(270 / s)]);
+    const ref = shrink(img, s);
+    assert.ok(psnr(ref, out) > 26, `1/${s}: ${psnr(ref, out).toFixed(2)} dB`);
+    // the columns and rows on each side of a tile border differ no more than elsewhere
+    const b = 128 / s;
+    const err = (x: number, y: number) => Math.abs(out.data[(y * out.width + x) * 3]! - ref.data[(y * out.width + x) * 3]!);
+    let border = 0;
+    let inner = 0;
+    for (let y = 0; y < out.height; y++) {
+      border = Math.max(border, err(b - 1, y), err(b, y));
+      inner = Math.max(inner, err(b - 3, y), err(b + 2, y));
+    }
+    assert.ok(border <= inner + 24, `1/${s}: border error ${border}, inner ${inner}`);
+  }
+});
+
+test('gray, gray + alpha and RGBA keep their channels at every scale; alpha is the exact area mean', async () => {
+  const codec = await node();
+  const rgb = syntheticImage(97, 66, 3);
+  const n = 97 * 66;
+  const alpha = Uint8Array.from({ length: n }, (_, i) => (i % 97 < 40 ? 255 : (i * 7) % 256));
+  for (const ch of [1, 2, 4] as const) {
+    const data = new Uint8Array(n * ch);
+    for (let i = 0; i < n; i++) {
+      if (ch <= 2) data[i * ch] = rgb.data[3 * i + 1]!;
+      else data.set(rgb.data.subarray(3 * i, 3 * i + 3), i * ch);
+      if (ch !== 1) data[i * ch + ch - 1] = alpha[i]!;
+    }
+    const { bytes } = await codec.encode({ width: 97, height: 66, channels: ch, data }, { quality: 70 });
+    for (const s of SCALES) {
+      const out = await codec.decode(bytes, { scale: s });
+      assert.deepEqual([out.width, out.height, out.channels], [Math.ceil(97 / s), Math.ceil(66 / s), ch]);
+      if (ch !== 1) {
+        const want = downscale(alpha, 97, 66, 1, s).data;
+        const got = Uint8Array.from({ length: out.width * out.height }, (_, i) => out.data[i * ch + ch - 1]!);
+        assert.deepEqual(got, want, `alpha at 1/${s}`);
+      }
+    }
+  }
+});
+
+test('a package without preview heads decodes in full and downscales (exactly)', async () => {
+  const codec = await node();
+  const plain = await Codec.create({ model: { ...codec.modelPackage, previews: [] }, runtime: nodeRuntime({ threads: 2 }) });
+  try {
+    const img = syntheticImage(130, 70, 11);
+    const { bytes } = await plain.encode(img, { quality: 50 });
+    const full = await plain.decode(bytes);
+    for (const s of SCALES) {
+      assert.equal(plain.hasPreview(s), false);
+      const out = await plain.decode(bytes, { scale: s });
+      assert.deepEqual(out.data, shrink(full, s).data, `1/${s}`);
+    }
+  } finally {
+    await plain.dispose();
+  }
+});
+
+test('hic decode --scale writes the reduced size; a bad scale is refused before any output', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hic-scale-'));
+  try {
+    const codec = await node();
+    const img = syntheticImage(150, 90, 2);
+    writeFileSync(join(dir, 'a.hic'), (await codec.encode(img, { quality: 60 })).bytes);
+    const hic = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), ...args], { cwd: dir, encoding: 'utf8' });
+    const r = hic('decode', 'a.hic', '-o', 'a8.png', '--scale', '1/8', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { width: number; height: number; scale: string };
+    assert.deepEqual([j.width, j.height, j.scale], [19, 12, '1/8']);
+    const png = await decodeImageFile(new Uint8Array(await import('node:fs/promises').then((f) => f.readFile(join(dir, 'a8.png')))));
+    assert.deepEqual([png.width, png.height], [19, 12]);
+    const bad = hic('decode', 'a.hic', '-o', 'a3.png', '--scale', '1/3');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /E_INVALID_OPTION/);
+    assert.equal(existsSync(join(dir, 'a3.png')), false);
+    const info = hic('info', 'a.hic');
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(info.stdout, /1\/8: 19×12, preview head: reads \d+ of \d+ latent channels/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
