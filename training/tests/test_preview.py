@@ -1,0 +1,45 @@
+"""Shrink-on-load preview heads (hicodec_train/preview.py): the linear part starts as the exact
+block average of g_s's patch shortcut, the partial latent is what a decoder reading the first slices
+has, and only whole slices can be read."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from hicodec_train.model import HiCodec, ModelConfig
+from hicodec_train.preview import PreviewHead, box_downscale, partial_latent, slice_boundaries
+
+V5 = json.loads((Path(__file__).resolve().parents[1] / "recipes" / "base-v5.json").read_text())
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_head_starts_as_the_block_averaged_linear_path(scale):
+    torch.manual_seed(scale)
+    m = HiCodec(ModelConfig(**V5)).eval()
+    y = torch.randn(1, m.cfg.M, 3, 5) * 4
+    head = PreviewHead(m.cfg.M, scale, hidden=16, shortcut=m.g_s.shortcut[0].weight)
+    with torch.no_grad():
+        want = box_downscale(m.g_s.shortcut(y) + 0.5, scale)
+        got = head(y)
+    assert got.shape == (1, 3, 3 * 16 // scale, 5 * 16 // scale)
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_partial_latent_is_the_first_slices_of_the_full_one():
+    torch.manual_seed(1)
+    m = HiCodec(ModelConfig(**V5)).eval()
+    x = torch.rand(2, 3, 128, 128)
+    q = torch.tensor([20.0, 90.0])
+    ends = slice_boundaries(m)
+    assert ends == [16, 32, 64, 128, 192]
+    full = partial_latent(m, x, q, ends[-1])
+    for k in ends[:-1]:
+        assert torch.equal(partial_latent(m, x, q, k), full[:, :k])
+    # the unrefined ŷ: the decoder's ŷ_g before the LRP step, divided by the gain
+    g = torch.exp(m.log_gain_for_quality(q))[:, :, None, None]
+    with torch.no_grad():
+        y_g = m.g_a(x) * g
+        e = m.entropy_y(y_g, torch.round(m.h_a(y_g)), noise=False)
+    lrp = m.ctx.refine(e["mu_h"], full * g)
+    assert torch.allclose(lrp / g, e["yhat_g"] / g, atol=1e-4)
