@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Train the shrink-on-load preview heads of a model package and add them to it.
 
-  /usr/bin/python3 training/train_previews.py models/hic-base-v5 [--scales 8,4,2] [--channels 32,64,192]
-      [--cpu-limit 8] [--threads 2] [--out DIR]
+  /usr/bin/python3 training/train_previews.py models/hic-base-v5 [--heads 8:32,8:64,8:128,4:64,4:128,2:192]
+      [--max-gap 1.0] [--cpu-limit 8] [--threads 2] [--out DIR]
 
 The codec is frozen (rebuilt from the package itself: the weights as shipped), so the heads learn
 exactly what a decoder will feed them: the first K latent channels, read with the real quantized
 path and no LRP refinement (hicodec_train/preview.py). Target: the original, area-averaged by s.
 Data: CID22 (HICODEC_TRAIN_DATA), 256² crops; quality uniform in [0, 100] per crop.
 
-Validation on cid22-val (not Kodak) at four qualities: PSNR of each head against the downscaled
-original, next to the PSNR of a full decode then the same downscale. Writes preview_s{s}.onnx, adds
+Several candidate heads per scale (different K) train together on the same batches. Validation
+on cid22-val (not Kodak) at four qualities: PSNR of each head against the downscaled original, next
+to the PSNR of a full decode then the same downscale; each scale ships the candidate that reads the
+fewest channels within --max-gap dB of that (else the best one), and the manifest keeps every
+candidate's figures. Writes preview_s{s}.onnx, adds
 a "previews" section and the files to manifest.json (sha256, package bytes ≤ 16 MiB); the package
 folder is replaced atomically (write to a temporary copy, rename).
 """
@@ -67,7 +70,7 @@ def validate(model, heads: dict, files: list[Path], limit: int | None = None) ->
     """Mean PSNR (dB) over files × VAL_QUALITIES: each head vs box-downscaled original, and the
     full decode box-downscaled the same way."""
     kmax = max(h.channels for h in heads.values())
-    acc = {s: {"preview": [], "full_then_downscale": []} for s in heads}
+    acc = {key: {"preview": [], "full_then_downscale": []} for key in heads}
     for f in files[:limit]:
         x = load_image(f)
         h, w = x.shape[-2:]
@@ -79,22 +82,24 @@ def validate(model, heads: dict, files: list[Path], limit: int | None = None) ->
             z_hat = torch.round(model.h_a(y_g))
             full = model.g_s(model.entropy_y(y_g, z_hat, noise=False)["yhat_g"] / g).clamp(0, 1)
             yk = partial_latent(model, xp, qt, kmax)
-            for s, head in heads.items():
+            for key, head in heads.items():
+                s = head.scale
                 ref = box_downscale(x[..., : h // s * s, : w // s * s], s)
                 hs, ws = ref.shape[-2:]
                 prev = head(yk[:, : head.channels]).clamp(0, 1)[..., :hs, :ws]
                 down = box_downscale(full[..., : hs * s, : ws * s], s)
-                acc[s]["preview"].append(psnr(prev, ref))
-                acc[s]["full_then_downscale"].append(psnr(down, ref))
-    return {s: {k: round(float(np.mean(v)), 2) for k, v in a.items()} for s, a in acc.items()}
+                acc[key]["preview"].append(psnr(prev, ref))
+                acc[key]["full_then_downscale"].append(psnr(down, ref))
+    return {key: {k: round(float(np.mean(v)), 2) for k, v in a.items()} for key, a in acc.items()}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("package", type=Path)
     p.add_argument("--out", type=Path, default=None, help="write the extended package here (default: in place)")
-    p.add_argument("--scales", default="8,4,2")
-    p.add_argument("--channels", default="32,64,192", help="latent channels each head reads (ends of context slices)")
+    p.add_argument("--heads", default="8:32,8:64,8:128,4:64,4:128,2:192",
+                   help="candidate heads as scale:channels (channels: an end of a context slice)")
+    p.add_argument("--max-gap", type=float, default=1.0, help="dB below full decode + downscale a shipped head may be")
     p.add_argument("--hidden", type=int, default=96)
     p.add_argument("--cpu-limit", type=float, default=8.0, help="training budget in CPU-minutes (process CPU / threads)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: the CPU budget decides)")
@@ -115,17 +120,14 @@ def main(argv=None) -> int:
     model, manifest = load_package_model(args.package)
     for q in model.parameters():
         q.requires_grad_(False)
-    scales = [int(s) for s in args.scales.split(",")]
-    chans = [int(c) for c in args.channels.split(",")]
-    if len(chans) != len(scales):
-        raise SystemExit("--channels needs one count per scale")
+    pairs = [tuple(int(v) for v in h.split(":")) for h in args.heads.split(",")]
     ends = slice_boundaries(model)
-    for c in chans:
+    for s, c in pairs:
         if c not in ends:
             raise SystemExit(f"{c} channels is not the end of a context slice ({ends})")
     sc = getattr(model.g_s, "shortcut", None)
     w_sc = sc[0].weight.detach() if sc is not None else None
-    heads = {s: PreviewHead(c, s, args.hidden, w_sc) for s, c in zip(scales, chans)}
+    heads = {f"{s}:{c}": PreviewHead(c, s, args.hidden, w_sc) for s, c in pairs}
     params = [q for h in heads.values() for q in h.parameters()]
     # the linear part starts as the exact block average of g_s's shortcut (weights ~1e-3): it moves
     # at a tenth of the learning rate, or Adam's first steps would undo it
@@ -135,9 +137,10 @@ def main(argv=None) -> int:
     data = args.data or Path(os.environ.get("HICODEC_TRAIN_DATA", SHARED / "train-src" / "cid22"))
     sampler = CropSampler(list_images([data]), args.crop, seed=args.seed)
     val_files = list_images([args.val])
-    kmax = max(chans)
+    kmax = max(c for _, c in pairs)
 
     before = validate(model, heads, val_files, args.val_limit)
+    initial = {k: {n: t.clone() for n, t in h.state_dict().items()} for k, h in heads.items()}
     print(f"# step 0 (linear shortcut, block-averaged): {json.dumps(before)}", flush=True)
     step, cpu0, t0 = 0, time.process_time(), time.time()
     cpu = lambda: (time.process_time() - cpu0) / args.threads  # noqa: E731
@@ -146,10 +149,10 @@ def main(argv=None) -> int:
         x = sampler.batch(args.batch)
         quality = torch.rand(args.batch) * 100
         yk = partial_latent(model, x, quality, kmax)
-        lr = args.lr * (0.1 if cpu() > 0.75 * args.cpu_limit * 60 else 1.0)
+        lr = args.lr * min(1.0, (step + 1) / 50) * (0.1 if cpu() > 0.75 * args.cpu_limit * 60 else 1.0)
         for gr in opt.param_groups:
             gr["lr"] = lr * gr["scale"]
-        loss = sum(F.mse_loss(h(yk[:, : h.channels]), box_downscale(x, s)) for s, h in heads.items())
+        loss = sum(F.mse_loss(h(yk[:, : h.channels]), box_downscale(x, h.scale)) for h in heads.values())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -162,6 +165,11 @@ def main(argv=None) -> int:
                 q.copy_(q.half().float())
     after = validate(model, heads, val_files, args.val_limit)
     print(f"# step {step}: {json.dumps(after)}", flush=True)
+    for k, h in heads.items():  # a head that training made worse (too short a run) ships as it started
+        if after[k]["preview"] < before[k]["preview"]:
+            h.load_state_dict(initial[k])
+            after[k] = {**before[k], "kept_initial": True}
+            print(f"# {k}: kept the initial (linear) head", flush=True)
 
     src = args.package
     out = args.out or src
@@ -171,7 +179,15 @@ def main(argv=None) -> int:
         shutil.copytree(src, tmp)
         entries = []
         hy, wy = 32, 48  # Kodak's latent, for the MAC count
-        for s, h in heads.items():
+        chosen = {}
+        for key, h in sorted(heads.items(), key=lambda kv: kv[1].channels):
+            a = after[key]
+            ok = a["preview"] >= a["full_then_downscale"] - args.max_gap
+            best = chosen.get(h.scale)
+            if best is None or (not best[1] and (ok or a["preview"] > after[best[0]]["preview"])):
+                chosen[h.scale] = (key, ok)
+        for s, (key, _) in sorted(chosen.items(), reverse=True):
+            h = heads[key]
             name = f"preview_s{s}.onnx"
             y = torch.randn(1, h.channels, 8, 8)
             _export(h, (y,), tmp / name, ["y_hat"], ["x"], {"y_hat": {2: "h", 3: "w"}, "x": {2: "H", 3: "W"}})
@@ -185,8 +201,10 @@ def main(argv=None) -> int:
             entries.append({
                 "scale": s, "file": name, "channels": h.channels, "halo": HALO, "hidden": args.hidden,
                 "macs_per_pixel": round(macs, 1), "parity_max_abs": check,
-                "validation_psnr_db": {"preview": after[s]["preview"], "full_then_downscale": after[s]["full_then_downscale"],
-                                       "step0_linear": before[s]["preview"]},
+                "validation_psnr_db": {"preview": after[key]["preview"], "full_then_downscale": after[key]["full_then_downscale"],
+                                       "step0_linear": before[key]["preview"]},
+                "candidates": {k: {"channels": heads[k].channels, **after[k], "step0_linear": before[k]["preview"]}
+                               for k in heads if heads[k].scale == s},
             })
         m = json.loads((tmp / "manifest.json").read_text())
         m["previews"] = {
@@ -194,6 +212,7 @@ def main(argv=None) -> int:
                       "order; stop there), ŷ = (q + μ)/gain of those channels without the LRP refinement, x = preview_s{s}(ŷ) "
                       "(float32 [1,3,16h/s,16w/s] RGB, clamp to [0,1]); output size ceil(W/s)×ceil(H/s), the top-left part"),
             "reference": "the original averaged over s×s pixel blocks (area downscale)",
+            "selection": f"per scale the candidate reading the fewest channels within {args.max_gap} dB of full decode + downscale on the validation set, else the best",
             "heads": entries,
             "training": {"command": args.command or " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]), "steps": step,
                          "crops_seen": step * args.batch, "crop": args.crop, "batch": args.batch, "lr": args.lr,
