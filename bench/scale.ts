@@ -4,7 +4,6 @@
 // Per image (quality 75, one stream): the median of 3 interleaved decodes at each scale; time as a
 // ratio to the full decode of the same run; PSNR of the reduced picture against the original
 // area-downscaled by s, next to the PSNR of (full decode, then the same downscale).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
 
+import { runCli, type CliRun } from './cli-run.js';
 import { machine } from '../src/bench/machine.js';
 import { panels } from '../src/bench/plot.js';
 import type { Codec, DecodedPicture } from '../src/codec/codec.js';
@@ -23,7 +23,6 @@ import { createCodec } from '../src/node/index.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = process.env['HICODEC_SHARED'] ?? join(REPO, '..', 'shared', 'data');
-const CLI = join(REPO, 'dist/src/cli/hic.js');
 const quick = process.argv.includes('--quick');
 const mi = process.argv.indexOf('--model');
 const MODEL = mi > 0 ? process.argv[mi + 1] : undefined;
@@ -73,16 +72,6 @@ async function measure(codec: Codec, set: string, files: string[]) {
     agg[`s${s}_full_then_downscale_psnr_mean`] = mean(rows.map((r) => r[`s${s}_full_then_downscale_psnr`] as number));
   }
   return { set, images: rows.length, aggregate: agg, per_image: rows };
-}
-
-interface CliRun { ms: number; maxrss_mb: number }
-function runCli(args: string[]): CliRun {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, HIC_REPORT_RSS: '1' }, maxBuffer: 1 << 26 });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`hic ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
-  const m = /hic-rss (\{.*\})/.exec(r.stderr);
-  return { ms: Math.round(ms), maxrss_mb: m ? Math.round(JSON.parse(m[1]!).maxrss_kb / 1024) : NaN };
 }
 
 /** A 24 MP (6000×4000) picture from a large photo: encode once, then decode in full and at 1/8. */

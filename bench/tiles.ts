@@ -5,7 +5,6 @@
 //   npm run bench:tiles [-- --quick]
 // Writes bench/results/tiles-<date>.{json,md,svg,png}. Big images are made at run time from a
 // photo of ../shared/data/large (resized), never committed.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
 
+import { runCli, type CliRun } from './cli-run.js';
 import { machine } from '../src/bench/machine.js';
 import { panels } from '../src/bench/plot.js';
 import type { Codec, RgbImage } from '../src/codec/codec.js';
@@ -24,20 +24,14 @@ import { createCodec } from '../src/node/index.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = process.env['HICODEC_SHARED'] ?? join(REPO, '..', 'shared', 'data');
-const CLI = join(REPO, 'dist/src/cli/hic.js');
 const quick = process.argv.includes('--quick');
 const QUALITY = 50;
 
-interface CliRun { ms: number; maxrss_mb: number; bytes: number }
+interface SizedRun extends CliRun { bytes: number }
 
-function runCli(args: string[]): CliRun {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, HIC_REPORT_RSS: '1' }, maxBuffer: 1 << 26 });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`hic ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
-  const m = /hic-rss (\{.*\})/.exec(r.stderr);
-  const out = args[args.indexOf('-o') + 1]!;
-  return { ms: Math.round(ms), maxrss_mb: m ? Math.round(JSON.parse(m[1]!).maxrss_kb / 1024) : NaN, bytes: statSync(out).size };
+/** The CLI run and the size of the file it wrote (-o). */
+function runCliSized(args: string[]): SizedRun {
+  return { ...runCli(args), bytes: statSync(args[args.indexOf('-o') + 1]!).size };
 }
 
 /** Generated test images: a large photo resized to `mp` megapixels at 3:2. */
@@ -59,8 +53,8 @@ async function sizes(dir: string, workersList: number[]) {
     for (const workers of workersList) {
       const hic = join(dir, `${mp}mp-w${workers}.hic`);
       const w = workers ? ['--workers', String(workers), '--threads', '1'] : ['--threads', '2'];
-      const enc = runCli(['encode', img, '-o', hic, '-q', String(QUALITY), '-f', ...w]);
-      const dec = runCli(['decode', hic, '-o', join(dir, `${mp}mp-w${workers}.dec.png`), '-f', ...w]);
+      const enc = runCliSized(['encode', img, '-o', hic, '-q', String(QUALITY), '-f', ...w]);
+      const dec = runCliSized(['decode', hic, '-o', join(dir, `${mp}mp-w${workers}.dec.png`), '-f', ...w]);
       rows.push({ megapixels: mp, width: meta.width, height: meta.height, workers, threads: workers ? 1 : 2, tiles: layout(meta.width!, meta.height!, 1024).tiles.length,
         encode_ms: enc.ms, encode_maxrss_mb: enc.maxrss_mb, decode_ms: dec.ms, decode_maxrss_mb: dec.maxrss_mb, bytes: enc.bytes });
       process.stderr.write(`tiles bench: ${JSON.stringify(rows.at(-1))}\n`);
