@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 
-import { explainImage, FEATURE_CHANNELS, receptiveFields } from '../src/explain/explain.js';
+import { explainImage, FEATURE_CHANNELS, receptiveFields, stageFields } from '../src/explain/explain.js';
 import { attentionAt, topChannels } from '../src/explain/maps.js';
 import { EXIT_STATUS } from '../src/core/errors.js';
 import { encodeImageFile } from '../src/node/image.js';
@@ -21,13 +21,17 @@ test('receptive fields of known layer stacks', () => {
   const fourStride2 = receptiveFields(Array.from({ length: 4 }, () => ({ kernel: 5, stride: 2 })));
   assert.deepEqual(fourStride2.map((s) => [s.size, s.jump]), [[5, 2], [13, 4], [29, 8], [61, 16]]);
   assert.equal(receptiveFields([{ kernel: 3, stride: 1, dilation: 2 }])[0]!.size, 5);
+  // per stage, main path only: v5's layout (a residual block at /8, a parallel 16×16 shortcut)
+  const v5 = [[5, 2, 's0'], [3, 2, 's1'], [3, 2, 's2'], [3, 1, 'res.a'], [3, 1, 'res.b'], [3, 2, 's3'], [16, 16, 'shortcut']] as const;
+  assert.deepEqual(stageFields(v5.map(([kernel, stride, name]) => ({ kernel, stride, name }))).map((s) => [s.name, s.size, s.jump]),
+    [['s0', 5, 2], ['s1', 9, 4], ['res.b', 49, 8], ['s3', 65, 16]]);
 });
 
 test('the shipped encoder\'s receptive fields come from its layer list', async () => {
   const codec = await node();
   const e = await explainImage(codec, syntheticImage(96, 80, 5), { quality: 50 });
-  // models/DEFAULT: four 5×5 stride-2 convolutions (manifest "layers")
-  assert.deepEqual(e.receptiveField.theoretical?.map((s) => s.size), [5, 13, 29, 61]);
+  // models/DEFAULT (hic-base-v5, manifest "layers"): 5×5 /2, 3×3 /4, 3×3 /8 + a residual block, 3×3 /16
+  assert.deepEqual(e.receptiveField.theoretical?.map((s) => s.size), [5, 9, 49, 65]);
 });
 
 test('bits per token add up to the real streams', async () => {

@@ -40,6 +40,14 @@ export function receptiveFields(layers: readonly ConvLayer[]): RfStep[] {
   });
 }
 
+/** The theoretical receptive field at the end of each encoder stage (the last layer of each
+ *  cumulative stride), along the main path: a parallel linear `shortcut` (v5's 16×16 patch
+ *  transform) sees only its own patch, inside the main path's field, and is left out. */
+export function stageFields(layers: readonly ConvLayer[]): RfStep[] {
+  const main = receptiveFields(layers.filter((l) => !(l.name ?? '').startsWith('shortcut')));
+  return main.filter((s, i) => i === main.length - 1 || main[i + 1]!.jump !== s.jump);
+}
+
 export interface Explanation {
   readonly quality: number;
   readonly bytes: number;
@@ -211,7 +219,7 @@ export async function explainImage(codec: Codec, image: RgbImage, opts: ExplainO
     bitsPerChannelY: y.perChannel, bitsPerChannelZ: z.perChannel,
     totalBitsY: y.perChannel.reduce((a, b) => a + b, 0), totalBitsZ: z.perChannel.reduce((a, b) => a + b, 0),
     error, point,
-    receptiveField: { theoretical: layers ? receptiveFields(layers) : null, effective: eff[eff.length - 1]!.size, effectivePerStage: eff },
+    receptiveField: { theoretical: layers ? stageFields(layers) : null, effective: eff[eff.length - 1]!.size, effectivePerStage: eff },
     features, attention,
     classAttention: cls && opts.classifier
       ? { classifier: opts.classifier.id, label: cls.top.label, probability: cls.top.probability, gridW: cls.attention.width, gridH: cls.attention.height, pooled: cls.grid.pooled, map: cls.attention.data }
