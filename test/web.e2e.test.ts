@@ -1,14 +1,17 @@
 // The built web page in Debian's Chromium (headless, playwright-core), served with the
-// cross-origin isolation headers: encode a test image and compare the shown size and PSNR with
-// the Node codec's; open a .hic made by the Node CLI and compare the pixels; show an error for a
-// corrupt stream; save a screenshot (test-artifacts/web-e2e.png).
+// cross-origin isolation headers, used as a photographer and a web developer would (issue 25):
+// a photo picked while the model loads; encode, compare and decode like the Node codec; offline
+// after one visit; the controls (slider, target size), stale state after a broken file or a .hic,
+// Explain (disabled views, plain summary, colour scales, a new point re-uses the analysis, Cancel);
+// a 2048-px photo with continuous progress, and a new file that cancels it; the split comparison
+// (drag, zoom with the split in view, loupe); phone width; the cost table for web developers.
+// Screenshots go to test-artifacts/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -16,43 +19,43 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { psnr } from '../src/metrics/psnr.js';
 import { decodeImageFile, encodeImageFile } from '../src/node/image.js';
 import { disposeAll, hasKodak, KODIM23, maxAbsDiff, node, REPO, syntheticImage } from './helpers.js';
+import { largePhoto, pageWidth, progressSamples, recordProgress, serveSite, type SiteServer } from './web-helpers.js';
 
 const SITE = join(REPO, 'dist-web');
+const ARTIFACTS = join(REPO, 'test-artifacts');
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
-const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm',
-  '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml',
-};
 
-let server: Server;
-let base = '';
+let site: SiteServer;
 let ctx: BrowserContext;
 let page: Page;
 let dir = '';
 
+const dataset = (key: string) => page.evaluate((k) => document.body.dataset[k], key);
+const text = async (sel: string) => (await page.textContent(sel)) ?? '';
+const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
+async function png(name: string, w: number, h: number, seed: number): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, await encodeImageFile(syntheticImage(w, h, seed), 'png'));
+  return path;
+}
+/** Moves the quality slider as a hand does: input events while dragging, change on release. */
+async function slide(q: number): Promise<void> {
+  await page.evaluate((v) => {
+    const el = document.getElementById('quality') as HTMLInputElement;
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  }, q);
+}
+
 before(async () => {
   assert.ok(existsSync(join(SITE, 'index.html')), 'build the page first: npm run build:web');
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-  server = createServer(async (req, res) => {
-    const path = normalize(join(SITE, decodeURIComponent((req.url ?? '/').split('?')[0]!)));
-    const file = path.endsWith('/') ? join(path, 'index.html') : path;
-    if (!file.startsWith(SITE)) return void res.writeHead(403).end();
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, {
-        'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
-        'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
-      });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  site = await serveSite(SITE);
   dir = await mkdtemp(join(tmpdir(), 'hic-web-'));
+  await mkdir(ARTIFACTS, { recursive: true });
   ctx = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM, headless: true,
+    executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   page = ctx.pages()[0] ?? (await ctx.newPage());
@@ -61,114 +64,362 @@ before(async () => {
 
 after(async () => {
   await ctx?.close();
-  server?.close();
+  await site?.close();
   await disposeAll();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('the page encodes, compares and decodes like the Node codec', { timeout: 300_000 }, async (t) => {
-  await page.goto(base);
+test('first visit: a photo picked while the model loads is encoded like Node, compared, and the page works offline after it', { timeout: 240_000 }, async (t) => {
+  // the model takes a while: a photo picked now waits for it, and says so
+  site.slow = { match: /synthesis\.onnx$/, ms: 4000 };
+  const photo = await png('photo.png', 256, 192, 77);
+  await page.goto(site.base);
+  await page.setInputFiles('#file', photo);
+  await page.waitForSelector('body[data-waiting="1"]', { timeout: 20_000 });
+  assert.equal(await dataset('ready'), undefined);
+  assert.match(await text('#notice'), /still loading: your file will be processed as soon as it is ready/);
+  assert.equal(await page.isVisible('#busy'), true);
   await page.waitForSelector('body[data-ready="1"]', { timeout: 180_000 });
+  site.slow = undefined;
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
-  const backend = await page.textContent('#backend');
-  t.diagnostic(`backend: ${backend}`);
-  assert.match(backend ?? '', /wasm, 2 threads/);
+  const backend = await text('#backend');
+  t.diagnostic(`backend: ${backend}; ${await text('#model-status')}`);
+  assert.match(backend, /wasm, 2 threads/);
+  const modelId = readFileSync(join(SITE, 'models', 'DEFAULT'), 'utf8').trim();
+  assert.equal(await dataset('model'), modelId); // whatever the build ships
+  // the first visit's download is counted in full: ONNX Runtime's wasm and the model
+  const manifest = JSON.parse(readFileSync(join(SITE, 'models', modelId, 'manifest.json'), 'utf8')) as { files: Record<string, { bytes: number }> };
+  const modelBytes = Object.values(manifest.files).reduce((s, f) => s + f.bytes, 0);
+  const ortBytes = statSync(join(SITE, 'ort', 'ort-wasm-simd-threaded.jsep.wasm')).size;
+  assert.ok(Number(await dataset('loadTotal')) >= 0.95 * (modelBytes + ortBytes), `${await dataset('loadTotal')} < model ${modelBytes} + ORT ${ortBytes}`);
+  // and said to the web developer: everything this first visit downloaded, and no more
+  const shell = (JSON.parse(readFileSync(join(SITE, 'precache.json'), 'utf8')) as { files: { bytes: number }[] }).files.reduce((s, f) => s + f.bytes, 0);
+  const firstMB = Number(/([\d.]+) MB this visit/.exec(await text('#cost-first'))?.[1]);
+  t.diagnostic(`first visit: ${firstMB} MB (model ${modelBytes}, ONNX Runtime ${ortBytes}, app shell ${shell} bytes)`);
+  assert.ok(firstMB * 1e6 >= 0.95 * (modelBytes + ortBytes) && firstMB * 1e6 <= 1.05 * (modelBytes + ortBytes + shell), `${firstMB} MB`);
 
-  // 1. encode a test image at quality 75: size and PSNR as in Node
-  const img = syntheticImage(256, 192, 77);
-  await writeFile(join(dir, 'photo.png'), await encodeImageFile(img, 'png'));
-  await page.setInputFiles('#file', join(dir, 'photo.png'));
+  // encoded at quality 75: size and PSNR as in Node
   await page.waitForSelector('body[data-encoded="1"]', { timeout: 120_000 });
   const hicRow = page.locator('tr[data-codec="hicodec"]');
   const shownBytes = Number(await hicRow.getAttribute('data-bytes'));
   const shownPsnr = Number(await hicRow.getAttribute('data-psnr'));
+  const img = syntheticImage(256, 192, 77);
   const codec = await node();
   const { bytes } = await codec.encode(img, { quality: 75 });
   const nodePsnr = psnr(img, await codec.decode(bytes));
   t.diagnostic(`browser ${shownBytes} bytes ${shownPsnr} dB; node ${bytes.length} bytes ${nodePsnr.toFixed(4)} dB`);
   assert.ok(Math.abs(shownBytes - bytes.length) <= 0.01 * bytes.length, `${shownBytes} vs ${bytes.length}`);
   assert.ok(Math.abs(shownPsnr - nodePsnr) <= 0.05, `${shownPsnr} vs ${nodePsnr}`);
+  // downloads are named after the photo
+  assert.equal(await page.getAttribute('#download-hic', 'download'), 'photo.hic');
+  assert.equal(await page.getAttribute('#download-png', 'download'), 'photo.hicodec-q75.png');
 
-  // 2. the comparison codecs at the closest size
+  // the comparison codecs at the closest size, and an honest summary: at this size, at this quality
   await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
   for (const c of ['JPEG', 'WebP', 'AVIF']) {
     const b = Number(await page.locator(`tr[data-codec="${c}"]`).getAttribute('data-bytes'));
     assert.ok(Math.abs(b - shownBytes) < 0.35 * shownBytes, `${c}: ${b} bytes vs hicodec ${shownBytes}`);
   }
+  const summary = await text('#summary');
+  t.diagnostic(summary);
+  assert.match(summary, /^At this size \([\d,]+ bytes, [\d.]+ dB\): [+−]\d+\.\d dB (over|behind) JPEG.*, [+−]\d+\.\d dB (over|behind) WebP.*, [+−]\d+\.\d dB (over|behind) AVIF/);
+  const equal = await text('#equal');
+  t.diagnostic(equal);
+  assert.match(equal, /^At the same quality \(PSNR [\d.]+ dB, where hicodec takes [\d,]+ bytes\): JPEG (needs [\d,]+ bytes \([+−]\d+%\)|: out of its range)/);
+  // the web developer's view: decode time per megapixel, hicodec against AVIF and WebP
+  for (const id of ['#cost-hic', '#cost-avif', '#cost-webp']) assert.match(await text(id), /\d+ ms\/MP/);
   await page.selectOption('#compare-with', 'AVIF');
   await page.selectOption('#zoom', '4');
-  await mkdir(join(REPO, 'test-artifacts'), { recursive: true });
-  await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-e2e.png'), fullPage: true });
+  await shot('web-e2e.png');
 
-  // 3. the Explain panel: summary, panels, and a click that moves the receptive-field point
+  // offline after this one visit: the server is gone, a reload still opens, loads the model
+  // from the caches and encodes and compares
+  site.down = true;
+  try {
+    await page.reload();
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 });
+    t.diagnostic(`offline: ${await text('#model-status')}`);
+    assert.equal(await dataset('model'), modelId);
+    assert.match(await text('#cost-first'), /nothing this visit/);
+    await page.setInputFiles('#file', await png('offline.png', 128, 96, 3));
+    await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+    assert.equal(await page.isVisible('#error'), false);
+  } finally {
+    site.down = false;
+  }
+});
+
+test('controls, stale state, Explain and Cancel', { timeout: 240_000 }, async () => {
+  const photo = join(dir, 'photo.png');
+  await page.setInputFiles('#file', photo);
+  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+
+  // the slider encodes again when let go, and the table shows the new quality
+  await slide(30);
+  await page.waitForSelector('body[data-quality="30"]', { timeout: 60_000 });
+  assert.equal(await page.locator('tr[data-codec="hicodec"]').getAttribute('data-quality'), '30');
+  assert.equal(await page.getAttribute('#download-png', 'download'), 'photo.hicodec-q30.png');
+  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+  const jobBefore = await dataset('job');
+
+  // an empty, 0 or negative target size is said next to the field and encodes nothing
+  for (const v of ['', '0', '-5']) {
+    await page.fill('#target-kb', v);
+    await page.press('#target-kb', 'Tab');
+    assert.equal(await page.isVisible('#target-msg'), true, `message for "${v}"`);
+    assert.match(await text('#target-msg'), v === '' ? /Enter a target size/ : /more than 0 KB/);
+    assert.equal(await page.isDisabled('#encode'), true);
+    assert.equal(await dataset('busy'), undefined, `no job for "${v}"`);
+    assert.equal(await dataset('job'), jobBefore, `no job for "${v}"`);
+  }
+  assert.doesNotMatch(await text('body'), /E_INVALID_OPTION|targetBytes/);
+  // a target below what quality 0 takes: said, not silently ignored (and it encodes by itself)
+  await page.fill('#target-kb', '0.1');
+  await page.press('#target-kb', 'Tab');
+  assert.equal(await page.isVisible('#target-msg'), false);
+  await page.waitForSelector('body[data-encoded="1"]', { timeout: 60_000 });
+  assert.match(await text('#notice'), /cannot be met/);
+  await page.check('input[name=mode][value=quality]');
+  await page.waitForSelector('body[data-quality="30"]', { timeout: 60_000 });
+
+  // a broken file: the error shows, Encode has nothing to encode, no old results stay
+  await writeFile(join(dir, 'broken.png'), Buffer.from('not a picture at all'));
+  await page.setInputFiles('#file', join(dir, 'broken.png'));
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await text('#error'), /broken\.png: not a PNG, JPEG, WebP or AVIF/);
+  assert.equal(await page.isDisabled('#encode'), true);
+  assert.equal(await page.isVisible('#results'), false);
+  // the next photo clears the error
+  await page.setInputFiles('#file', photo);
+  await page.waitForSelector('body[data-encoded="1"]', { timeout: 60_000 });
+  assert.equal(await page.isVisible('#error'), false);
+  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+
+  // Explain before it ran: the views say what to press
+  for (const b of await page.locator('#explain-views button[data-view]').all()) {
+    assert.equal(await b.isDisabled(), true);
+    assert.match((await b.getAttribute('title')) ?? '', /Press “Explain this photo” first/);
+  }
+  assert.match(await text('#explain-hint'), /Press “Explain this photo”/);
+  assert.equal(await page.isVisible('#explain-canvas'), false);
   await page.click('#explain-run');
   await page.waitForSelector('body[data-explained]', { timeout: 60_000 });
-  assert.match((await page.textContent('#explain-summary')) ?? '', /256×192 → 16×12 = 192 tokens of 192 values/);
+  const plain = await text('#explain-summary');
+  assert.match(plain, /bits per pixel/);
+  assert.match(plain, /Half of the picture's bits go to \d+% of its patches/);
+  assert.match(await text('#explain-details'), /256×192 → 16×12 = 192 tokens of 192 values/);
+  // a heat map has its colour scale
+  await page.click('button[data-view="bits_y"]');
+  assert.equal(await page.isVisible('#explain-scale'), true);
+  assert.ok(Number(await text('#scale-max')) > 0);
+  assert.match(await text('#scale-unit'), /bits per 16×16 patch/);
+  await page.click('button[data-view="error"]');
+  assert.match(await text('#scale-unit'), /mean absolute error/);
+  await page.click('button[data-view="tokens"]');
+  assert.equal(await page.isVisible('#explain-scale'), false);
+  const firstMs = Number(await dataset('explainMs'));
+  // a new point re-uses the analysis
   await page.click('#explain-canvas', { position: { x: 30, y: 20 } });
   await page.waitForFunction(() => document.body.dataset['explained'] && document.body.dataset['explained'] !== '128,96', undefined, { timeout: 60_000 });
-  const canvasSize = await page.evaluate(() => [(document.getElementById('explain-canvas') as HTMLCanvasElement).width, (document.getElementById('explain-canvas') as HTMLCanvasElement).height]);
-  assert.deepEqual(canvasSize, [256, 192]);
-  await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-explain.png'), fullPage: true });
-  // encoder features (4 × 2 tiles of 96×72) and attention (6 heads × 2 blocks of half-size tiles)
+  assert.equal(await dataset('explainReused'), '1');
+  const secondMs = Number(await dataset('explainMs'));
+  assert.ok(secondMs < firstMs, `a new point took ${secondMs} ms, the first ${firstMs} ms`);
   const size = () => page.evaluate(() => [(document.getElementById('explain-canvas') as HTMLCanvasElement).width, (document.getElementById('explain-canvas') as HTMLCanvasElement).height]);
+  assert.deepEqual(await size(), [256, 192]);
+  await shot('web-explain.png');
+  // encoder features (4 × 2 tiles of 96×72) and attention (6 heads × 2 blocks of half-size tiles)
   await page.click('button[data-view="features_2"]');
   assert.deepEqual(await size(), [384, 144]);
   await page.click('button[data-view="attention_16"]');
   assert.deepEqual(await size(), [768, 192]);
-  assert.match((await page.textContent('#explain-summary')) ?? '', /attention \/16 block 1 \(shifted\): 6 heads look/);
+  assert.match(await text('#explain-details'), /attention \/16 block 1 \(shifted\): 6 heads look/);
   // a click in the second head's tile at tile pixel (32, 48) picks image point (64, 96); the view stays
   const box = (await page.locator('#explain-canvas').boundingBox())!;
   await page.click('#explain-canvas', { position: { x: ((128 + 32.5) * box.width) / 768, y: (48.5 * box.height) / 192 } });
-  await page.waitForFunction(() => document.body.dataset['explained'] === '64,96', undefined, { timeout: 60_000 });
+  // (±1: the click lands on whole device pixels)
+  await page.waitForFunction(() => /^6[345],9[567]$/.test(document.body.dataset['explained'] ?? ''), undefined, { timeout: 60_000 });
   assert.deepEqual(await size(), [768, 192]);
   assert.equal(await page.getAttribute('button[data-view="attention_16"]', 'class'), 'active');
-  await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-explain-attention.png'), fullPage: true });
+  await shot('web-explain-attention.png');
 
-  // 4. a .hic made by the Node CLI decodes to the Node pixels (±1)
+  // Cancel during Explain stops it: no result comes, and the codec is free again at once
+  await page.setInputFiles('#file', await png('explain-big.png', 640, 480, 12));
+  await page.waitForSelector('body[data-encoded="1"]', { timeout: 60_000 });
+  await page.click('#explain-run');
+  await page.waitForFunction(() => /Step [2-6] of 6/.test(document.getElementById('busy-text')?.textContent ?? ''), undefined, { timeout: 30_000 });
+  await page.click('#cancel');
+  assert.equal(await page.isVisible('#busy'), false);
+  assert.match(await text('#notice'), /Cancelled/);
+
+  // a .hic made by the Node CLI decodes to the Node pixels (±1); Encode has nothing to encode
   const src = syntheticImage(131, 67, 78);
   await writeFile(join(dir, 'cli.png'), await encodeImageFile(src, 'png'));
-  const r = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'encode', join(dir, 'cli.png'), '-o', join(dir, 'cli.hic'), '-q', '40']);
+  const r = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'encode', join(dir, 'cli.png'), '-o', join(dir, 'cli.hic'), '-q', '40', '-f']);
   assert.equal(r.status, 0, r.stderr.toString());
-  const hic = new Uint8Array(await readFile(join(dir, 'cli.hic')));
+  const t0 = Date.now();
   await page.setInputFiles('#file', join(dir, 'cli.hic'));
   await page.waitForSelector('body[data-decoded="1"]', { timeout: 60_000 });
+  const afterCancel = Date.now() - t0;
+  assert.equal(await dataset('explained'), undefined, 'the cancelled Explain never shows');
+  assert.ok(afterCancel < 20_000, `the decode after a cancelled Explain took ${afterCancel} ms`);
   const got = await page.evaluate(() => {
     const d = (window as unknown as { __hicDecoded: { width: number; height: number; data: Uint8Array } }).__hicDecoded;
     return { width: d.width, height: d.height, data: Array.from(d.data) };
   });
+  const codec = await node();
+  const hic = new Uint8Array(await readFile(join(dir, 'cli.hic')));
   const want = await codec.decode(hic);
   assert.deepEqual([got.width, got.height], [131, 67]);
   assert.ok(maxAbsDiff(Uint8Array.from(got.data), want.data) <= 1);
+  assert.equal(await page.isDisabled('#encode'), true);
+  assert.equal(await page.isVisible('#explain'), false);
+  assert.equal(await page.getAttribute('#download-png', 'download'), 'cli.png');
+  assert.equal(await page.isVisible('#download-hic'), false);
 
-  // 4b. decode time of a Kodak photo in this browser (2 wasm threads): reported, not asserted
+  // decode time of a Kodak photo in this browser (2 wasm threads): reported, not asserted
   if (hasKodak) {
     const kodak = await codec.encode(await decodeImageFile(await readFile(KODIM23)), { quality: 50 });
     await writeFile(join(dir, 'kodim23.hic'), kodak.bytes);
-    const times: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      await page.evaluate(() => delete document.body.dataset['decoded']);
-      // alternate files: choosing the file the input already holds fires no change event
-      await page.setInputFiles('#file', join(dir, i % 2 ? 'cli.hic' : 'kodim23.hic'));
-      await page.waitForSelector('body[data-decoded="1"]', { timeout: 60_000 });
-      if (i % 2 === 0) times.push(Number(await page.locator('tr[data-codec="hicodec"]').getAttribute('data-decode-ms')));
-    }
-    const speed = { image: 'kodim23 q50', bytes: kodak.bytes.length, model: codec.modelId, decode_ms: times, backend, chromium: ctx.browser()?.version() ?? 'persistent context' };
-    t.diagnostic(`Chromium decode of kodim23 (q50, ${kodak.bytes.length} bytes): ${times.map((v) => v.toFixed(0)).join(', ')} ms`);
-    await writeFile(join(REPO, 'test-artifacts', 'web-speed.json'), JSON.stringify(speed, null, 1) + '\n');
+    await page.setInputFiles('#file', join(dir, 'kodim23.hic'));
+    await page.waitForSelector('body[data-decoded="1"]', { timeout: 60_000 });
+    const ms = Number(await page.locator('tr[data-codec="hicodec"]').getAttribute('data-decode-ms'));
+    const speed = { image: 'kodim23 q50', bytes: kodak.bytes.length, model: codec.modelId, decode_ms: [ms], backend: await text('#backend'), chromium: ctx.browser()?.version() ?? 'persistent context' };
+    await writeFile(join(ARTIFACTS, 'web-speed.json'), JSON.stringify(speed, null, 1) + '\n');
   }
 
-  // 5. a corrupt stream shows a clear message
+  // a corrupt stream shows a clear message
   hic[hic.length - 2] = hic[hic.length - 2]! ^ 0x10;
   await writeFile(join(dir, 'bad.hic'), hic);
   await page.setInputFiles('#file', join(dir, 'bad.hic'));
   await page.waitForSelector('body[data-error="E_CHECKSUM"]', { timeout: 30_000 });
-  assert.match((await page.textContent('#error')) ?? '', /E_CHECKSUM/);
+  assert.match(await text('#error'), /damaged.*E_CHECKSUM/);
   assert.equal(await page.isVisible('#error'), true);
 });
 
-test('transparency, metadata, progress, cancel, and an unmet target size in the page', { timeout: 300_000 }, async () => {
-  await page.goto(base);
-  await page.waitForSelector('body[data-ready="1"]', { timeout: 180_000 });
+test('a 2048-px photo: one continuous progress bar from pick to result; a new file cancels the job', { timeout: 300_000 }, async (t) => {
+  const large = largePhoto();
+  if (!large || !existsSync(large)) return t.skip('no ../shared/data/large');
+  copyFileSync(large, join(dir, 'large-a.png'));
+  copyFileSync(large, join(dir, 'large-b.png'));
+  await recordProgress(page);
+  const t0 = Date.now();
+  await page.setInputFiles('#file', join(dir, 'large-a.png'));
+  try {
+    // hicodec's result, and the comparison under way
+    await page.waitForSelector('body[data-encoded="1"]', { timeout: 200_000 });
+    await page.waitForFunction(() => /JPEG at the same size and quality: [1-9]/.test(document.getElementById('busy-text')?.textContent ?? ''), undefined, { timeout: 60_000 });
+  } finally {
+    // when each step started (also when it timed out)
+    const seen = new Map<string, number>();
+    for (const s of await progressSamples(page)) {
+      const step = s.text.replace(/: \d+ \/ \d+.*/, '');
+      if (!seen.has(step)) seen.set(step, s.t);
+    }
+    t.diagnostic(`2048-px photo, steps: ${[...seen].map(([k, v]) => `${(v / 1000).toFixed(1)} s ${k}`).join('; ')}`);
+    await shot('web-large.png');
+  }
+  const total = Date.now() - t0;
+  const during = (await progressSamples(page)).filter((s) => s.busy);
+  t.diagnostic(`2048-px photo: hicodec's result and the comparison under way after ${(total / 1000).toFixed(1)} s, ${during.length} samples`);
+  // the bar never refills and never stands still for long; it says what it does and the time left
+  let still = 0;
+  let since = during[0]?.t ?? 0;
+  for (let i = 1; i < during.length; i++) {
+    assert.ok(during[i]!.value >= during[i - 1]!.value, `progress went back: ${during[i - 1]!.value} → ${during[i]!.value} (${during[i]!.text})`);
+    if (during[i]!.value > during[i - 1]!.value) since = during[i]!.t;
+    still = Math.max(still, during[i]!.t - since);
+  }
+  assert.ok(still < 3000, `the bar stood still for ${still} ms`);
+  const texts = during.map((s) => s.text).join('\n');
+  for (const step of ['Analysing the photo: 1 / \\d+ tiles', 'Coding', 'Reading the file back', 'Decoding', 'Measuring the quality']) assert.match(texts, new RegExp(step), step);
+  assert.ok(during.some((s) => /about .* left/.test(s.eta)), 'time left is shown');
+  assert.ok(during[during.length - 1]!.value < 0.9, 'not at 100% before the end');
+
+  // a new file while the large photo's comparison runs: it stops, its rows never show
+  const small = await png('small.png', 256, 192, 21);
+  const t1 = Date.now();
+  await page.setInputFiles('#file', small);
+  await page.waitForSelector('body[data-encoded="1"]', { timeout: 60_000 });
+  t.diagnostic(`new file during the 2048-px photo's comparison: its result after ${Date.now() - t1} ms`);
+  assert.equal(await page.evaluate(() => (window as unknown as { __hicEncoded: { width: number } }).__hicEncoded.width), 256);
+  assert.equal(await page.getAttribute('#download-hic', 'download'), 'small.hic');
+  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+  assert.deepEqual(await page.locator('#stats tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset['codec'])), ['hicodec', 'JPEG', 'WebP', 'AVIF']);
+  assert.equal(await page.evaluate(() => (document.getElementById('left') as HTMLCanvasElement).width), 256);
+
+  // a new file while the large photo is being analysed: the codec stops at its next block
+  await page.setInputFiles('#file', join(dir, 'large-b.png'));
+  await page.waitForFunction(() => /Analysing the photo/.test(document.getElementById('busy-text')?.textContent ?? ''), undefined, { timeout: 30_000 });
+  await page.waitForTimeout(3000);
+  const t2 = Date.now();
+  await page.setInputFiles('#file', await png('small2.png', 200, 160, 22));
+  await page.waitForSelector('body[data-encoded="1"]', { timeout: 60_000 });
+  const switchMs = Date.now() - t2;
+  t.diagnostic(`new file while a 2048-px photo was analysed: its result after ${switchMs} ms`);
+  assert.ok(switchMs < 30_000, `${switchMs} ms`);
+  assert.equal(await page.evaluate(() => (window as unknown as { __hicEncoded: { width: number } }).__hicEncoded.width), 200);
+  assert.equal(await page.getAttribute('#download-hic', 'download'), 'small2.hic');
+  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+});
+
+test('the split comparison: drag on the picture, zoom keeps the split in view, loupe; phone width', { timeout: 120_000 }, async () => {
+  if (!(await dataset('compared'))) {
+    await page.setInputFiles('#file', await png('split.png', 256, 192, 23));
+    await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+  }
+  await page.selectOption('#compare-with', 'AVIF');
+  await page.selectOption('#zoom', 'fit');
+  const vp = (await page.locator('#viewport').boundingBox())!;
+  const canvas = (await page.locator('#left').boundingBox())!;
+  // the slider spans the picture, not the page
+  const range = (await page.locator('#split').boundingBox())!;
+  assert.ok(Math.abs(range.width - canvas.width) <= 2, `slider ${range.width} px under a ${canvas.width}-px picture`);
+  // drag the line on the picture itself
+  const handle = (await page.locator('#split-handle').boundingBox())!;
+  await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(vp.x + 0.25 * canvas.width, handle.y, { steps: 5 });
+  await page.mouse.up();
+  assert.ok(Math.abs(Number(await dataset('split')) - 0.25) < 0.03, `split ${await dataset('split')}`);
+  const line = (await page.locator('#split-line').boundingBox())!;
+  assert.ok(Math.abs(line.x + line.width / 2 - (vp.x + 0.25 * canvas.width)) < 4, 'the line is where it was dragged');
+  // at 800% the view opens where the split was, with the line in view and both sides labelled
+  await page.selectOption('#zoom', '8');
+  const vp4 = (await page.locator('#viewport').boundingBox())!;
+  const line4 = (await page.locator('#split-line').boundingBox())!;
+  const lineX = line4.x + line4.width / 2;
+  assert.ok(lineX > vp4.x && lineX < vp4.x + vp4.width, `split line at ${lineX}, view ${vp4.x}–${vp4.x + vp4.width}`);
+  assert.ok(await page.evaluate(() => document.getElementById('viewport')!.scrollLeft) > 0, 'not stuck top-left');
+  assert.match(await text('#left-label'), /hicodec/);
+  assert.match(await text('#right-label'), /AVIF/);
+  // panning moves both pictures together and the line stays in view
+  await page.mouse.move(vp4.x + 0.8 * vp4.width, vp4.y + 100);
+  await page.mouse.down();
+  await page.mouse.move(vp4.x + 0.6 * vp4.width, vp4.y + 60, { steps: 4 });
+  await page.mouse.up();
+  const line4b = (await page.locator('#split-line').boundingBox())!;
+  assert.ok(line4b.x > vp4.x && line4b.x < vp4.x + vp4.width, 'the line stays in view while panning');
+  // the loupe
+  await page.check('#loupe-on');
+  await page.mouse.move(vp4.x + 100, vp4.y + 100);
+  await page.mouse.move(vp4.x + 120, vp4.y + 110);
+  assert.equal(await page.isVisible('#loupe'), true);
+  await shot('web-compare-zoom.png');
+  await page.uncheck('#loupe-on');
+  await page.selectOption('#zoom', 'fit');
+
+  // phone width: nothing sticks out sideways (the table scrolls in its box)
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.click('#explain-run');
+  await page.waitForSelector('body[data-explained]', { timeout: 60_000 });
+  const w = await pageWidth(page);
+  assert.ok(w.scroll <= w.viewport, `page ${w.scroll} px wide at ${w.viewport} px`);
+  await shot('web-phone.png');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await shot('web-desktop.png');
+});
+
+test('transparency, metadata, tile progress and Cancel of a decode', { timeout: 180_000 }, async () => {
   // an RGBA cut-out: the alpha comes back exactly, the colour through the codec
   const w = 160;
   const h = 120;
@@ -189,29 +440,17 @@ test('transparency, metadata, progress, cancel, and an unmet target size in the 
   });
   assert.equal(shown.channels, 4);
   for (let i = 0; i < w * h; i++) assert.equal(shown.data[4 * i + 3], rgba[4 * i + 3], `alpha at ${i}`);
-  assert.match((await page.textContent('#meta')) ?? '', /alpha: [\d,]+ bytes, lossless/);
-  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
-  await page.waitForFunction(() => !document.body.dataset['busy']);
-
-  // a target size below what quality 0 takes: said, not silently ignored
-  await page.check('input[name=mode][value=size]');
-  await page.fill('#target-kb', '0.1');
-  await page.click('#encode');
-  await page.waitForSelector('body[data-encoded="1"]', { timeout: 120_000 });
-  assert.equal(await page.isVisible('#notice'), true);
-  assert.match((await page.textContent('#notice')) ?? '', /cannot be met/);
-  await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
+  assert.match(await text('#meta'), /alpha: [\d,]+ bytes, lossless/);
 
   // a .hic in 128-pixel tiles: progress per tile, then Cancel stops it
-  const big = syntheticImage(2048, 1536, 8);
   const codec = await node();
-  const { bytes } = await codec.encode(big, { quality: 50, tileSize: 128 });
+  const { bytes } = await codec.encode(syntheticImage(1024, 768, 8), { quality: 50, tileSize: 128 });
   await writeFile(join(dir, 'big.hic'), bytes);
   await page.setInputFiles('#file', join(dir, 'big.hic'));
-  await page.waitForFunction(() => /^synthesis: \d+ \/ \d+ tiles$/.test(document.getElementById('busy-text')?.textContent ?? ''), undefined, { timeout: 60_000 });
+  await page.waitForFunction(() => /Decoding: \d+ \/ \d+ tiles$/.test(document.getElementById('busy-text')?.textContent ?? ''), undefined, { timeout: 60_000 });
   await page.click('#cancel');
-  await page.waitForSelector('body[data-error="E_ABORTED"]', { timeout: 60_000 });
-  assert.match((await page.textContent('#notice')) ?? '', /Cancelled/);
+  await page.waitForSelector('body[data-error="E_ABORTED"]', { timeout: 10_000 });
+  assert.match(await text('#notice'), /Cancelled/);
   assert.equal(await page.isVisible('#busy'), false);
   // a smaller tiled stream decodes; a dropped .hic has no PSNR to show (no "NaN")
   const small = await codec.encode(syntheticImage(640, 384, 9), { quality: 50, tileSize: 256 });
@@ -220,7 +459,41 @@ test('transparency, metadata, progress, cancel, and an unmet target size in the 
   await page.waitForSelector('body[data-decoded="1"]', { timeout: 120_000 });
   const cells = await page.locator('tr[data-codec="hicodec"] td').allTextContents();
   assert.ok(!cells.some((c) => c.includes('NaN')), JSON.stringify(cells));
-  assert.match((await page.textContent('#meta')) ?? '', /640×384, 6 tiles/);
+  assert.match(await text('#meta'), /640×384, 6 tiles/);
   await page.selectOption('#zoom', 'fit');
-  await page.screenshot({ path: join(REPO, 'test-artifacts', 'web-tiles-fit.png'), fullPage: true });
+  await shot('web-tiles-fit.png');
+});
+
+test('web developers: the embed snippet decodes a .hic in place of its <img>, and keeps the <img> when it cannot', { timeout: 120_000 }, async () => {
+  const codec = await node();
+  const img = syntheticImage(200, 150, 31);
+  const { bytes } = await codec.encode(img, { quality: 60 });
+  const want = await codec.decode(bytes);
+  const snippet = await text('#embed-snippet');
+  assert.match(snippet, /<script type="module" src="[^"]+\/embed\.js"><\/script>/);
+  assert.match(snippet, /<hic-picture src="photo\.hic">\s*<img src="photo\.webp" alt="[^"]+"/);
+  // the snippet as a web developer pastes it, plus a picture whose .hic is missing
+  site.extra['/demo/photo.hic'] = bytes;
+  site.extra['/demo/photo.png'] = await encodeImageFile(img, 'png');
+  site.extra['/demo/embed.html'] = `<!doctype html><html lang="en"><meta charset="utf-8"><title>embed</title><body>
+${snippet.replace('photo.webp', 'photo.png')}
+<hic-picture id="missing" src="missing.hic"><img src="photo.png" alt="fallback"></hic-picture>
+</body></html>`;
+  const demo = await ctx.newPage();
+  try {
+    await demo.goto(`${site.base}demo/embed.html`);
+    await demo.waitForFunction(() => Array.from(document.querySelectorAll('hic-picture')).every((e) => ['decoded', 'fallback'].includes((e as HTMLElement).dataset['state'] ?? '')), undefined, { timeout: 90_000 });
+    const states = await demo.evaluate(() => Array.from(document.querySelectorAll('hic-picture')).map((e) => [(e as HTMLElement).dataset['state'], e.querySelector('img') ? 'img' : e.querySelector('canvas') ? 'canvas' : 'none']));
+    assert.deepEqual(states, [['decoded', 'canvas'], ['fallback', 'img']]);
+    const got = await demo.evaluate(() => {
+      const c = document.querySelector('hic-picture canvas') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      return { w: c.width, h: c.height, label: c.getAttribute('aria-label'), rgb: Array.from(d).filter((_, i) => i % 4 !== 3) };
+    });
+    assert.deepEqual([got.w, got.h], [200, 150]);
+    assert.ok(got.label && got.label.length > 0, 'the alt text goes to the canvas');
+    assert.ok(maxAbsDiff(Uint8Array.from(got.rgb), want.data) <= 1);
+  } finally {
+    await demo.close();
+  }
 });

@@ -1,19 +1,31 @@
-// The page: file intake, worker orchestration, results table, split-slider comparison with
-// synchronized zoom, downloads, and visible errors (never a blank page).
+// The page: file intake, jobs on the codec worker and the comparison worker (numbered: a new file,
+// a new setting or Cancel replaces the job in progress and its late replies are dropped), one
+// progress bar per job, the results table and its summary, the split comparison (drag, pan, zoom,
+// loupe), Explain, downloads, and visible errors (never a blank page).
 import { exifOrientation, resetOrientation } from '../src/core/exif.js';
 import { extractMetadata } from '../src/core/metadata.js';
 import { rgbaToPicture, rgbToRgba } from '../src/core/pixels.js';
 import type { ImageMetadata } from '../src/codec/codec.js';
-import type { MetaSizes, Reply, Request, Shown } from './protocol.js';
+import { JobProgress, PLANS } from './progress.js';
+import type { CompareReply, CompareRequest, Compared, MetaSizes, Reply, Request, Scale, Shown } from './protocol.js';
 
 type Rgb = { width: number; height: number; data: Uint8Array; channels?: 1 | 2 | 3 | 4 };
 /** A panel may be a grid of tiles, each a scaled view of the image (feature and attention maps). */
 type Panel = Rgb & { tile?: { w: number; h: number; cols: number } };
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const state: { source: Rgb | undefined; metadata: ImageMetadata; shown: Shown[]; hic: Uint8Array | undefined; panels: Record<string, Panel>; view: string } = {
-  source: undefined, metadata: {}, shown: [], hic: undefined, panels: {}, view: 'bits_y',
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const data = document.body.dataset;
+
+const state: {
+  source: Rgb | undefined; sourceId: number; name: string; metadata: ImageMetadata;
+  shown: (Shown | Compared)[]; hic: Uint8Array | undefined; encodedQuality: number | undefined;
+  panels: Record<string, Panel>; scales: Record<string, Scale>; view: string;
+  ready: boolean; split: number;
+} = {
+  source: undefined, sourceId: 0, name: 'image', metadata: {}, shown: [], hic: undefined, encodedQuality: undefined,
+  panels: {}, scales: {}, view: 'bits_y', ready: false, split: 0.5,
 };
 
+// ---- messages ----------------------------------------------------------------------------
 function showError(msg: string): void {
   const el = $('error');
   el.textContent = msg;
@@ -21,176 +33,452 @@ function showError(msg: string): void {
   busy(false);
   el.scrollIntoView({ block: 'nearest' }); // never off screen above old results
 }
-const clearError = () => ($('error').hidden = true);
+const clearError = () => {
+  $('error').hidden = true;
+  delete data['error'];
+};
 function notice(msg: string | undefined): void {
   $('notice').textContent = msg ?? '';
   $('notice').hidden = !msg;
 }
+/** A codec error in words a person can act on (the code stays, for a bug report). */
+function explainError(code: string, message: string): string {
+  if (code === 'E_OUT_OF_MEMORY') return `Out of memory: try a smaller image. (${message})`;
+  if (code === 'E_UNSUPPORTED_IMAGE') return `This image cannot be read: ${message} (${code})`;
+  if (code === 'E_LIMIT_EXCEEDED') return `This image is too large for the codec: ${message} (${code})`;
+  if (['E_BAD_MAGIC', 'E_TRUNCATED', 'E_CORRUPT', 'E_CHECKSUM', 'E_UNSUPPORTED_VERSION'].includes(code)) return `This .hic file is damaged or not one this page can read: ${message} (${code})`;
+  return `${code}: ${message}`;
+}
 
-/** The busy state: shown while the worker works, with its progress and a Cancel button. */
-function busy(on: boolean, text = 'Working…'): void {
+// ---- jobs and progress -----------------------------------------------------------------
+let job = 0;
+let running: keyof typeof PLANS | undefined;
+const progress = new JobProgress((p) => {
+  ($('busy-progress') as HTMLProgressElement).value = p.fraction;
+  $('busy-text').textContent = p.text;
+  $('busy-eta').textContent = p.eta;
+});
+
+/** The busy state: shown while a job runs, with its progress and a Cancel button. */
+function busy(on: boolean, text?: string): void {
   $('busy').hidden = !on;
-  $('busy-text').textContent = text;
-  ($('busy-progress') as HTMLProgressElement).removeAttribute('value');
-  ($('encode') as HTMLButtonElement).disabled = on || !state.source || !document.body.dataset['ready'];
-  if (on) document.body.dataset['busy'] = '1';
-  else delete document.body.dataset['busy'];
+  if (on) data['busy'] = '1';
+  else {
+    delete data['busy'];
+    progress.stop();
+    running = undefined;
+  }
+  if (text) $('busy-text').textContent = text;
+  updateEncodeButton();
 }
 
-function metaText(m: MetaSizes, alphaBytes?: number): string {
-  const parts = [['ICC profile', m.icc], ['Exif', m.exif], ['XMP', m.xmp]].filter(([, n]) => n).map(([k, n]) => `${k} (${(n as number).toLocaleString('en')} bytes)`);
-  const alpha = alphaBytes ? ` · alpha: ${alphaBytes.toLocaleString('en')} bytes, lossless` : '';
-  return `Metadata kept: ${parts.length ? parts.join(', ') : 'none'}${alpha}`;
+/** Starts a job of `kind`: whatever ran before is cancelled and its replies are dropped. */
+function startJob(kind: keyof typeof PLANS): number {
+  stopRunning();
+  clearError();
+  notice(undefined);
+  job++;
+  data['job'] = String(job);
+  running = kind;
+  busy(true);
+  progress.start(kind);
+  return job;
 }
-window.addEventListener('error', (e) => showError(`Unexpected error: ${e.message}`));
-window.addEventListener('unhandledrejection', (e) => showError(`Unexpected error: ${String((e as PromiseRejectionEvent).reason)}`));
+
+/** Cancels the running job, if any: the codec worker stops at its next tile or step, the
+ *  comparison worker is stopped at once. */
+function stopRunning(): boolean {
+  if (!running) return false;
+  send({ type: 'cancel', job });
+  stopCompare();
+  job++;
+  data['job'] = String(job);
+  busy(false);
+  return true;
+}
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const send = (m: Request, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
 worker.onerror = (e) => showError(`The codec worker failed: ${e.message}`);
 
-if ('serviceWorker' in navigator && location.protocol !== 'file:') {
-  navigator.serviceWorker.register(new URL('./sw.js', location.href)).catch(() => undefined); // offline after first load
+let compareWorker: Worker | undefined;
+function compareWith(m: CompareRequest): void {
+  compareWorker ??= new Worker(new URL('./compare-worker.ts', import.meta.url), { type: 'module' });
+  compareWorker.onmessage = (ev: MessageEvent<CompareReply>) => onCompare(ev.data);
+  compareWorker.onerror = (e) => showError(`The comparison failed: ${e.message}`);
+  compareWorker.postMessage(m, [m.image.data.buffer, m.decoded.data.buffer]);
+}
+function stopCompare(): void {
+  compareWorker?.terminate();
+  compareWorker = undefined;
 }
 
+// ---- formatting ----------------------------------------------------------------------------
 const fmtMs = (v: number) => `${v.toFixed(0)} ms`;
+const fmtBytes = (n: number) => n.toLocaleString('en');
+const fmtMB = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+const pct = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(0)}%`;
 
-function row(s: Shown): string {
-  const ms = s.msssim === null ? '—' : s.msssim.toFixed(4);
+function metaText(m: MetaSizes, alphaBytes?: number): string {
+  const parts = [['ICC profile', m.icc], ['Exif', m.exif], ['XMP', m.xmp]].filter(([, n]) => n).map(([k, n]) => `${k} (${fmtBytes(n as number)} bytes)`);
+  const alpha = alphaBytes ? ` · alpha: ${fmtBytes(alphaBytes)} bytes, lossless` : '';
+  return `Metadata kept: ${parts.length ? parts.join(', ') : 'none'}${alpha}`;
+}
+
+function row(s: Shown | Compared): string {
+  const ms = s.msssim === null ? (running === 'encode' && Number.isFinite(s.psnr) ? '…' : '—') : s.msssim.toFixed(4);
   // a dropped .hic has no original to compare with: no PSNR, no encode time
   const psnr = Number.isFinite(s.psnr) ? `${s.psnr.toFixed(2)} dB` : '—';
-  return `<tr data-codec="${s.codec}" data-bytes="${s.bytes}" data-decode-ms="${s.decodeMs.toFixed(1)}" data-psnr="${Number.isFinite(s.psnr) ? s.psnr.toFixed(4) : ''}"><td>${s.codec}</td><td>${s.quality}</td><td>${s.bytes.toLocaleString('en')}</td><td>${s.bpp.toFixed(3)}</td><td>${psnr}</td><td>${ms}</td><td>${s.encodeMs ? fmtMs(s.encodeMs) : '—'}</td><td>${fmtMs(s.decodeMs)}</td></tr>`;
+  const c = 'psnrAtSize' in s ? s : undefined;
+  const atSize = c?.psnrAtSize != null ? `${c.psnrAtSize.toFixed(2)} dB` : '—';
+  const atPsnr = c?.bytesAtPsnr != null ? fmtBytes(c.bytesAtPsnr) : '—';
+  return `<tr data-codec="${s.codec}" data-bytes="${s.bytes}" data-quality="${s.quality}" data-decode-ms="${s.decodeMs.toFixed(1)}" data-psnr="${Number.isFinite(s.psnr) ? s.psnr.toFixed(4) : ''}"><td>${s.codec}</td><td>${s.quality}</td><td>${fmtBytes(s.bytes)}</td><td>${s.bpp.toFixed(3)}</td><td>${psnr}</td><td>${ms}</td><td>${s.encodeMs ? fmtMs(s.encodeMs) : '—'}</td><td>${fmtMs(s.decodeMs)}</td><td>${c ? atSize : ''}</td><td>${c ? atPsnr : ''}</td></tr>`;
 }
 
+/** The one-line verdicts: dB at hicodec's size, bytes at hicodec's PSNR. */
+function summaries(): { size: string; equal: string } {
+  const hic = state.shown[0];
+  const others = state.shown.slice(1) as Compared[];
+  if (!hic || !others.length || !Number.isFinite(hic.psnr)) return { size: '', equal: '' };
+  const size = others.map((o) => {
+    const their = o.psnrAtSize ?? o.psnr;
+    const d = hic.psnr - their;
+    const note = o.psnrAtSize == null ? ` (its closest file: ${fmtBytes(o.bytes)} bytes)` : '';
+    return `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(1)} dB ${d >= 0 ? 'over' : 'behind'} ${o.codec}${note}`;
+  });
+  const equal = others.map((o) => (o.bytesAtPsnr == null ? `${o.codec}: out of its range` : `${o.codec} needs ${fmtBytes(o.bytesAtPsnr)} bytes (${pct((100 * (o.bytesAtPsnr - hic.bytes)) / hic.bytes)})`));
+  return {
+    size: `At this size (${fmtBytes(hic.bytes)} bytes, ${hic.psnr.toFixed(1)} dB): ${size.join(', ')}.`,
+    equal: `At the same quality (PSNR ${hic.psnr.toFixed(1)} dB, where hicodec takes ${fmtBytes(hic.bytes)} bytes): ${equal.join(', ')}.`,
+  };
+}
+
+// ---- the comparison view ---------------------------------------------------------------------
 function draw(canvas: HTMLCanvasElement, img: Rgb): void {
   canvas.width = img.width;
   canvas.height = img.height;
   canvas.getContext('2d')!.putImageData(new ImageData(rgbToRgba(img) as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
 }
 
-function layout(): void {
+function zoomFactor(): number {
   const left = $('left') as HTMLCanvasElement;
   const z = ($('zoom') as HTMLSelectElement).value;
   // "fit": the whole image in the viewport's width (never enlarged)
-  const zoom = z === 'fit' ? Math.min(1, ($('viewport').clientWidth || left.width) / Math.max(1, left.width)) : Number(z);
+  return z === 'fit' ? Math.min(1, ($('viewer').clientWidth || left.width) / Math.max(1, left.width)) : Number(z);
+}
+
+/** Sizes the canvases for the zoom and puts the split line at `state.split` of the visible width
+ *  (so at any zoom and pan it is in view); the range input spans exactly the visible image. */
+function layout(): void {
+  const left = $('left') as HTMLCanvasElement;
   const right = $('right') as HTMLCanvasElement;
+  const vp = $('viewport');
+  const zoom = zoomFactor();
+  const w = left.width * zoom;
+  const h = left.height * zoom;
   for (const c of [left, right]) {
-    c.style.width = `${c.width * zoom}px`;
-    c.style.height = `${c.height * zoom}px`;
+    c.style.width = `${w}px`;
+    c.style.height = `${h}px`;
   }
-  const f = Number(($('split') as HTMLInputElement).value) / 1000;
-  const x = left.width * zoom * f;
+  vp.style.width = `${Math.min(w, $('viewer').clientWidth)}px`;
+  const visW = Math.min(vp.clientWidth || w, w);
+  const x = vp.scrollLeft + state.split * visW;
   right.style.clipPath = `inset(0 0 0 ${x}px)`;
   const line = $('split-line');
   line.style.left = `${x}px`;
-  line.style.height = `${left.height * zoom}px`;
+  line.style.height = `${h}px`;
+  const visH = Math.min(vp.clientHeight || h, h);
+  $('split-handle').style.top = `${vp.scrollTop + visH / 2}px`;
+  const range = $('split') as HTMLInputElement;
+  range.style.width = `${visW}px`;
+  range.value = String(Math.round(state.split * 1000));
+  // the side labels sit on the visible picture's top corners (the right one below the left one
+  // when the picture is too narrow for both)
+  const rl = $('right-label');
+  const crowded = $('left-label').offsetWidth + rl.offsetWidth + 18 > visW;
+  rl.style.left = `${Math.max(0, visW - rl.offsetWidth - 6)}px`;
+  rl.style.top = crowded ? '32px' : '6px';
+  data['split'] = state.split.toFixed(3);
+}
+
+/** Changes the zoom keeping the picture's point at the split line where it is on screen. */
+function setZoom(): void {
+  const vp = $('viewport');
+  const left = $('left') as HTMLCanvasElement;
+  const before = left.getBoundingClientRect().width / Math.max(1, left.width);
+  const visW = vp.clientWidth;
+  const visH = vp.clientHeight;
+  const cx = (vp.scrollLeft + state.split * visW) / before;
+  const cy = (vp.scrollTop + visH / 2) / before;
+  layout();
+  const after = zoomFactor();
+  vp.scrollLeft = cx * after - state.split * vp.clientWidth;
+  vp.scrollTop = cy * after - vp.clientHeight / 2;
+  layout();
 }
 
 function render(): void {
   const hic = state.shown.find((s) => s.codec === 'hicodec');
   if (!hic) return;
   $('results').hidden = false;
+  $('results').classList.remove('stale');
   ($('stats').querySelector('tbody') as HTMLElement).innerHTML = state.shown.map(row).join('');
-  draw($('left') as HTMLCanvasElement, hic.image);
+  const s = summaries();
+  $('summary').textContent = s.size;
+  $('equal').textContent = s.equal;
   const sel = $('compare-with') as HTMLSelectElement;
-  const options = ['original', ...state.shown.filter((s) => s.codec !== 'hicodec').map((s) => s.codec)];
+  const options = [...(state.source ? ['original'] : []), ...state.shown.filter((x) => x.codec !== 'hicodec').map((x) => x.codec)];
   const keep = sel.value;
   sel.innerHTML = options.map((o) => `<option>${o}</option>`).join('');
   if (options.includes(keep)) sel.value = keep;
+  sel.disabled = !options.length;
+  showComparison();
+  devCosts();
+}
+
+function showComparison(): void {
+  const hic = state.shown.find((s) => s.codec === 'hicodec');
+  if (!hic) return;
+  const left = $('left') as HTMLCanvasElement;
+  if (left.dataset['for'] !== String(job)) {
+    draw(left, hic.image);
+    left.dataset['for'] = String(job);
+  }
+  const sel = $('compare-with') as HTMLSelectElement;
   const other = sel.value === 'original' ? state.source : state.shown.find((s) => s.codec === sel.value)?.image;
   // a decoded .hic has nothing to compare with: no stale right half from the previous image
-  ($('right') as HTMLCanvasElement).hidden = !other;
+  const right = $('right') as HTMLCanvasElement;
+  right.hidden = !other;
   $('split-line').hidden = !other;
-  if (other) draw($('right') as HTMLCanvasElement, other);
-  $('left-label').textContent = `hicodec (${hic.bytes.toLocaleString('en')} bytes)`;
+  ($('split') as HTMLInputElement).hidden = !other;
+  const key = `${job}:${sel.value}`;
+  if (other && right.dataset['for'] !== key) {
+    draw(right, other);
+    right.dataset['for'] = key;
+  }
+  $('left-label').textContent = `◀ hicodec (${fmtBytes(hic.bytes)} bytes)`;
   const o = state.shown.find((s) => s.codec === sel.value);
-  $('right-label').textContent = o ? `${o.codec} (${o.bytes.toLocaleString('en')} bytes)` : other ? 'original' : '';
+  $('right-label').textContent = o ? `${o.codec} (${fmtBytes(o.bytes)} bytes) ▶` : other ? 'original ▶' : '';
+  $('right-label').hidden = !other;
   layout();
 }
 
-function pngDownload(img: Rgb): void {
+// drag the line to move the split; drag elsewhere to pan (both images move together)
+{
+  const vp = $('viewport');
+  let drag: { mode: 'split' | 'pan'; x: number; y: number; sl: number; st: number } | undefined;
+  const splitAt = (clientX: number) => {
+    const r = vp.getBoundingClientRect();
+    const visW = Math.min(vp.clientWidth, ($('left') as HTMLCanvasElement).getBoundingClientRect().width);
+    state.split = Math.min(1, Math.max(0, (clientX - r.left) / Math.max(1, visW)));
+    layout();
+  };
+  vp.addEventListener('pointerdown', (e) => {
+    if ($('right').hidden) return;
+    const line = $('split-line').getBoundingClientRect();
+    const canPan = vp.scrollWidth > vp.clientWidth + 1 || vp.scrollHeight > vp.clientHeight + 1;
+    const near = Math.abs(e.clientX - (line.left + line.width / 2)) < 24;
+    drag = { mode: near || !canPan ? 'split' : 'pan', x: e.clientX, y: e.clientY, sl: vp.scrollLeft, st: vp.scrollTop };
+    vp.setPointerCapture(e.pointerId);
+    if (drag.mode === 'split') splitAt(e.clientX);
+    e.preventDefault();
+  });
+  vp.addEventListener('pointermove', (e) => {
+    if (drag?.mode === 'split') splitAt(e.clientX);
+    else if (drag) {
+      vp.scrollLeft = drag.sl - (e.clientX - drag.x);
+      vp.scrollTop = drag.st - (e.clientY - drag.y);
+    }
+    loupe(e);
+  });
+  const end = () => (drag = undefined);
+  vp.addEventListener('pointerup', end);
+  vp.addEventListener('pointercancel', end);
+  vp.addEventListener('pointerleave', () => ($('loupe').hidden = true));
+  vp.addEventListener('scroll', layout);
+  vp.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    state.split = Math.min(1, Math.max(0, state.split + (e.key === 'ArrowLeft' ? -0.02 : 0.02)));
+    layout();
+    e.preventDefault();
+  });
+}
+
+/** The loupe: 4× around the pointer, hicodec on the left half and the other on the right. */
+function loupe(e: PointerEvent): void {
+  const lo = $('loupe') as HTMLCanvasElement;
+  if (!($('loupe-on') as HTMLInputElement).checked) {
+    lo.hidden = true;
+    return;
+  }
+  const left = $('left') as HTMLCanvasElement;
+  const right = $('right') as HTMLCanvasElement;
+  const r = left.getBoundingClientRect();
+  const px = ((e.clientX - r.left) / r.width) * left.width;
+  const py = ((e.clientY - r.top) / r.height) * left.height;
+  const src = lo.width / 4; // image pixels shown across the loupe
+  const ctx = lo.getContext('2d')!;
+  ctx.imageSmoothingEnabled = false;
+  ctx.clearRect(0, 0, lo.width, lo.height);
+  ctx.drawImage(left, px - src / 2, py - src / 2, src / 2, src, 0, 0, lo.width / 2, lo.height);
+  ctx.drawImage(right.hidden ? left : right, px, py - src / 2, src / 2, src, lo.width / 2, 0, lo.width / 2, lo.height);
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(lo.width / 2 - 1, 0, 2, lo.height);
+  const vr = $('viewer').getBoundingClientRect();
+  lo.style.left = `${Math.min(vr.width - lo.width, Math.max(0, e.clientX - vr.left + 16))}px`;
+  lo.style.top = `${Math.max(0, e.clientY - vr.top + 16)}px`;
+  lo.hidden = false;
+}
+
+// ---- downloads -------------------------------------------------------------------------------
+let urls: string[] = [];
+function setDownloads(hic: Uint8Array | undefined, img: Rgb, pngName: string): void {
+  for (const u of urls) URL.revokeObjectURL(u);
+  urls = [];
+  const a = $('download-hic') as HTMLAnchorElement;
+  a.hidden = !hic;
+  if (hic) {
+    a.href = URL.createObjectURL(new Blob([hic as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+    a.download = `${state.name}.hic`;
+    urls.push(a.href);
+  }
+  const p = $('download-png') as HTMLAnchorElement;
+  p.download = pngName;
+  p.removeAttribute('href');
   const c = document.createElement('canvas');
   draw(c, img);
+  const forJob = job;
   c.toBlob((b) => {
-    if (b) ($('download-png') as HTMLAnchorElement).href = URL.createObjectURL(b);
+    if (b && forJob === job) {
+      p.href = URL.createObjectURL(b);
+      urls.push(p.href);
+    }
   }, 'image/png');
 }
 
+// ---- replies -----------------------------------------------------------------------------------
+const firstLoad = { shell: 0, worker: 0 };
 worker.onmessage = (ev: MessageEvent<Reply>) => {
   const m = ev.data;
+  if (m.job !== 0 && m.job !== job) return; // a replaced or cancelled job
   switch (m.type) {
     case 'progress':
       ($('model-progress') as HTMLProgressElement).value = m.total ? m.loaded / m.total : 0;
-      $('model-status').textContent = `Loading model… ${(m.loaded / 2 ** 20).toFixed(1)} / ${(m.total / 2 ** 20).toFixed(1)} MiB`;
+      $('model-status').textContent = `Loading ${m.what}… ${fmtMB(m.loaded)} of ${fmtMB(m.total)}`;
+      data['loadTotal'] = String(m.total);
+      break;
+    case 'starting':
+      ($('model-progress') as HTMLProgressElement).removeAttribute('value');
+      $('model-status').textContent = 'Starting the codec (compiling its networks)…';
       break;
     case 'ready':
       $('model-progress').hidden = true;
-      $('model-status').textContent = `Model ${m.modelId} ready (sha256 verified).`;
+      $('model-status').textContent = `Model ${m.modelId} ready (sha256 verified, ${(m.startMs / 1000).toFixed(1)} s).`;
       $('backend').textContent = `${m.backend}${m.isolated ? '' : ' — page not cross-origin isolated: 1 thread'}`;
-      document.body.dataset['ready'] = '1';
-      ($('encode') as HTMLButtonElement).disabled = !state.source;
+      firstLoad.worker = m.firstLoadBytes;
+      $('cost-start').textContent = `${(m.startMs / 1000).toFixed(1)} s: ${(m.loadMs / 1000).toFixed(1)} s to read and sha256-check the runtime and the model (download on a first visit), ${((m.startMs - m.loadMs) / 1000).toFixed(1)} s to compile ONNX Runtime and create the sessions`;
+      data['startMs'] = m.startMs.toFixed(0);
+      data['loadMs'] = m.loadMs.toFixed(0);
+      if (m.firstLoadBytes + firstLoad.shell) $('cost-first').textContent = `${fmtMB(m.firstLoadBytes + firstLoad.shell)} this visit (then cached: the page works offline)`;
+      else $('cost-first').textContent = 'nothing this visit (all cached)';
+      state.ready = true;
+      data['ready'] = '1';
+      data['model'] = m.modelId;
+      updateEncodeButton();
+      if (pendingWork) {
+        const f = pendingWork;
+        pendingWork = undefined;
+        delete data['waiting'];
+        busy(false);
+        f();
+      }
       break;
     case 'classified':
       $('class').hidden = false;
-      $('class').textContent = `Flower demo (5 classes) — looks like: ${m.label} (${(100 * m.probability).toFixed(1)}%) — ${m.top.map((c) => `${c.label} ${(100 * c.probability).toFixed(0)}%`).join(', ')}; from the latent alone, no pixels decoded (${m.ms.toFixed(0)} ms)`;
-      document.body.dataset['classified'] = m.label;
+      $('class').textContent = m.label === 'unknown'
+        ? `Flower demo (5 classes) — unknown: not clearly one of its flowers (best guesses ${m.top.map((c) => `${c.label} ${(100 * c.probability).toFixed(0)}%`).join(', ')}); from the latent alone, no pixels decoded (${m.ms.toFixed(0)} ms)`
+        : `Flower demo (5 classes) — looks like: ${m.label} (${(100 * m.probability).toFixed(1)}%) — ${m.top.map((c) => `${c.label} ${(100 * c.probability).toFixed(0)}%`).join(', ')}; from the latent alone, no pixels decoded (${m.ms.toFixed(0)} ms)`;
+      data['classified'] = m.label;
       break;
     case 'work':
-      $('busy-text').textContent = `${m.stage}: ${m.done} / ${m.total} tile${m.total === 1 ? '' : 's'}`;
-      ($('busy-progress') as HTMLProgressElement).value = m.done / m.total;
+      progress.update(m.stage, m.done, m.total);
       break;
-    case 'encoded':
+    case 'encoded': {
       state.hic = m.hic;
       state.shown = [m.shown];
+      state.encodedQuality = m.shown.quality;
       (window as unknown as { __hicEncoded: Rgb }).__hicEncoded = m.shown.image;
       $('meta').textContent = metaText(m.metadata, m.alphaBytes);
-      busy(true, 'Comparing with JPEG, WebP and AVIF at the same size…');
-      notice(m.targetMet ? undefined : `The target size cannot be met: even quality 0 takes ${m.shown.bytes.toLocaleString('en')} bytes. Showing quality 0.`);
-      ($('download-hic') as HTMLAnchorElement).href = URL.createObjectURL(new Blob([m.hic as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-      pngDownload(m.shown.image);
-      document.body.dataset['encoded'] = '1';
+      notice(m.targetMet ? undefined : `The target size cannot be met: even quality 0 takes ${fmtBytes(m.shown.bytes)} bytes. Showing quality 0.`);
+      setDownloads(m.hic, m.shown.image, `${state.name}.hicodec-q${m.shown.quality}.png`);
+      data['encoded'] = '1';
+      data['quality'] = String(m.shown.quality);
       render();
+      const src = state.source!;
+      const d = m.shown.image;
+      compareWith({ type: 'compare', job, image: { width: src.width, height: src.height, data: src.data.slice(), ...(src.channels ? { channels: src.channels } : {}) }, bytes: m.shown.bytes, psnr: m.shown.psnr, decoded: { width: d.width, height: d.height, data: d.data.slice(), ...(d.channels ? { channels: d.channels } : {}) } });
       break;
-    case 'compared':
-      state.shown.push(m.shown);
-      render();
-      break;
-    case 'done':
-      document.body.dataset['compared'] = '1';
-      busy(false);
-      break;
+    }
     case 'decoded': {
-      busy(false);
       state.shown = [{ codec: 'hicodec', quality: m.info.quality, bytes: m.info.bytes, bpp: (8 * m.info.bytes) / (m.info.width * m.info.height), psnr: NaN, msssim: null, encodeMs: 0, decodeMs: m.decodeMs, image: m.image }];
-      state.source = undefined;
       $('meta').textContent = `${m.info.width}×${m.info.height}, ${m.info.tiles} tile${m.info.tiles === 1 ? '' : 's'}, model ${m.info.modelId}. ${metaText(m.metadata)}`;
-      pngDownload(m.image);
+      setDownloads(undefined, m.image, `${state.name}.png`);
+      busy(false);
       render();
       (window as unknown as { __hicDecoded: Rgb }).__hicDecoded = m.image;
-      document.body.dataset['decoded'] = '1';
+      data['decoded'] = '1';
       break;
     }
     case 'explained':
       busy(false);
       state.panels = m.panels;
+      state.scales = m.scales;
       $('explain-summary').textContent = m.summary;
+      $('explain-details').textContent = m.details;
+      $('explain-hint').textContent = `Click the picture to move the point (a new point re-uses the analysis). Explained in ${(m.ms / 1000).toFixed(1)} s${m.reused ? ', analysis re-used' : ''}.`;
       // Feature and attention views exist only for model packages exported with explain outputs.
-      for (const b of document.querySelectorAll<HTMLButtonElement>('#explain-views button[data-view]')) b.hidden = !(b.dataset['view']! in m.panels);
+      for (const b of viewButtons()) {
+        const has = b.dataset['view']! in m.panels;
+        b.disabled = !has;
+        b.title = has ? '' : 'This model package has no such view';
+      }
+      $('explain-canvas').hidden = false;
       showPanel(state.view in m.panels ? state.view : 'receptive_field');
-      document.body.dataset['explained'] = `${m.point.x},${m.point.y}`;
+      data['explained'] = `${m.point.x},${m.point.y}`;
+      data['explainMs'] = m.ms.toFixed(0);
+      data['explainReused'] = m.reused ? '1' : '0';
       break;
     case 'error':
       if (m.code === 'E_ABORTED') {
         busy(false);
         notice('Cancelled.');
       } else {
-        showError(m.code === 'E_OUT_OF_MEMORY' ? `Out of memory: try a smaller image. (${m.message})` : `${m.code}: ${m.message}`);
+        showError(explainError(m.code, m.message));
       }
-      document.body.dataset['error'] = m.code;
+      data['error'] = m.code;
       break;
   }
 };
 
+function onCompare(m: CompareReply): void {
+  if (m.job !== job) return;
+  if (m.type === 'work') progress.update(m.stage, m.done, m.total);
+  else if (m.type === 'compared') {
+    state.shown.push(m.shown);
+    render();
+  } else if (m.type === 'msssim') {
+    for (const s of state.shown) s.msssim = m.values[s.codec] ?? null;
+    render();
+  } else if (m.type === 'done') {
+    data['compared'] = '1';
+    busy(false);
+  } else {
+    showError(`The comparison failed: ${m.message}`);
+    data['error'] = m.code;
+  }
+}
+
+// ---- input -----------------------------------------------------------------------------------
 /** The file's pixels (EXIF orientation applied; RGBA when any pixel is transparent) and its
  *  metadata (orientation reset to 1, since the pixels are upright now). */
 async function readImage(file: File): Promise<{ image: Rgb; metadata: ImageMetadata }> {
@@ -210,62 +498,155 @@ async function readImage(file: File): Promise<{ image: Rgb; metadata: ImageMetad
   return { image, metadata: { ...(m.icc ? { icc: m.icc } : {}), ...(exif ? { exif } : {}), ...(m.xmp ? { xmp: m.xmp } : {}) } };
 }
 
+let picks = 0;
+/** A new file: everything of the previous one goes (job, results, Explain, error, downloads). */
 async function takeFile(file: File): Promise<void> {
+  const pick = ++picks;
+  stopRunning();
   clearError();
   notice(undefined);
-  for (const k of ['encoded', 'compared', 'decoded', 'error']) delete document.body.dataset[k];
-  // the previous image's results go: an error or progress must not sit above stale results
+  for (const k of ['encoded', 'compared', 'decoded', 'classified', 'explained', 'quality']) delete data[k];
+  state.source = undefined;
+  state.sourceId++;
+  state.hic = undefined;
+  state.shown = [];
+  if (pendingWork) {
+    pendingWork = undefined;
+    delete data['waiting'];
+    busy(false);
+  }
+  state.name = file.name.replace(/\.[^.]*$/, '') || 'image';
   $('results').hidden = true;
   $('class').hidden = true;
-  delete document.body.dataset['classified'];
   $('meta').textContent = '';
+  resetExplain();
+  $('explain').hidden = true;
+  updateEncodeButton();
   const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  if (pick !== picks) return;
   if (head[0] === 0x89 && head[1] === 0x48 && head[2] === 0x49 && head[3] === 0x43) {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    $('explain').hidden = true;
-    busy(true, 'Decoding…');
-    send({ type: 'decode', bytes }, [bytes.buffer]);
+    if (pick !== picks) return;
+    if (!state.ready) return waitForModel(() => decodeHic(bytes));
+    decodeHic(bytes);
     return;
   }
-  const r = await readImage(file);
+  let r: { image: Rgb; metadata: ImageMetadata };
+  try {
+    r = await readImage(file);
+  } catch (e) {
+    if (pick === picks) {
+      showError((e as Error).message);
+      data['error'] = 'E_UNSUPPORTED_IMAGE';
+    }
+    return;
+  }
+  if (pick !== picks) return;
   state.source = r.image;
   state.metadata = r.metadata;
   $('explain').hidden = false;
-  ($('encode') as HTMLButtonElement).disabled = !document.body.dataset['ready'];
   encode();
 }
 
-function encode(): void {
-  if (!state.source || !document.body.dataset['ready']) return;
-  ($('encode') as HTMLButtonElement).disabled = true;
-  for (const k of ['encoded', 'compared']) delete document.body.dataset[k];
+/** What to do once the model is ready (a file picked while it loads). */
+let pendingWork: (() => void) | undefined;
+function waitForModel(then: () => void): void {
+  pendingWork = then;
+  busy(true, 'Waiting for the model to finish loading; your file is next.');
+  notice('The model is still loading: your file will be processed as soon as it is ready.');
+  data['waiting'] = '1';
+}
+
+function decodeHic(bytes: Uint8Array): void {
+  const j = startJob('decode');
+  send({ type: 'decode', job: j, bytes }, [bytes.buffer]);
+}
+
+/** The target size in bytes, or why the field is not usable (empty, 0, negative). */
+function target(): { bytes?: number; problem?: string } {
   const mode = (document.querySelector('input[name=mode]:checked') as HTMLInputElement).value;
+  if (mode !== 'size') return {};
+  const raw = ($('target-kb') as HTMLInputElement).value.trim();
+  const kb = Number(raw);
+  if (!raw || !Number.isFinite(kb)) return { problem: 'Enter a target size in KB, e.g. 20.' };
+  if (kb <= 0) return { problem: `A target size must be more than 0 KB (got ${raw}).` };
+  return { bytes: Math.max(1, Math.round(kb * 1000)) };
+}
+
+function updateEncodeButton(): void {
+  const t = target();
+  const msg = $('target-msg');
+  msg.hidden = !t.problem;
+  msg.textContent = t.problem ?? '';
+  $('target-kb').setAttribute('aria-invalid', t.problem ? 'true' : 'false');
+  ($('encode') as HTMLButtonElement).disabled = !state.source || !!t.problem;
+}
+
+function encode(): void {
+  if (!state.source) return;
+  const t = target();
+  updateEncodeButton();
+  if (t.problem) return;
+  if (!state.ready) {
+    waitForModel(() => encode());
+    return;
+  }
+  for (const k of ['encoded', 'compared', 'quality']) delete data[k];
   const quality = Number(($('quality') as HTMLInputElement).value);
-  const targetBytes = mode === 'size' ? Math.round(Number(($('target-kb') as HTMLInputElement).value) * 1000) : undefined;
   const src = state.source;
-  notice(undefined);
-  busy(true, 'Encoding…');
-  send({ type: 'encode', image: { width: src.width, height: src.height, data: src.data.slice(), ...(src.channels ? { channels: src.channels } : {}) }, metadata: state.metadata, quality, ...(targetBytes ? { targetBytes } : {}) });
+  resetExplain();
+  // the old results stay visible, dimmed, until the new ones come
+  $('results').classList.add('stale');
+  const j = startJob('encode');
+  send({ type: 'encode', job: j, image: { width: src.width, height: src.height, data: src.data.slice(), ...(src.channels ? { channels: src.channels } : {}) }, metadata: state.metadata, quality, ...(t.bytes ? { targetBytes: t.bytes } : {}) });
+}
+
+// ---- Explain -----------------------------------------------------------------------------------
+const viewButtons = () => document.querySelectorAll<HTMLButtonElement>('#explain-views button[data-view]');
+
+function resetExplain(): void {
+  state.panels = {};
+  state.scales = {};
+  delete data['explained'];
+  for (const b of viewButtons()) {
+    b.disabled = true;
+    b.title = 'Press “Explain this photo” first';
+    b.classList.remove('active');
+  }
+  $('explain-hint').textContent = 'Press “Explain this photo” to see where the bits go, the error, the receptive field and the attention. The views become available then.';
+  $('explain-summary').textContent = '';
+  $('explain-details').textContent = '';
+  $('explain-canvas').hidden = true;
+  $('explain-scale').hidden = true;
 }
 
 function showPanel(view: string): void {
   state.view = view;
   const img = state.panels[view];
   if (img) draw($('explain-canvas') as HTMLCanvasElement, img);
-  for (const b of document.querySelectorAll<HTMLButtonElement>('#explain-views button[data-view]')) b.classList.toggle('active', b.dataset['view'] === view);
+  for (const b of viewButtons()) b.classList.toggle('active', b.dataset['view'] === view);
+  const s = state.scales[view];
+  $('explain-scale').hidden = !s;
+  if (s) {
+    const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2));
+    $('scale-min').textContent = fmt(s.min);
+    $('scale-max').textContent = fmt(s.max);
+    $('scale-unit').textContent = s.gamma === 1 ? s.unit : `${s.unit}; square-root scale (the middle is ${fmt(s.max * 0.5 ** (1 / s.gamma))})`;
+  }
+  data['view'] = view;
 }
 
 function explain(point?: { x: number; y: number }): void {
-  if (!state.source || !document.body.dataset['ready']) return;
-  delete document.body.dataset['explained'];
+  if (!state.source || !state.ready) return;
+  delete data['explained'];
   const src = state.source;
-  busy(true, 'Explaining…');
+  const j = startJob('explain');
   // explain looks at the colour: an RGBA source goes without its alpha
   const rgb = (src.channels ?? 3) === 3 ? src.data.slice() : Uint8Array.from(rgbToRgba(src).filter((_, i) => i % 4 !== 3));
-  send({ type: 'explain', image: { width: src.width, height: src.height, data: rgb }, quality: Number(($('quality') as HTMLInputElement).value), ...(point ? { point } : {}) });
+  send({ type: 'explain', job: j, source: state.sourceId, image: { width: src.width, height: src.height, data: rgb }, quality: Number(($('quality') as HTMLInputElement).value), ...(point ? { point } : {}) });
 }
 
-for (const b of document.querySelectorAll<HTMLButtonElement>('#explain-views button[data-view]')) b.addEventListener('click', () => showPanel(b.dataset['view']!));
+for (const b of viewButtons()) b.addEventListener('click', () => showPanel(b.dataset['view']!));
 $('explain-run').addEventListener('click', () => explain());
 $('explain-canvas').addEventListener('click', (ev) => {
   const c = ev.target as HTMLCanvasElement;
@@ -285,6 +666,25 @@ $('explain-canvas').addEventListener('click', (ev) => {
   explain({ x: Math.min(src.width - 1, Math.floor(x)), y: Math.min(src.height - 1, Math.floor(y)) });
 });
 
+// ---- web developers' costs -----------------------------------------------------------------------
+function devCosts(): void {
+  const mp = (s: Shown) => (s.image.width * s.image.height) / 1e6;
+  const per = (s: Shown | undefined) => (s ? `${(s.decodeMs / mp(s)).toFixed(0)} ms/MP (${fmtMs(s.decodeMs)} for ${s.image.width}×${s.image.height})` : '—');
+  const hic = state.shown.find((s) => s.codec === 'hicodec');
+  if (hic) $('cost-hic').textContent = per(hic);
+  const avif = state.shown.find((s) => s.codec === 'AVIF');
+  const webp = state.shown.find((s) => s.codec === 'WebP');
+  if (avif) $('cost-avif').textContent = per(avif);
+  if (webp) $('cost-webp').textContent = per(webp);
+}
+
+$('embed-snippet').textContent = `<!-- the page's COOP/COEP headers give wasm its threads -->
+<script type="module" src="${new URL('./embed.js', location.href).href}"></script>
+<hic-picture src="photo.hic">
+  <img src="photo.webp" alt="What the photo shows" width="800" height="600">
+</hic-picture>`;
+
+// ---- controls ----------------------------------------------------------------------------------
 ($('file') as HTMLInputElement).addEventListener('change', (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (f) takeFile(f).catch((err: Error) => showError(err.message));
@@ -301,12 +701,76 @@ drop.addEventListener('drop', (e) => {
   const f = e.dataTransfer?.files[0];
   if (f) takeFile(f).catch((err: Error) => showError(err.message));
 });
-$('quality').addEventListener('input', () => ($('quality-out').textContent = ($('quality') as HTMLInputElement).value));
+// A new setting encodes again by itself (when the slider is let go, or the size is entered).
+let again: ReturnType<typeof setTimeout> | undefined;
+const encodeSoon = () => {
+  clearTimeout(again);
+  updateEncodeButton();
+  if (state.source && !target().problem) {
+    // the results on screen are for the old setting from now on
+    for (const k of ['encoded', 'compared', 'quality']) delete data[k];
+    $('results').classList.add('stale');
+    again = setTimeout(encode, 150);
+  }
+};
+$('quality').addEventListener('input', () => {
+  $('quality-out').textContent = ($('quality') as HTMLInputElement).value;
+  (document.querySelector('input[name=mode][value=quality]') as HTMLInputElement).checked = true;
+  updateEncodeButton();
+});
+$('quality').addEventListener('change', encodeSoon);
+$('target-kb').addEventListener('input', () => {
+  (document.querySelector('input[name=mode][value=size]') as HTMLInputElement).checked = true;
+  updateEncodeButton();
+});
+$('target-kb').addEventListener('change', encodeSoon);
+for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) r.addEventListener('change', encodeSoon);
 $('encode').addEventListener('click', encode);
-$('compare-with').addEventListener('change', render);
-$('zoom').addEventListener('change', layout);
+$('compare-with').addEventListener('change', showComparison);
+$('zoom').addEventListener('change', setZoom);
+$('loupe-on').addEventListener('change', () => ($('loupe').hidden = true));
 window.addEventListener('resize', layout);
-$('cancel').addEventListener('click', () => send({ type: 'cancel' }));
-$('split').addEventListener('input', layout);
+$('cancel').addEventListener('click', () => {
+  pendingWork = undefined;
+  delete data['waiting'];
+  stopRunning();
+  busy(false);
+  notice('Cancelled.');
+  data['error'] = 'E_ABORTED';
+});
+$('split').addEventListener('input', () => {
+  state.split = Number(($('split') as HTMLInputElement).value) / 1000;
+  layout();
+});
+window.addEventListener('error', (e) => showError(`Unexpected error: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => showError(`Unexpected error: ${String((e as PromiseRejectionEvent).reason)}`));
+resetExplain();
 
-send({ type: 'init', base: new URL('./models/', location.href).href, ortBase: new URL('./ort/', location.href).href, threads: Math.min(4, navigator.hardwareConcurrency || 1) });
+// ---- start ---------------------------------------------------------------------------------------
+/** Offline from the first visit: the service worker precaches the app shell; the codec worker is
+ *  started once the service worker controls the page, so that what it downloads (ONNX Runtime's
+ *  wasm, the model) is answered from the caches when offline. */
+async function start(): Promise<void> {
+  let ortFiles: string[] = [];
+  if (!import.meta.env.DEV && 'serviceWorker' in navigator && location.protocol !== 'file:') {
+    try {
+      const list = (await (await fetch('./precache.json')).json()) as { files: { path: string; bytes: number }[]; ort: string[] };
+      ortFiles = list.ort;
+      const first = !navigator.serviceWorker.controller;
+      if (first) firstLoad.shell = list.files.reduce((s, f) => s + f.bytes, 0);
+      await navigator.serviceWorker.register(new URL('./sw.js', location.href));
+      if (first) {
+        $('model-status').textContent = `Saving the page for offline use (${fmtMB(firstLoad.shell)})…`;
+        await Promise.race([
+          new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true })),
+          new Promise((r) => setTimeout(r, 20_000)),
+        ]);
+      }
+      data['offline'] = navigator.serviceWorker.controller ? '1' : '0';
+    } catch {
+      data['offline'] = '0';
+    }
+  }
+  send({ type: 'init', job: 0, base: new URL('./models/', location.href).href, ortBase: new URL('./ort/', location.href).href, ortFiles, threads: Math.min(4, navigator.hardwareConcurrency || 1) });
+}
+void start();

@@ -1,4 +1,7 @@
-// Messages between the page and the codec worker.
+// Messages between the page and its workers (the codec worker, worker.ts, and the comparison
+// worker, compare-worker.ts). Every request but `init` carries the page's job number and every
+// reply echoes it: the page drops replies of a job it has replaced or cancelled, so a new file,
+// a new setting or Cancel never shows the old job's progress or results.
 import type { ImageMetadata, Picture, RgbImage, TiledPanel } from '../src/web.js';
 
 export interface Shown {
@@ -13,6 +16,15 @@ export interface Shown {
   image: Picture;
 }
 
+/** A comparison codec's result, with what it takes to match hicodec (interpolated between the
+ *  qualities it tried; null when the qualities tried do not bracket hicodec's figure). */
+export interface Compared extends Shown {
+  /** Its PSNR at exactly hicodec's file size (dB). */
+  psnrAtSize: number | null;
+  /** Its file size at exactly hicodec's PSNR (bytes). */
+  bytesAtPsnr: number | null;
+}
+
 /** Sizes of the metadata a .hic carries (bytes; 0 = absent). */
 export interface MetaSizes {
   icc: number;
@@ -20,21 +32,43 @@ export interface MetaSizes {
   xmp: number;
 }
 
+/** The colour scale of a heat-map view of Explain. */
+export interface Scale {
+  /** Value at the bottom and the top of the colour map, with their unit. */
+  min: number;
+  max: number;
+  unit: string;
+  /** The map shows (v / max) ** gamma. */
+  gamma: number;
+}
+
 export type Request =
-  | { type: 'init'; base: string; ortBase: string; threads: number }
-  | { type: 'encode'; image: Picture; metadata: ImageMetadata; quality: number; targetBytes?: number }
-  | { type: 'decode'; bytes: Uint8Array }
-  | { type: 'cancel' }
-  | { type: 'explain'; image: RgbImage; quality: number; point?: { x: number; y: number } };
+  | { type: 'init'; job: 0; base: string; ortBase: string; ortFiles: string[]; threads: number }
+  | { type: 'encode'; job: number; image: Picture; metadata: ImageMetadata; quality: number; targetBytes?: number }
+  | { type: 'decode'; job: number; bytes: Uint8Array }
+  /** Stops `job` (and anything older) at its next step; a newer job does so by itself. */
+  | { type: 'cancel'; job: number }
+  /** `source` names the picture: a new point on the same source and quality re-uses the analysis. */
+  | { type: 'explain'; job: number; source: number; image: RgbImage; quality: number; point?: { x: number; y: number } };
 
 export type Reply =
-  | { type: 'progress'; loaded: number; total: number }
-  | { type: 'ready'; modelId: string; backend: string; threads: number; isolated: boolean; classifier?: string }
-  | { type: 'classified'; label: string; probability: number; top: { label: string; probability: number }[]; ms: number }
-  | { type: 'work'; stage: string; done: number; total: number }
-  | { type: 'encoded'; hic: Uint8Array; shown: Shown; targetMet: boolean; metadata: MetaSizes; alphaBytes: number }
-  | { type: 'compared'; shown: Shown }
-  | { type: 'done' }
-  | { type: 'decoded'; info: { width: number; height: number; quality: number; bytes: number; modelId: string; tiles: number }; decodeMs: number; image: Picture; metadata: MetaSizes }
-  | { type: 'explained'; summary: string; panels: Record<string, TiledPanel>; point: { x: number; y: number } }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'progress'; job: 0; loaded: number; total: number; what: string }
+  | { type: 'starting'; job: 0 }
+  | { type: 'ready'; job: 0; modelId: string; backend: string; threads: number; isolated: boolean; classifier?: string; firstLoadBytes: number; loadMs: number; startMs: number }
+  | { type: 'classified'; job: number; label: string; probability: number; top: { label: string; probability: number }[]; ms: number }
+  /** Progress of one step of a job: `done` of `total` in `stage` (tiles for the codec's stages). */
+  | { type: 'work'; job: number; stage: string; done: number; total: number }
+  | { type: 'encoded'; job: number; hic: Uint8Array; shown: Shown; targetMet: boolean; metadata: MetaSizes; alphaBytes: number }
+  | { type: 'decoded'; job: number; info: { width: number; height: number; quality: number; bytes: number; modelId: string; tiles: number }; decodeMs: number; image: Picture; metadata: MetaSizes }
+  | { type: 'explained'; job: number; summary: string; details: string; panels: Record<string, TiledPanel>; scales: Record<string, Scale>; point: { x: number; y: number }; ms: number; reused: boolean }
+  | { type: 'error'; job: number; code: string; message: string };
+
+/** The comparison worker: JPEG, WebP and AVIF at hicodec's size, and at its PSNR. */
+export type CompareRequest = { type: 'compare'; job: number; image: Picture; bytes: number; psnr: number; decoded: Picture };
+export type CompareReply =
+  | { type: 'work'; job: number; stage: string; done: number; total: number }
+  | { type: 'compared'; job: number; shown: Compared }
+  /** MS-SSIM of every row (null for pictures too small for it), measured last: it is slow. */
+  | { type: 'msssim'; job: number; values: Record<string, number | null> }
+  | { type: 'done'; job: number }
+  | { type: 'error'; job: number; code: string; message: string };

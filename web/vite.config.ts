@@ -29,15 +29,39 @@ function classifierOf(codec: string): string | undefined {
   });
 }
 
+/** Every file under `dir`, relative, with its size. */
+function walk(dir: string, rel = ''): { path: string; bytes: number }[] {
+  return readdirSync(join(dir, rel), { withFileTypes: true }).flatMap((d) => {
+    const r = rel ? `${rel}/${d.name}` : d.name;
+    return d.isDirectory() ? walk(dir, r) : [{ path: r, bytes: statSync(join(dir, r)).size }];
+  });
+}
+
 function models(): Plugin {
   const defaultId = () => readFileSync(join(MODELS, 'DEFAULT'), 'utf8').trim();
+  let outDir = '';
+  let building = false;
   return {
     name: 'hicodec-models',
+    configResolved(c) {
+      outDir = resolve(c.root, c.build.outDir);
+      building = c.command === 'build';
+    },
+    /** precache.json: the app shell the service worker caches at install (public/sw.js), and the
+     *  ONNX Runtime files that the codec worker downloads itself (counted in its progress). */
+    closeBundle() {
+      if (!building || !existsSync(join(outDir, 'index.html'))) return;
+      const files = walk(outDir).filter((f) => f.path !== 'sw.js' && f.path !== 'precache.json' && !f.path.endsWith('.map')
+        && (!f.path.startsWith('models/') || f.path === 'models/DEFAULT' || f.path === 'models/CLASSIFIER') && !(f.path.startsWith('ort/') && f.path.endsWith('.wasm')));
+      const shell = [{ path: './', bytes: statSync(join(outDir, 'index.html')).size }, ...files];
+      writeFileSync(join(outDir, 'precache.json'), JSON.stringify({ files: shell, ort: ORT_FILES }, null, 1) + '\n');
+    },
     configureServer(server) {
       server.middlewares.use('/ort/', (req, res, next) => {
         const name = (req.url ?? '').split('?')[0]!.replace(/^\/+/, '');
         if (!ORT_FILES.includes(name)) return next();
         res.setHeader('Content-Type', name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
+        res.setHeader('Content-Length', statSync(join(ORT_DIST, name)).size);
         for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v); // the ORT worker threads need them too
         createReadStream(join(ORT_DIST, name)).pipe(res);
       });
@@ -87,5 +111,12 @@ export default defineConfig({
   preview: { headers: ISOLATION_HEADERS },
   optimizeDeps: { exclude: ['onnxruntime-web', '@jsquash/avif', '@jsquash/jpeg', '@jsquash/webp'] },
   worker: { format: 'es' },
-  build: { outDir: resolve(HERE, '../dist-web'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
+  build: {
+    outDir: resolve(HERE, '../dist-web'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000,
+    rollupOptions: {
+      // the page, and the embeddable decoder at a stable address: <site>/embed.js (embed.ts)
+      input: { index: resolve(HERE, 'index.html'), embed: resolve(HERE, 'embed.ts') },
+      output: { entryFileNames: (c) => (c.name === 'embed' ? 'embed.js' : 'assets/[name]-[hash].js') },
+    },
+  },
 });
