@@ -448,6 +448,9 @@ test('transparency, metadata, tile progress and Cancel of a decode', { timeout: 
   await writeFile(join(dir, 'big.hic'), bytes);
   await page.setInputFiles('#file', join(dir, 'big.hic'));
   await page.waitForFunction(() => /Decoding: \d+ \/ \d+ tiles$/.test(document.getElementById('busy-text')?.textContent ?? ''), undefined, { timeout: 60_000 });
+  // shrink-on-load: a 1/8 preview (the model's preview head) is on screen before the full decode
+  assert.equal(await page.evaluate(() => document.body.dataset['preview']), '128x96');
+  assert.match(await text('#notice'), /Preview: decoded at 1\/8 of the size/);
   await page.click('#cancel');
   await page.waitForSelector('body[data-error="E_ABORTED"]', { timeout: 10_000 });
   assert.match(await text('#notice'), /Cancelled/);
@@ -478,13 +481,14 @@ test('web developers: the embed snippet decodes a .hic in place of its <img>, an
   site.extra['/demo/embed.html'] = `<!doctype html><html lang="en"><meta charset="utf-8"><title>embed</title><body>
 ${snippet.replace('photo.webp', 'photo.png')}
 <hic-picture id="missing" src="missing.hic"><img src="photo.png" alt="fallback"></hic-picture>
+<hic-picture id="thumb" src="photo.hic"><img src="photo.png" width="50" alt="thumbnail"></hic-picture>
 </body></html>`;
   const demo = await ctx.newPage();
   try {
     await demo.goto(`${site.base}demo/embed.html`);
     await demo.waitForFunction(() => Array.from(document.querySelectorAll('hic-picture')).every((e) => ['decoded', 'fallback'].includes((e as HTMLElement).dataset['state'] ?? '')), undefined, { timeout: 90_000 });
     const states = await demo.evaluate(() => Array.from(document.querySelectorAll('hic-picture')).map((e) => [(e as HTMLElement).dataset['state'], e.querySelector('img') ? 'img' : e.querySelector('canvas') ? 'canvas' : 'none']));
-    assert.deepEqual(states, [['decoded', 'canvas'], ['fallback', 'img']]);
+    assert.deepEqual(states, [['decoded', 'canvas'], ['fallback', 'img'], ['decoded', 'canvas']]);
     const got = await demo.evaluate(() => {
       const c = document.querySelector('hic-picture canvas') as HTMLCanvasElement;
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
@@ -493,6 +497,16 @@ ${snippet.replace('photo.webp', 'photo.png')}
     assert.deepEqual([got.w, got.h], [200, 150]);
     assert.ok(got.label && got.label.length > 0, 'the alt text goes to the canvas');
     assert.ok(maxAbsDiff(Uint8Array.from(got.rgb), want.data) <= 1);
+    // shown at 50 px, the 200-px picture is decoded at 1/4 (shrink-on-load), as Node decodes it
+    const thumb = await demo.evaluate(() => {
+      const e = document.getElementById('thumb')!;
+      const c = e.querySelector('canvas')!;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      return { scale: e.dataset['scale'], w: c.width, h: c.height, rgb: Array.from(d).filter((_, i) => i % 4 !== 3) };
+    });
+    const want4 = await codec.decode(bytes, { scale: 4 });
+    assert.deepEqual([thumb.scale, thumb.w, thumb.h], ['1/4', 50, 38]);
+    assert.ok(maxAbsDiff(Uint8Array.from(thumb.rgb), want4.data) <= 2);
   } finally {
     await demo.close();
   }

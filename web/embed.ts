@@ -4,6 +4,7 @@
 // canvas that takes the image's place, with its alt text; without wasm or workers, or when the
 // download or the decode fails, the <img> stays. state: data-state="decoding|decoded|fallback".
 import type { Picture } from '../src/web.js';
+import { inspectContainer } from '../src/bitstream/container.js';
 import { rgbToRgba } from '../src/core/pixels.js';
 import type { Reply, Request } from './protocol.js';
 
@@ -42,15 +43,23 @@ function decoder(): NonNullable<typeof codec> {
 
 /** Decodes one picture after the other: the worker treats a newer job as replacing an older
  *  one (the page's behaviour), so a picture is sent only when the one before it is done. */
-function decode(bytes: Uint8Array): Promise<Picture> {
+function decode(bytes: Uint8Array, scale: number): Promise<Picture> {
   const c = decoder();
   const run = c.chain.then(() => new Promise<Picture>((ok, fail) => {
     const job = c.next++;
     c.waiting.set(job, { ok, fail });
-    c.worker.postMessage({ type: 'decode', job, bytes } satisfies Request, [bytes.buffer]);
+    c.worker.postMessage({ type: 'decode', job, bytes, ...(scale > 1 ? { scale } : {}) } satisfies Request, [bytes.buffer]);
   }));
   c.chain = run.catch(() => undefined);
   return run;
+}
+
+/** Shrink-on-load: the smallest of 1/8, 1/4, 1/2 of the picture that still has a pixel for every
+ *  device pixel it is shown on (the <img>'s width, else the element's), else the full size. */
+export function scaleFor(pictureWidth: number, shownCssWidth: number, dpr: number): number {
+  if (!(shownCssWidth > 0)) return 1;
+  for (const s of [8, 4, 2]) if (Math.ceil(pictureWidth / s) >= shownCssWidth * dpr) return s;
+  return 1;
 }
 
 class HicPicture extends HTMLElement {
@@ -68,7 +77,12 @@ class HicPicture extends HTMLElement {
       if (typeof WebAssembly !== 'object' || typeof Worker !== 'function') throw new Error('no WebAssembly or Worker');
       const res = await fetch(new URL(src, document.baseURI));
       if (!res.ok) throw new Error(`${src}: HTTP ${res.status}`);
-      const pic = await decode(new Uint8Array(await res.arrayBuffer()));
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const { width } = inspectContainer(bytes);
+      const shown = img?.width || this.clientWidth;
+      const scale = scaleFor(width, shown, window.devicePixelRatio || 1);
+      const pic = await decode(bytes, scale);
+      this.dataset['scale'] = `1/${scale}`;
       const canvas = document.createElement('canvas');
       canvas.width = pic.width;
       canvas.height = pic.height;
@@ -76,6 +90,7 @@ class HicPicture extends HTMLElement {
       canvas.setAttribute('role', 'img');
       if (img?.alt) canvas.setAttribute('aria-label', img.alt);
       canvas.style.maxWidth = '100%';
+      if (shown) canvas.style.width = `${shown}px`;
       canvas.style.height = 'auto';
       if (img) img.replaceWith(canvas);
       else this.append(canvas);

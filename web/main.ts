@@ -154,6 +154,20 @@ function summaries(): { size: string; equal: string } {
 }
 
 // ---- the comparison view ---------------------------------------------------------------------
+/** A reduced picture brought back to full size by the browser's smooth scaling (alpha kept). */
+function upscale(img: Rgb, w: number, h: number): Rgb {
+  const small = document.createElement('canvas');
+  draw(small, img);
+  const big = document.createElement('canvas');
+  big.width = w;
+  big.height = h;
+  const g = big.getContext('2d')!;
+  g.imageSmoothingQuality = 'high';
+  g.drawImage(small, 0, 0, w, h);
+  const rgba = g.getImageData(0, 0, w, h).data;
+  return { width: w, height: h, channels: 4, data: new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength) };
+}
+
 function draw(canvas: HTMLCanvasElement, img: Rgb): void {
   canvas.width = img.width;
   canvas.height = img.height;
@@ -419,7 +433,17 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       compareWith({ type: 'compare', job, image: { width: src.width, height: src.height, data: src.data.slice(), ...(src.channels ? { channels: src.channels } : {}) }, bytes: m.shown.bytes, psnr: m.shown.psnr, decoded: { width: d.width, height: d.height, data: d.data.slice(), ...(d.channels ? { channels: d.channels } : {}) } });
       break;
     }
+    case 'preview': {
+      // shrink-on-load: the 1/8 picture, drawn at full size until the full decode replaces it
+      const big = upscale(m.image, m.width, m.height);
+      state.shown = [{ codec: `hicodec preview (1/${m.scale} size)`, quality: m.quality, bytes: m.bytes, bpp: (8 * m.bytes) / (m.width * m.height), psnr: NaN, msssim: null, encodeMs: 0, decodeMs: m.ms, image: big }];
+      notice(`Preview: decoded at 1/${m.scale} of the size in ${m.ms.toFixed(0)} ms; the full picture follows.`);
+      render();
+      data['preview'] = `${m.image.width}x${m.image.height}`;
+      break;
+    }
     case 'decoded': {
+      notice(undefined);
       state.shown = [{ codec: 'hicodec', quality: m.info.quality, bytes: m.info.bytes, bpp: (8 * m.info.bytes) / (m.info.width * m.info.height), psnr: NaN, msssim: null, encodeMs: 0, decodeMs: m.decodeMs, image: m.image }];
       $('meta').textContent = `${m.info.width}×${m.info.height}, ${m.info.tiles} tile${m.info.tiles === 1 ? '' : 's'}, model ${m.info.modelId}. ${metaText(m.metadata)}`;
       setDownloads(undefined, m.image, `${state.name}.png`);
@@ -559,7 +583,7 @@ function waitForModel(then: () => void): void {
 
 function decodeHic(bytes: Uint8Array): void {
   const j = startJob('decode');
-  send({ type: 'decode', job: j, bytes }, [bytes.buffer]);
+  send({ type: 'decode', job: j, bytes, preview: true }, [bytes.buffer]);
 }
 
 /** The target size in bytes, or why the field is not usable (empty, 0, negative). */

@@ -18,7 +18,9 @@ export const PLANS = {
     ['msssim', 'Measuring MS-SSIM', 4],
   ],
   decode: [
-    ['decode.parsing', 'Reading the file', 30],
+    ['preview.parsing', 'Reading a preview', 6],
+    ['preview.synthesis', 'Showing the preview', 2],
+    ['decode.parsing', 'Reading the file', 28],
     ['decode.synthesis', 'Decoding', 70],
   ],
   explain: [

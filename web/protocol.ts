@@ -45,7 +45,9 @@ export interface Scale {
 export type Request =
   | { type: 'init'; job: 0; base: string; ortBase: string; ortFiles: string[]; threads: number }
   | { type: 'encode'; job: number; image: Picture; metadata: ImageMetadata; quality: number; targetBytes?: number }
-  | { type: 'decode'; job: number; bytes: Uint8Array }
+  /** `scale` 2, 4, 8: decode at that fraction of the size; `preview`: first a 1/8 preview (when the
+   *  model has a head for it and the picture is big enough), then the picture. */
+  | { type: 'decode'; job: number; bytes: Uint8Array; scale?: number; preview?: boolean }
   /** Stops `job` (and anything older) at its next step; a newer job does so by itself. */
   | { type: 'cancel'; job: number }
   /** `source` names the picture: a new point on the same source and quality re-uses the analysis. */
@@ -59,6 +61,8 @@ export type Reply =
   /** Progress of one step of a job: `done` of `total` in `stage` (tiles for the codec's stages). */
   | { type: 'work'; job: number; stage: string; done: number; total: number }
   | { type: 'encoded'; job: number; hic: Uint8Array; shown: Shown; targetMet: boolean; metadata: MetaSizes; alphaBytes: number }
+  /** A 1/`scale` preview of the picture a decode job is decoding (shrink-on-load), shown until it is done. */
+  | { type: 'preview'; job: number; image: Picture; scale: number; ms: number; width: number; height: number; quality: number; bytes: number }
   | { type: 'decoded'; job: number; info: { width: number; height: number; quality: number; bytes: number; modelId: string; tiles: number }; decodeMs: number; image: Picture; metadata: MetaSizes }
   | { type: 'explained'; job: number; summary: string; details: string; panels: Record<string, TiledPanel>; scales: Record<string, Scale>; point: { x: number; y: number }; ms: number; reused: boolean }
   | { type: 'error'; job: number; code: string; message: string };

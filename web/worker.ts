@@ -1,7 +1,7 @@
 // The codec runs here, off the page's thread: model download (cached, sha256-checked by
 // loadPackage), hicodec encode/decode on onnxruntime-web, Explain. The JPEG/WebP/AVIF comparison
 // runs in its own worker (compare-worker.ts), which the page can stop at once.
-import { Classifier, Codec, CodecError, explainImage, inspectContainer, loadPackage, panels, psnr, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type Explanation, type ImageMetadata, type Picture, type RgbImage, type WorkOptions } from '../src/web.js';
+import { checkScale, Classifier, Codec, CodecError, explainImage, inspectContainer, loadPackage, panels, psnr, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type Explanation, type ImageMetadata, type Picture, type RgbImage, type WorkOptions } from '../src/web.js';
 import type { MetaSizes, Reply, Request, Scale, Shown } from './protocol.js';
 
 const MODEL_CACHE = 'hicodec-models-v1';
@@ -128,6 +128,9 @@ let newest = 0;
 let cancelled = 0;
 let current: { job: number; ctl: AbortController } | undefined;
 const stale = (job: number) => job !== 0 && (job < newest || job <= cancelled);
+
+/** Pictures from this size on get a 1/8 preview before the full decode (a few % of its time). */
+const PREVIEW_MIN_PIXELS = 512 * 512;
 
 function work(job: number, ctl: AbortController, prefix: string): WorkOptions {
   return { signal: ctl.signal, onProgress: (p) => post({ type: 'work', job, stage: `${prefix}.${p.stage}`, done: p.done, total: p.total }) };
@@ -266,8 +269,13 @@ async function handle(m: Request): Promise<void> {
       post({ type: 'explained', job: m.job, summary: plainSummary(e, image.width, image.height), details: summaryText(e, image.width, image.height), panels: p, scales: scales(e), point: e.point, ms: performance.now() - t0, reused: reused.hits > 0 }, [...new Set(Object.values(p).map((x) => x.data.buffer as ArrayBuffer))]);
     } else if (m.type === 'decode') {
       const info = inspectContainer(m.bytes);
+      if (m.preview && !m.scale && codec.hasPreview(8) && info.width * info.height >= PREVIEW_MIN_PIXELS) {
+        const t0 = performance.now();
+        const image = await codec.decode(m.bytes, { ...work(m.job, ctl, 'preview'), scale: 8 });
+        post({ type: 'preview', job: m.job, image, scale: 8, ms: performance.now() - t0, width: info.width, height: info.height, quality: info.quality, bytes: info.totalBytes });
+      }
       const t1 = performance.now();
-      const decoded = await codec.decode(m.bytes, work(m.job, ctl, 'decode'));
+      const decoded = await codec.decode(m.bytes, { ...work(m.job, ctl, 'decode'), ...(m.scale ? { scale: checkScale(m.scale) } : {}) });
       const decodeMs = performance.now() - t1;
       await classify(m.job, m.bytes).catch(() => undefined); // another model's stream: no class, still decoded
       const tiles = info.chunks.filter((c) => c.type === 'TILE' || c.type === 'YHAT').length;
