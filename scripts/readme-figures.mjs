@@ -23,6 +23,9 @@ function newest(prefix, filter = () => true) {
 }
 
 const QS = [0, 25, 50, 75, 100];
+const DEFAULT = existsSync(join(ROOT, 'models/DEFAULT')) ? readFileSync(join(ROOT, 'models/DEFAULT'), 'utf8').trim() : undefined;
+/** A result measured with another model than the default (the model as its JSON records it). */
+const stale = (m) => DEFAULT !== undefined && (m?.id ?? m) !== undefined && (m?.id ?? m) !== DEFAULT;
 const pct = (v) => (v === null || v === undefined ? 'n/a' : `${v > 0 ? '+' : ''}${v.toFixed(1)}%`);
 
 export function section() {
@@ -49,7 +52,7 @@ export function section() {
   if (sp) {
     const d = sp.d;
     lines.push(
-      `**Speed** (${d.images} Kodak images, 2 threads, ${d.machine.cpu}, [${sp.file}](${sp.file})): encode ${d.median_ms.encode} ms, decode ${d.median_ms.decode} ms ` +
+      `**Speed** (${d.images} Kodak images, 2 threads, ${d.machine.cpu}, [${sp.file}](${sp.file})${stale(d.model) ? `, ${d.model?.id ?? d.model}; not yet measured for the default model ${DEFAULT}` : ''}): encode ${d.median_ms.encode} ms, decode ${d.median_ms.decode} ms ` +
         `(median); decode is ${d.decode_vs_jpeg}× JPEG's and ${d.decode_vs_avif}× AVIF's on the same images. ` +
         (d.cli_cold_ms
           ? `These are warm library timings; a cold \`hic\` call on ${d.cli_cold_ms.image} (one process, Node start-up, model check and sessions included) takes ${d.cli_cold_ms.encode_ms} ms to encode and ${d.cli_cold_ms.decode_ms} ms to decode.`
@@ -63,7 +66,7 @@ export function section() {
     const big = row(24) ?? row(12) ?? row(6);
     if (big) {
       lines.push(
-        `**Memory and big photos** ([${t.file}](${t.file})): images are coded in tiles, so memory is bounded by the tile, not the image: ` +
+        `**Memory and big photos** ([${t.file}](${t.file})${stale(t.d.model) ? `, ${t.d.model?.id ?? t.d.model}; not yet measured for the default model ${DEFAULT}` : ''}): images are coded in tiles, so memory is bounded by the tile, not the image: ` +
           `a ${big.megapixels} MP photo (${big.width}×${big.height}) encodes in ${(big.encode_ms / 1000).toFixed(0)} s with ${big.encode_maxrss_mb} MB peak and decodes in ` +
           `${(big.decode_ms / 1000).toFixed(0)} s with ${big.decode_maxrss_mb} MB peak (CLI, PNG in/out included)` +
           (row(50) ? `; 50 MP: ${(row(50).encode_ms / 1000).toFixed(0)} s / ${row(50).encode_maxrss_mb} MB to encode, ${(row(50).decode_ms / 1000).toFixed(0)} s / ${row(50).decode_maxrss_mb} MB to decode.` : '.'),
@@ -77,7 +80,7 @@ export function section() {
     const acc = (k, q) => d.top1_percent[k]?.[String(q)];
     const fmt = (v) => (v === undefined ? 'n/a' : `${v.toFixed(1)}%`);
     lines.push(
-      `**Recognition without decoding** (tf_flowers, ${d.validation_images} validation photos, 5 classes, [${vit.file}](${vit.file})): the latent ViT reads a \`.hic\` ` +
+      `**Recognition without decoding** (tf_flowers, ${d.validation_images} validation photos, 5 classes, [${vit.file}](${vit.file})): the latent ViT${d.classifier ? ` \`${d.classifier}\`` : ''}${stale(d.model) ? ` (for ${d.model?.id ?? d.model}; not yet measured for the default model ${DEFAULT})` : ''} reads a \`.hic\` ` +
         `with top-1 ${fmt(acc('latent_product_path', 50))} at quality 50 (${QS.map((q) => fmt(acc('latent_product_path', q))).join(' / ')} at q${QS.join('/')}); ` +
         `the same ViT on decoded pixels ${fmt(acc('decoded_training_eval', 50))}, on the original pixels ${fmt(acc('original_training_eval', 50))}. ` +
         `It takes ${d.ms_per_image_q50.latent} ms per photo against ${d.ms_per_image_q50.decoded} ms for decode + classify (${d.speedup_latent_vs_decode_and_classify}× faster).`,

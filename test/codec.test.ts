@@ -37,9 +37,10 @@ test('Kodak kodim23: bpp and PSNR of the shipped model', { skip: !hasKodak && 'K
   const img = await decodeImageFile(await readFile(KODIM23));
   const { bytes, stats } = await codec.encode(img, { quality: 80 });
   const p = psnr(img, await codec.decode(bytes));
-  // hic-base-v4 measured 0.3056 bpp, 33.38 dB (v3: 0.3498 bpp, 33.36 dB; v2: 0.3604 bpp, 32.69 dB).
-  assert.ok(stats.bpp > 0.25 && stats.bpp < 0.36, `bpp ${stats.bpp}`);
-  assert.ok(p > 32.9, `PSNR ${p}`);
+  // hic-base-v5 measured 0.5613 bpp, 36.82 dB (its quality 80 is λ 0.0483; v4: 0.3056 bpp, 33.38 dB
+  // at λ 0.013; v3: 0.3498 bpp, 33.36 dB; v2: 0.3604 bpp, 32.69 dB).
+  assert.ok(stats.bpp > 0.48 && stats.bpp < 0.65, `bpp ${stats.bpp}`);
+  assert.ok(p > 36.3, `PSNR ${p}`);
 });
 
 // A 1×1 picture is the top-left corner of the 64×64 the model codes, where g_s sees its zero padding:
