@@ -11,6 +11,7 @@ import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.
 import { aborted, inTiles, quiet, schedule } from './schedule.js';
 import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Rect, type Tile } from './tiles.js';
 import { checkScale, downscale, previewHead, previewTiles, type Scale } from './scale.js';
+import { refineTiles } from './refine.js';
 import { refineTiny } from './tiny.js';
 
 export { channelIds, type TileEngine, type TileSymbols } from './engine.js';
@@ -473,17 +474,21 @@ export class Codec {
       const z = decodeZ(c.tiles[i]!.z, zc, rectHeight(own), rectWidth(own), this.model.zTables);
       pastePlanar(zHat, L.wy / r, L.hy / r, own, z, own, zc);
     });
-    const yHatG = new Float32Array(n);
+    let yHatG: Float32Array = new Float32Array(n);
+    const refines = !!this.model.context?.refine && m === this.model.manifest.latent.channels;
+    const muH = refines ? new Float32Array(n) : undefined;
     const all = symbols ? { q: new Int32Array(n), k: new Uint8Array(n) } : undefined;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
       const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), channels);
       pastePlanar(yHatG, L.wy, L.hy, t.latent, s.yHatG, t.latent, m);
+      if (muH && s.muH) pastePlanar(muH, L.wy, L.hy, t.latent, s.muH, t.latent, m);
       if (all) {
         pastePlanar(all.q, L.wy, L.hy, t.latent, s.q, t.latent, m);
         pastePlanar(all.k, L.wy, L.hy, t.latent, s.k, t.latent, m);
       }
     }, opts, 'parsing');
+    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, m, L, opts);
     return { c, L, yHatG, zHat, all };
   }
 

@@ -12,12 +12,14 @@ import { chooseSymbols } from './effort.js';
 import { cropPlanar, rectHeight, rectWidth, type Rect } from './tiles.js';
 
 /** The parsed latent of one tile: transmitted symbols, their table indices, and ŷ in the gained
- *  domain (after the model's refinement), all planar [channels, lh, lw]. */
+ *  domain *before* the model's refinement, with μ_h when the model refines (the codec refines
+ *  across tiles, each with a halo: refine.ts), all planar [channels, lh, lw]. */
 export interface TileSymbols {
   readonly zHat: Int32Array;
   readonly k: Uint8Array;
   readonly q: Int32Array;
   readonly yHatG: Float32Array;
+  readonly muH?: Float32Array;
 }
 
 /** ẑ around a tile: the tile's ẑ rectangle grown by the model's hyper halo (clipped to the ẑ
@@ -43,6 +45,8 @@ export interface TileEngine {
    *  (the end of a context slice) it stops reading there: the first slices only, ŷ_g without the
    *  refinement (a reduced-size decode, scale.ts). */
   decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number): Promise<TileSymbols>;
+  /** The refinement (LRP) on a latent region: (μ_h, ŷ_g) [M, lh, lw] → refined ŷ_g. */
+  refine(muH: Float32Array, yHatG: Float32Array, lh: number, lw: number): Promise<Float32Array>;
   /** The preview head of 1/`scale` size on ŷ [channels, lh, lw] → RGB [3, 16·lh/scale, 16·lw/scale]. */
   preview(scale: number, yHat: Float32Array, channels: number, lh: number, lw: number): Promise<Float32Array>;
   /** g_s on ŷ [M, lh, lw] → RGB [3, 16·lh, 16·lw] (float, not clamped). */
@@ -146,6 +150,11 @@ export class SessionEngine implements TileEngine {
     return x.data as Float32Array;
   }
 
+  async refine(muH: Float32Array, yHatG: Float32Array, lh: number, lw: number): Promise<Float32Array> {
+    const m = this.model.manifest.latent.channels;
+    return (await this.run('refine', { mu_h: f32([1, m, lh, lw], muH), yhat_g: f32([1, m, lh, lw], yHatG) })).data as Float32Array;
+  }
+
   async preview(scale: number, yHat: Float32Array, channels: number, lh: number, lw: number): Promise<Float32Array> {
     return (await this.run(`preview_s${scale}`, { y_hat: f32([1, channels, lh, lw], yHat) })).data as Float32Array;
   }
@@ -181,7 +190,8 @@ export class SessionEngine implements TileEngine {
     z: ZRegion, lh: number, lw: number,
     symbol: (s: number, c: number, k: Uint8Array, mu: Float32Array) => Int32Array,
     limit?: number,
-  ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array }> {
+    refine = true,
+  ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array; muH?: Float32Array }> {
     const m = this.model.manifest.latent.channels;
     const ctx = this.model.context;
     const parts = ctx ? ctx.slices.map((c, i) => [ctx.starts[i]!, c] as const) : [[0, m] as const];
@@ -207,7 +217,8 @@ export class SessionEngine implements TileEngine {
       for (let j = 0; j < c * plane; j++) yHatG[s * plane + j] = qi[j]! + mui[j]!;
     }
     if (ctx?.refine && mm === m) {
-      yHatG = (await this.run('refine', { mu_h: f32([1, m, lh, lw], muH), yhat_g: f32([1, m, lh, lw], yHatG) })).data as Float32Array;
+      if (!refine) return { k, q, yHatG, muH };
+      yHatG = await this.refine(muH, yHatG, lh, lw);
     }
     return { k, q, yHatG };
   }
@@ -249,7 +260,7 @@ export class SessionEngine implements TileEngine {
       const out = chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu, k, yTables, plane, rdo?.subarray(s, s + c));
       for (let j = 0; j < out.length; j++) yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
       return out;
-    });
+    }, undefined, false); // the refinement changes nothing the encoder writes
     return { z: zEnc.finish(), y: yEnc.finish() };
   }
 
@@ -264,7 +275,7 @@ export class SessionEngine implements TileEngine {
         out[j] = v;
       }
       return out;
-    }, channels);
+    }, channels, false);
     // a stream read only in part cannot be checked for its end
     if (channels === undefined || channels >= this.model.manifest.latent.channels) yDec.finish();
     return { zHat: this.tileZ(z), ...r };

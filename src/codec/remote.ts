@@ -8,7 +8,7 @@ export interface Port {
   postMessage(message: unknown, transfer?: ArrayBuffer[]): void;
 }
 
-type Method = 'analyze' | 'hyperAnalyze' | 'encodeLatent' | 'decodeLatent' | 'synthesize' | 'preview' | 'dispose';
+type Method = 'analyze' | 'hyperAnalyze' | 'encodeLatent' | 'decodeLatent' | 'synthesize' | 'refine' | 'preview' | 'dispose';
 
 interface Request {
   readonly id: number;
@@ -96,6 +96,10 @@ export class RemoteEngine implements TileEngine {
   decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number): Promise<TileSymbols> {
     // the y stream is a view into the whole file: send a copy, never the file's buffer
     return this.call('decodeLatent', channels === undefined ? [y.slice(), lh, lw, z] : [y.slice(), lh, lw, z, channels]);
+  }
+
+  refine(muH: Float32Array, yHatG: Float32Array, lh: number, lw: number): Promise<Float32Array> {
+    return this.call('refine', [muH, yHatG, lh, lw]);
   }
 
   preview(scale: number, yHat: Float32Array, channels: number, lh: number, lw: number): Promise<Float32Array> {
