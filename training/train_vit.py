@@ -161,6 +161,7 @@ def export(args) -> int:
     results = {k: json.loads((args.data / f"results-{k}.json").read_text()) for k in ("latent", "decoded", "original") if (args.data / f"results-{k}.json").exists()}
     manifest = {
         "id": args.id, "kind": "classifier", "format_version": 1, "codec_model": meta["codec"], "classes": meta["classes"],
+        "known": f"tf_flowers: {len(meta['classes'])} kinds of flower",
         "input": {"name": "y_hat", "tensor": "float32 [1,192,h,w]: the decoded latent ŷ (ŷ_g / gain) of a .hic made by codec_model",
                   "grid": 16, "other_sizes": "any grid: the position embedding is resized bilinearly (trained on 16×16 = 256×256 images)"},
         "outputs": {"logits": "float32 [1, classes]", "cls_attention": "float32 [1, h·w]: the class token's attention over the tokens, last block, mean of heads"},
