@@ -9,7 +9,8 @@
 #
 #   bash training/recipes/base-v5.sh ab        # the A/B arm: 60 CPU-minutes, 1 thread, batch 4 (runs/ab/v5)
 #   bash training/recipes/base-v5.sh campaign  # the campaign: resumes runs/campaign/last.pt, else the A/B
-#                                              # arm's checkpoint; 2 threads, batch 8; WALL minutes (default 60)
+#                                              # arm's checkpoint, else the shipped models/hic-base-v5;
+#                                              # 2 threads, batch 8; WALL minutes (default 60)
 #   bash training/recipes/base-v5.sh release   # EMA weights with lr ÷10 for RELEASE_MIN CPU-minutes (a fork:
 #                                              # runs/campaign-release), then the campaign eval and export
 #
@@ -30,7 +31,9 @@ case "${1:-campaign}" in
     START=()
     if [ ! -f runs/campaign/last.pt ]; then
       if [ -f runs/ab/v5/last.pt ]; then START=(--resume runs/ab/v5/last.pt)
-      else START=(--config "$CFG"); echo "# no campaign checkpoint and no A/B arm: starting from scratch" >&2; fi
+      elif [ -f models/hic-base-v5/manifest.json ]; then
+        START=(--init models/hic-base-v5 --config "$CFG"); echo "# no campaign checkpoint: continuing the shipped hic-base-v5 (weights; fresh optimizer)" >&2
+      else START=(--config "$CFG"); echo "# no campaign checkpoint, no A/B arm, no package: starting from scratch" >&2; fi
     else
       START=(--resume auto)
     fi
