@@ -512,7 +512,7 @@ export class Codec {
     const full = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined;
     const alpha = full && downscale(full, c.width, c.height, 1, s).data;
     const rgb = head ? await previewTiles(await this.engines(), this.model, yHatG, c.quality, L, s, opts)
-      : await this.synthesizeTiles(yHatG, c.quality, L, opts).then((p) => ({ ...downscale(p.data, p.width, p.height, 3, s) }));
+      : await this.synthesizeTiles(yHatG, c.quality, L, opts).then((p) => downscale(p.data, p.width, p.height, 3, s));
     const m = c.extra;
     return joinPicture(rgb, c.color, alpha, { ...(m.ICCP ? { icc: m.ICCP.slice() } : {}), ...(m.EXIF ? { exif: m.EXIF.slice() } : {}), ...(m['XMP '] ? { xmp: m['XMP '].slice() } : {}) });
   }

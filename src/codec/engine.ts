@@ -184,13 +184,13 @@ export class SessionEngine implements TileEngine {
   /**
    * The y half of the entropy model, slice by slice, as the decoder runs it. `symbol(i, s, c, k, mu)`
    * returns the symbols of slice i (channels s..s+c) given their table indices and means: the
-   * encoder rounds y_g − μ, the decoder reads them from the stream.
+   * encoder rounds y_g − μ, the decoder reads them from the stream. ŷ_g is not refined here: the
+   * codec refines across tiles (refine.ts), with the μ_h returned when the model refines.
    */
   private async slices(
     z: ZRegion, lh: number, lw: number,
     symbol: (s: number, c: number, k: Uint8Array, mu: Float32Array) => Int32Array,
     limit?: number,
-    refine = true,
   ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array; muH?: Float32Array }> {
     const m = this.model.manifest.latent.channels;
     const ctx = this.model.context;
@@ -203,7 +203,7 @@ export class SessionEngine implements TileEngine {
     const { scale, mu: muH } = await this.hyper(z);
     const k = new Uint8Array(mm * plane);
     const q = new Int32Array(mm * plane);
-    let yHatG: Float32Array = new Float32Array(mm * plane);
+    const yHatG = new Float32Array(mm * plane);
     if (scale.length !== m * plane && !ctx) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
     if (muH.length !== m * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
     for (let i = 0; i < n; i++) {
@@ -216,11 +216,7 @@ export class SessionEngine implements TileEngine {
       q.set(qi, s * plane);
       for (let j = 0; j < c * plane; j++) yHatG[s * plane + j] = qi[j]! + mui[j]!;
     }
-    if (ctx?.refine && mm === m) {
-      if (!refine) return { k, q, yHatG, muH };
-      yHatG = await this.refine(muH, yHatG, lh, lw);
-    }
-    return { k, q, yHatG };
+    return ctx?.refine && mm === m ? { k, q, yHatG, muH } : { k, q, yHatG };
   }
 
   /** Table indices of slice i (integer-only graph). */
@@ -260,7 +256,7 @@ export class SessionEngine implements TileEngine {
       const out = chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu, k, yTables, plane, rdo?.subarray(s, s + c));
       for (let j = 0; j < out.length; j++) yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
       return out;
-    }, undefined, false); // the refinement changes nothing the encoder writes
+    });
     return { z: zEnc.finish(), y: yEnc.finish() };
   }
 
@@ -275,7 +271,7 @@ export class SessionEngine implements TileEngine {
         out[j] = v;
       }
       return out;
-    }, channels, false);
+    }, channels);
     // a stream read only in part cannot be checked for its end
     if (channels === undefined || channels >= this.model.manifest.latent.channels) yDec.finish();
     return { zHat: this.tileZ(z), ...r };
