@@ -75,13 +75,14 @@ def validate(model, heads: dict, files: list[Path], limit: int | None = None) ->
         x = load_image(f)
         h, w = x.shape[-2:]
         xp = pad16(x)
+        y = model.g_a(xp)  # the same for every quality
         for q in VAL_QUALITIES:
             qt = torch.tensor([float(q)])
             g = torch.exp(model.log_gain_for_quality(qt))[:, :, None, None]
-            y_g = model.g_a(xp) * g
+            y_g = y * g
             z_hat = torch.round(model.h_a(y_g))
             full = model.g_s(model.entropy_y(y_g, z_hat, noise=False)["yhat_g"] / g).clamp(0, 1)
-            yk = partial_latent(model, xp, qt, kmax)
+            yk = partial_latent(model, xp, qt, kmax, y)
             for key, head in heads.items():
                 s = head.scale
                 ref = box_downscale(x[..., : h // s * s, : w // s * s], s)

@@ -70,11 +70,12 @@ def box_downscale(x: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def partial_latent(model, x: torch.Tensor, quality: torch.Tensor, channels: int) -> torch.Tensor:
+def partial_latent(model, x: torch.Tensor, quality: torch.Tensor, channels: int, y: torch.Tensor | None = None) -> torch.Tensor:
     """ŷ of the first `channels` channels as the decoder has it after reading that many: the real
-    quantized path slice by slice, no LRP refinement, divided by the gain. quality: (B,)."""
+    quantized path slice by slice, no LRP refinement, divided by the gain. quality: (B,); y: g_a(x)
+    when the caller has it already."""
     g = torch.exp(model.log_gain_for_quality(quality))[:, :, None, None]
-    y_g = model.g_a(x) * g
+    y_g = (model.g_a(x) if y is None else y) * g
     z_hat = torch.round(model.h_a(y_g))
     mu_h = model.h_s_mean(z_hat)
     ctx = model.ctx
