@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 
 import { parseContainer } from '../src/bitstream/container.js';
 import type { Progress, RgbImage } from '../src/codec/codec.js';
-import { layout } from '../src/codec/tiles.js';
+import { cropPlanar, layout, pastePlanar, toRgb } from '../src/codec/tiles.js';
 import { CodecError } from '../src/core/errors.js';
 import { psnr } from '../src/metrics/psnr.js';
 import { createCodec } from '../src/node/index.js';
@@ -19,6 +19,56 @@ after(disposeAll);
 const made: string[] = []; // temporary folders, removed when the file's tests are done
 after(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+test('cropPlanar and pastePlanar move the same values as a per-element copy (whole planes, whole rows, blocks)', () => {
+  const C = 3;
+  const w = 7;
+  const h = 5;
+  const src = Float32Array.from({ length: C * w * h }, (_, i) => i + 0.25);
+  const at = (c: number, x: number, y: number) => src[c * w * h + y * w + x]!;
+  for (const r of [{ x0: 0, y0: 0, x1: w, y1: h }, { x0: 0, y0: 1, x1: w, y1: 4 }, { x0: 2, y0: 1, x1: 6, y1: 5 }, { x0: 6, y0: 4, x1: 7, y1: 5 }]) {
+    const rw = r.x1 - r.x0;
+    const rh = r.y1 - r.y0;
+    const crop = cropPlanar(src, C, w, h, r);
+    assert.ok(crop !== src && crop.length === C * rw * rh);
+    for (let c = 0; c < C; c++) for (let y = 0; y < rh; y++) for (let x = 0; x < rw; x++) assert.equal(crop[(c * rh + y) * rw + x], at(c, r.x0 + x, r.y0 + y));
+    // paste the inner part (one row and column less where possible) of the crop back into zeros
+    const inner = { x0: r.x0, y0: r.y0 + (rh > 1 ? 1 : 0), x1: r.x1, y1: r.y1 };
+    for (const own of [inner, { ...inner, x0: Math.min(inner.x0 + 1, inner.x1 - 1) }]) {
+      const dst = new Float32Array(C * w * h);
+      pastePlanar(dst, w, h, own, crop, r, C);
+      for (let c = 0; c < C; c++) {
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            const inside = x >= own.x0 && x < own.x1 && y >= own.y0 && y < own.y1;
+            assert.equal(dst[c * w * h + y * w + x], inside ? at(c, x, y) : 0, `${JSON.stringify(own)} (${c}, ${x}, ${y})`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('toRgb rounds and clamps as Math.round(clamp(v, 0, 1) · 255), for a region with an offset', () => {
+  const edges = [NaN, -Infinity, -1, -0.5 / 255, -1e-9, 0, 1e-9, 0.5 / 255, 1.5 / 255, 0.49999997, 0.5, 0.50196081, 254.5 / 255, 0.99999994, 1, 1.0000001, 7, Infinity];
+  const rw = 7;
+  const rh = 5;
+  const x = new Float32Array(3 * rw * rh).map((_, i) => (i < edges.length ? edges[i]! : Math.sin(i * 12.9898) * 0.6 + 0.5));
+  const w = 9;
+  const out = new Uint8Array(w * 8 * 3).fill(77);
+  const px = { x0: 3, y0: 2, x1: 8, y1: 6 }; // inside the region whose origin is (2, 1)
+  toRgb(out, w, px, x, rw, rh, 2, 1);
+  for (let y = 0; y < 8; y++) {
+    for (let xx = 0; xx < w; xx++) {
+      for (let c = 0; c < 3; c++) {
+        const inside = xx >= px.x0 && xx < px.x1 && y >= px.y0 && y < px.y1;
+        const v = x[c * rw * rh + (y - 1) * rw + (xx - 2)]!;
+        const want = inside ? Math.round(Math.min(1, Math.max(0, v)) * 255) || 0 : 77;
+        assert.equal(out[(y * w + xx) * 3 + c], want, `(${xx}, ${y}) channel ${c}: ${v}`);
+      }
+    }
+  }
 });
 
 test('tiles partition the image and the latent grid', () => {

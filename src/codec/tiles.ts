@@ -67,8 +67,16 @@ type Planar = Float32Array | Int32Array | Uint8Array;
 export function cropPlanar<T extends Planar>(src: T, channels: number, w: number, h: number, r: Rect): T {
   const rw = rectWidth(r);
   const rh = rectHeight(r);
+  // whole rows are one run per channel, the whole plane one copy: a subarray per row costs more
+  // than the copy on an untiled image (192 channels × 32 rows)
+  if (rw === w && rh === h) return src.slice(0, channels * w * h) as T;
   const out = new (src.constructor as new (n: number) => T)(channels * rw * rh);
   for (let c = 0; c < channels; c++) {
+    if (rw === w) {
+      const s = c * w * h + r.y0 * w;
+      out.set(src.subarray(s, s + rw * rh), c * rw * rh);
+      continue;
+    }
     for (let y = 0; y < rh; y++) {
       const s = c * w * h + (r.y0 + y) * w + r.x0;
       out.set(src.subarray(s, s + rw), (c * rh + y) * rw);
@@ -83,7 +91,13 @@ export function pastePlanar<T extends Planar>(dst: T, w: number, h: number, at: 
   const sw = rectWidth(srcRect);
   const sh = rectHeight(srcRect);
   const rw = rectWidth(at);
+  const rows = at.y1 - at.y0;
   for (let c = 0; c < channels; c++) {
+    if (rw === w && sw === w) { // whole rows on both sides: one run per channel
+      const s = (c * sh + (at.y0 - srcRect.y0)) * sw;
+      dst.set(src.subarray(s, s + rows * w), c * w * h + at.y0 * w);
+      continue;
+    }
     for (let y = at.y0; y < at.y1; y++) {
       const s = (c * sh + (y - srcRect.y0)) * sw + (at.x0 - srcRect.x0);
       dst.set(src.subarray(s, s + rw), c * w * h + y * w + at.x0);
@@ -94,12 +108,19 @@ export function pastePlanar<T extends Planar>(dst: T, w: number, h: number, at: 
 /** Writes the pixels `px` (image coordinates) of the planar float region x ([3, rh, rw], origin
  *  (ox, oy) in image coordinates) into the interleaved 8-bit image `out` of width `w`. */
 export function toRgb(out: Uint8Array, w: number, px: Rect, x: Float32Array, rw: number, rh: number, ox: number, oy: number): void {
+  // = Math.round(clamp(v, 0, 1) · 255): v·255 of a float32 is exact in a double, so +0.5 and
+  // truncation round exactly as Math.round does; NaN stores 0 as before. Row by row, one channel
+  // at a time: this loop is a visible part of a decode.
   const P = rw * rh;
-  for (let yy = px.y0; yy < px.y1; yy++) {
-    for (let xx = px.x0; xx < px.x1; xx++) {
-      const s = (yy - oy) * rw + (xx - ox);
-      const d = (yy * w + xx) * 3;
-      for (let ch = 0; ch < 3; ch++) out[d + ch] = Math.round(Math.min(1, Math.max(0, x[ch * P + s]!)) * 255);
+  const n = px.x1 - px.x0;
+  for (let ch = 0; ch < 3; ch++) {
+    for (let yy = px.y0; yy < px.y1; yy++) {
+      let s = ch * P + (yy - oy) * rw + (px.x0 - ox);
+      let d = (yy * w + px.x0) * 3 + ch;
+      for (let i = 0; i < n; i++, s++, d += 3) {
+        const v = x[s]! * 255 + 0.5;
+        out[d] = v >= 255 ? 255 : v > 0 ? v | 0 : 0;
+      }
     }
   }
 }
