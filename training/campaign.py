@@ -5,6 +5,8 @@
   /usr/bin/python3 training/campaign.py eval runs/campaign/last.pt --out runs/campaign/evals/NAME.json
   # the shipped model, evaluated the same way (the reference for BD-rates; cached by package id):
   /usr/bin/python3 training/campaign.py eval models/hic-base-v4 --out bench/results/campaign/ref-hic-base-v4.json
+  # what the linear path of a latent of M channels carries (the ceiling without non-linear help):
+  /usr/bin/python3 training/campaign.py dct-bound --set kodak --out bench/results/dct-bound-kodak.json
   # add a row to training/campaign.json and regenerate training/CAMPAIGN.md and the learning-curve plot:
   /usr/bin/python3 training/campaign.py log runs/campaign/evals/NAME.json --ref bench/results/campaign/ref-hic-base-v4.json \\
       --note "what this stretch was"
@@ -113,6 +115,44 @@ def cmd_ceiling(args) -> int:
     ev["ceiling_kodak"] = ceiling(model, sorted((DATA / "kodak").glob("*.png"))[: args.limit or None])
     args.out.write_text(json.dumps(ev, indent=1) + "\n")
     print(f"ceiling on Kodak: {ev['ceiling_kodak']}")
+    return 0
+
+
+def dct_bound(files: list[Path], channels) -> dict:
+    """PSNR of the linear path alone: each 16×16×3 patch kept as its first M coefficients of the
+    shortcuts' DCT basis (transforms.dct_basis, the order of the latent channels), 8-bit output.
+    What a latent of M channels at /16 carries without any non-linear help: the ceiling a model
+    can reach cheaply, and the reason v6 has more channels than v5."""
+    from hicodec_train.model import pad_to
+    from hicodec_train.transforms import PATCH, dct_basis
+
+    out = {}
+    for m in channels:
+        b = dct_basis(m).reshape(m, -1).double()
+        vals = []
+        for f in files:
+            x = load_image(f)
+            h, w = x.shape[-2:]
+            xp = pad_to(x, PATCH)[0].double()
+            H, W = xp.shape[-2:]
+            p = xp.reshape(3, H // PATCH, PATCH, W // PATCH, PATCH).permute(1, 3, 0, 2, 4).reshape(-1, 3 * PATCH * PATCH)
+            r = ((p @ b.t()) @ b).reshape(H // PATCH, W // PATCH, 3, PATCH, PATCH).permute(2, 0, 3, 1, 4).reshape(3, H, W)
+            rec = (r[:, :h, :w].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+            vals.append(psnr((x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), rec))
+        out[str(m)] = dict(mean=round(float(np.mean(vals)), 2), min=round(float(np.min(vals)), 2), images=len(vals))
+    return out
+
+
+def cmd_dct_bound(args) -> int:
+    torch.set_num_threads(args.threads)
+    files = sorted((DATA / args.set).glob("*.png"))[: args.limit or None]
+    res = dict(date=dt.date.today().isoformat(), set=args.set, what="PSNR of the first M DCT coefficients of each 16×16×3 patch",
+               channels=dct_bound(files, args.channels))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(res, indent=1) + "\n")
+    for m, v in res["channels"].items():
+        print(f"M={m}: {v['mean']:.2f} dB mean, {v['min']:.2f} dB min ({v['images']} images of {args.set})")
     return 0
 
 
@@ -234,6 +274,12 @@ def main(argv=None) -> int:
     c.add_argument("--out", type=Path, required=True, help="the eval JSON to update")
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--limit", type=int, default=0)
+    d = sub.add_parser("dct-bound", help="PSNR of the linear path alone (first M DCT coefficients per patch)")
+    d.add_argument("--set", default="kodak", help="a folder of ../shared/data (kodak, cid22-val, …)")
+    d.add_argument("--channels", type=int, nargs="+", default=[192, 320, 384, 512])
+    d.add_argument("--out", type=Path, default=None)
+    d.add_argument("--threads", type=int, default=1)
+    d.add_argument("--limit", type=int, default=0)
     lg = sub.add_parser("log")
     lg.add_argument("eval", type=Path)
     lg.add_argument("--ref", type=Path, default=None, help="the shipped model's eval (same tool)")
@@ -242,7 +288,7 @@ def main(argv=None) -> int:
     lg.add_argument("--cpu-minutes", type=float, default=None, help="cumulative CPU-minutes (default: the checkpoint's)")
     lg.add_argument("--reference", action="store_true", help="a shipped model's row: shown in the table and as its own point in the plot")
     args = p.parse_args(argv)
-    return {"eval": cmd_eval, "ceiling": cmd_ceiling, "log": cmd_log}[args.cmd](args)
+    return {"eval": cmd_eval, "ceiling": cmd_ceiling, "log": cmd_log, "dct-bound": cmd_dct_bound}[args.cmd](args)
 
 
 if __name__ == "__main__":

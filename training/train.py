@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, channel_order_by_rate, load_adapted, rd_loss  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, channel_order_by_rate, init_new_slice_index, load_adapted, rd_loss  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -280,6 +280,10 @@ def main(argv=None) -> int:
             order = channel_order_by_rate(old, order_crops())
             say(f"# channels of y reordered by rate for the slices {cfg.slices}: first {order[:8]}")
         fresh = load_adapted(model, init_state, init_cfg, order)
+        if cfg.M > init_cfg.M:
+            k = init_new_slice_index(model, order_crops(), init_cfg.M)
+            say(f"# latent extended {init_cfg.M} → {cfg.M} channels (next DCT functions, slices {cfg.slices}); "
+                f"new slice's initial tables {min(k)}…{max(k)}")
         if fresh:
             say(f"# new tensors (not in --init): {len(fresh)}: {', '.join(fresh[:8])}{' …' if len(fresh) > 8 else ''}")
     model = model.to(device)

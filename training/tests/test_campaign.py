@@ -48,3 +48,15 @@ def test_eval_then_log_writes_rows_bd_rates_and_the_plot(tmp_path, monkeypatch):
     # logging the same label again replaces its row
     assert campaign.main(["log", str(ev), "--label", "smoke"]) == 0
     assert len(json.loads(campaign.CAMPAIGN_JSON.read_text())["rows"]) == 1
+
+
+def test_dct_bound_rises_with_channels_and_keeps_all_768(tmp_path, monkeypatch):
+    (tmp_path / "kodak").mkdir()
+    write_wave_pngs(tmp_path / "kodak", 2, 40, 3)  # 40 px: not a multiple of 16 (edge padding)
+    monkeypatch.setattr(campaign, "DATA", tmp_path)
+    out = tmp_path / "bound.json"
+    assert campaign.main(["dct-bound", "--set", "kodak", "--channels", "16", "96", "768", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())["channels"]
+    assert r["16"]["images"] == 2
+    assert r["16"]["mean"] < r["96"]["mean"] < r["768"]["mean"]
+    assert r["768"]["min"] > 60  # the whole basis: only 8-bit rounding is left
