@@ -4,7 +4,7 @@ export { checkScale, scaledSize, scaleCosts, type Scale } from './codec/scale.js
 export { CodecError, isCodecError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export { parseContainer, inspectContainer, type Container, type ContainerInfo, type ChunkInfo } from './bitstream/container.js';
 export { loadPackage, gainForQuality, type ModelPackage, type Manifest, type FileSource } from './model/package.js';
-export { webRuntime, type WebRuntimeOptions } from './runtime/web.js';
+export { webRuntime, type WebRuntime, type WebRuntimeOptions } from './runtime/web.js';
 export type { Runtime, RuntimeOptions, InferenceSession, TensorData } from './runtime/types.js';
 export { colorMse, colorPsnr, psnr, mse } from './metrics/psnr.js';
 export { msSsim } from './metrics/msssim.js';

@@ -4,7 +4,8 @@
 // after one visit; the controls (slider, target size), stale state after a broken file or a .hic,
 // Explain (disabled views, plain summary, colour scales, a new point re-uses the analysis, Cancel);
 // a 2048-px photo with continuous progress, and a new file that cancels it; the split comparison
-// (drag, zoom with the split in view, loupe); phone width; the cost table for web developers.
+// (drag, zoom with the split in view, loupe); phone width; the cost table for web developers; the
+// build of ONNX Runtime loaded without and with WebGPU; a new deploy replacing the app shell.
 // Screenshots go to test-artifacts/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -31,6 +32,11 @@ let page: Page;
 let dir = '';
 
 const dataset = (key: string) => page.evaluate((k) => document.body.dataset[k], key);
+/** The caches of the service worker (the app shell) and of the codec worker (ONNX Runtime, models). */
+const SHELL_CACHE = 'hicodec-shell-v2';
+const MODEL_CACHE = 'hicodec-models-v1';
+/** The paths in a cache of the page's, sorted (those matching `only`). */
+const cachedPaths = (cache: string, only = /./) => page.evaluate(async ({ cache, only }) => (await (await caches.open(cache)).keys()).map((r) => new URL(r.url).pathname).filter((p) => new RegExp(only).test(p)).sort(), { cache, only: only.source });
 const text = async (sel: string) => (await page.textContent(sel)) ?? '';
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
 async function png(name: string, w: number, h: number, seed: number): Promise<string> {
@@ -73,6 +79,7 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
   // the model takes a while: a photo picked now waits for it, and says so
   site.slow = { match: /synthesis\.onnx$/, ms: 4000 };
   const photo = await png('photo.png', 256, 192, 77);
+  const served = site.log.length;
   await page.goto(site.base);
   await page.setInputFiles('#file', photo);
   await page.waitForSelector('body[data-waiting="1"]', { timeout: 20_000 });
@@ -90,13 +97,24 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
   // the first visit's download is counted in full: ONNX Runtime's wasm and the model
   const manifest = JSON.parse(readFileSync(join(SITE, 'models', modelId, 'manifest.json'), 'utf8')) as { files: Record<string, { bytes: number }> };
   const modelBytes = Object.values(manifest.files).reduce((s, f) => s + f.bytes, 0);
-  const ortBytes = statSync(join(SITE, 'ort', 'ort-wasm-simd-threaded.jsep.wasm')).size;
+  const ortBytes = statSync(join(SITE, 'ort', 'ort-wasm-simd-threaded.wasm')).size;
   assert.ok(Number(await dataset('loadTotal')) >= 0.95 * (modelBytes + ortBytes), `${await dataset('loadTotal')} < model ${modelBytes} + ORT ${ortBytes}`);
   // and said to the web developer: everything this first visit downloaded, and no more
   const shell = (JSON.parse(readFileSync(join(SITE, 'precache.json'), 'utf8')) as { files: { bytes: number }[] }).files.reduce((s, f) => s + f.bytes, 0);
   const firstMB = Number(/([\d.]+) MB this visit/.exec(await text('#cost-first'))?.[1]);
   t.diagnostic(`first visit: ${firstMB} MB (model ${modelBytes}, ONNX Runtime ${ortBytes}, app shell ${shell} bytes)`);
   assert.ok(firstMB * 1e6 >= 0.95 * (modelBytes + ortBytes) && firstMB * 1e6 <= 1.05 * (modelBytes + ortBytes + shell), `${firstMB} MB`);
+  // no WebGPU adapter here: ONNX Runtime's plain wasm build was downloaded (once, by the codec
+  // worker: ORT's own requests come from its cache), never the JSEP one (twice the bytes, three
+  // times the start-up), and the app shell holds neither
+  assert.equal(await page.evaluate(async () => (await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter()) ?? null), null);
+  assert.deepEqual(site.log.slice(served).filter((p) => p.startsWith('/ort/')).sort(), ['/ort/ort-wasm-simd-threaded.mjs', '/ort/ort-wasm-simd-threaded.wasm']);
+  assert.deepEqual(await cachedPaths(MODEL_CACHE, /^\/ort\//), ['/ort/ort-wasm-simd-threaded.mjs', '/ort/ort-wasm-simd-threaded.wasm']);
+  assert.deepEqual(await cachedPaths(SHELL_CACHE, /^\/ort\//), []);
+  // the ready time is said, and is what the worker measured
+  const startMs = Number(await dataset('startMs'));
+  assert.ok(startMs > 0 && startMs >= Number(await dataset('loadMs')), `start ${startMs} ms, load ${await dataset('loadMs')} ms`);
+  assert.equal(/ready \(sha256 verified, ([\d.]+) s\)/.exec(await text('#model-status'))?.[1], (startMs / 1000).toFixed(1));
 
   // encoded at quality 75: size and PSNR as in Node
   await page.waitForSelector('body[data-encoded="1"]', { timeout: 120_000 });
@@ -134,11 +152,15 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
 
   // offline after this one visit: the server is gone, a reload still opens, loads the model
   // from the caches and encodes and compares
+  // (and a JSEP build cached by an older version of the page goes)
+  await page.evaluate(async (name) => (await caches.open(name)).put(new URL('ort/ort-wasm-simd-threaded.jsep.wasm', location.href).href, new Response('old')), MODEL_CACHE);
   site.down = true;
   try {
     await page.reload();
     await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 });
     t.diagnostic(`offline: ${await text('#model-status')}`);
+    assert.ok(Number(await dataset('startMs')) > 0);
+    assert.deepEqual(await cachedPaths(MODEL_CACHE, /^\/ort\//), ['/ort/ort-wasm-simd-threaded.mjs', '/ort/ort-wasm-simd-threaded.wasm']);
     assert.equal(await dataset('model'), modelId);
     assert.match(await text('#cost-first'), /nothing this visit/);
     await page.setInputFiles('#file', await png('offline.png', 128, 96, 3));
@@ -509,5 +531,87 @@ ${snippet.replace('photo.webp', 'photo.png')}
     assert.ok(maxAbsDiff(Uint8Array.from(thumb.rgb), want4.data) <= 2);
   } finally {
     await demo.close();
+  }
+});
+
+test('a new deploy replaces the app shell: the new service worker drops the old assets, precache.json comes from the network, offline still works', { timeout: 240_000 }, async () => {
+  await page.goto(site.base);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 180_000 });
+  assert.equal(await page.evaluate(() => !!navigator.serviceWorker.controller), true);
+  // the build stamps its id (a hash of the shell) into sw.js: each deploy is a new service worker
+  const sw = readFileSync(join(SITE, 'sw.js'), 'utf8');
+  const list = JSON.parse(readFileSync(join(SITE, 'precache.json'), 'utf8')) as { build: string; files: { path: string }[] };
+  assert.match(list.build, /^[0-9a-f]{16}$/);
+  assert.ok(sw.includes(`const BUILD = '${list.build}';`), 'sw.js carries the build id');
+  // what an old deploy left in the shell cache: an asset of its own, and its list
+  await page.evaluate(async (name) => {
+    const c = await caches.open(name);
+    await c.put(new URL('assets/old-deploy-0ld1d.js', location.href).href, new Response('// old'));
+    await c.put(new URL('precache.json', location.href).href, new Response(JSON.stringify({ build: 'old', files: [], ort: [] })));
+  }, SHELL_CACHE);
+  // precache.json goes to the network first: the page reads this deploy's list, not the cached one
+  assert.equal(await page.evaluate(async () => ((await (await fetch('./precache.json')).json()) as { build: string }).build), list.build);
+
+  // the next deploy: the same shell under a new build id (a real one also renames assets)
+  const next = 'feedc0de'.repeat(2);
+  site.extra['/sw.js'] = sw.replace(`const BUILD = '${list.build}';`, `const BUILD = '${next}';`);
+  site.extra['/precache.json'] = JSON.stringify({ ...list, build: next });
+  try {
+    // the browser fetches sw.js again (as on each visit), installs the new worker and activates it
+    const took = await page.evaluate(async () => {
+      const reg = (await navigator.serviceWorker.getRegistration())!;
+      await reg.update();
+      const w = reg.installing ?? reg.waiting;
+      if (!w) return false;
+      // 'activated' once its activate handler is done (the controller changes when it starts)
+      await new Promise<void>((r) => {
+        w.addEventListener('statechange', () => w.state === 'activated' && r());
+        setTimeout(r, 60_000);
+      });
+      return w.state === 'activated' && navigator.serviceWorker.controller === w;
+    });
+    assert.equal(took, true, 'the new service worker took over');
+    const keys = await cachedPaths(SHELL_CACHE);
+    assert.ok(!keys.includes('/assets/old-deploy-0ld1d.js'), 'the old asset is gone');
+    assert.deepEqual(keys.filter((k) => k !== '/precache.json').sort(), list.files.map((f) => `/${f.path === './' ? '' : f.path}`).sort(), 'the shell is the new list, all of it and no more');
+    const stored = await page.evaluate(async (name) => ((await (await (await caches.open(name)).match(new URL('precache.json', location.href).href))!.json()) as { build: string }).build, SHELL_CACHE);
+    assert.equal(stored, next);
+
+    // offline with the new worker: the page opens, loads the model from the caches and encodes
+    site.down = true;
+    await page.reload();
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 });
+    await page.setInputFiles('#file', await png('deploy.png', 128, 96, 5));
+    await page.waitForSelector('body[data-encoded="1"]', { timeout: 120_000 });
+    assert.equal(await page.isVisible('#error'), false);
+  } finally {
+    site.down = false;
+    delete site.extra['/sw.js'];
+    delete site.extra['/precache.json'];
+  }
+});
+
+test('with a WebGPU adapter the page loads the WebGPU (JSEP) build of ONNX Runtime instead', { timeout: 180_000 }, async (t) => {
+  // SwiftShader's WebGPU adapter: a GPU in software, too slow to encode with, enough to start
+  const gpuCtx = await chromium.launchPersistentContext(join(dir, 'profile-webgpu'), {
+    executablePath: CHROMIUM, headless: true,
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const p = gpuCtx.pages()[0] ?? (await gpuCtx.newPage());
+    const served = site.log.length;
+    await p.goto(site.base);
+    if (!(await p.evaluate(async () => !!(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter())))) {
+      t.skip('this Chromium has no WebGPU adapter, not even SwiftShader\'s');
+      return;
+    }
+    await p.waitForSelector('body[data-ready="1"]', { timeout: 150_000 });
+    assert.match((await p.textContent('#backend')) ?? '', /webgpu \+ wasm/);
+    assert.deepEqual(site.log.slice(served).filter((x) => x.startsWith('/ort/')).sort(), ['/ort/ort-wasm-simd-threaded.jsep.mjs', '/ort/ort-wasm-simd-threaded.jsep.wasm']);
+    // and the loading bar counted that build's wasm
+    const jsep = statSync(join(SITE, 'ort', 'ort-wasm-simd-threaded.jsep.wasm')).size;
+    assert.ok(Number(await p.evaluate(() => document.body.dataset['loadTotal'])) > jsep);
+  } finally {
+    await gpuCtx.close();
   }
 });

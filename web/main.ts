@@ -390,7 +390,7 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
       $('model-status').textContent = `Model ${m.modelId} ready (sha256 verified, ${(m.startMs / 1000).toFixed(1)} s).`;
       $('backend').textContent = `${m.backend}${m.isolated ? '' : ' — page not cross-origin isolated: 1 thread'}`;
       firstLoad.worker = m.firstLoadBytes;
-      $('cost-start').textContent = `${(m.startMs / 1000).toFixed(1)} s: ${(m.loadMs / 1000).toFixed(1)} s to read and sha256-check the runtime and the model (download on a first visit), ${((m.startMs - m.loadMs) / 1000).toFixed(1)} s to compile ONNX Runtime and create the sessions`;
+      $('cost-start').textContent = `${(m.startMs / 1000).toFixed(1)} s: ${(m.loadMs / 1000).toFixed(1)} s to read and sha256-check the runtime and the model (download on a first visit), ${((m.startMs - m.loadMs) / 1000).toFixed(1)} s more until ONNX Runtime (started alongside) and the first sessions are ready`;
       data['startMs'] = m.startMs.toFixed(0);
       data['loadMs'] = m.loadMs.toFixed(0);
       if (m.firstLoadBytes + firstLoad.shell) $('cost-first').textContent = `${fmtMB(m.firstLoadBytes + firstLoad.shell)} this visit (then cached: the page works offline)`;

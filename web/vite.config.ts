@@ -1,17 +1,23 @@
 // Vite config of the web page: cross-origin isolation headers (wasm threads need
 // SharedArrayBuffer), the shipped default model served/copied under /models/, onnxruntime-web
 // left out of dependency pre-bundling (it locates its .wasm files relative to itself).
+import { createHash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { defineConfig, type Plugin } from 'vite';
 
+import { ORT_BUILDS } from '../src/runtime/ort-builds.js';
+
 const HERE = import.meta.dirname;
 const MODELS = resolve(HERE, '../models');
 const ORT_DIST = resolve(HERE, '../node_modules/onnxruntime-web/dist');
-/** onnxruntime-web's wasm glue and binaries, served as files under /ort/ (not bundled: its
- *  worker threads must load the glue itself, not a bundle that also holds our worker). */
-const ORT_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
+/** onnxruntime-web's wasm glue and binaries of both builds (WebGPU and plain wasm; the codec
+ *  worker downloads the one it uses), served as files under /ort/ (not bundled: its worker threads
+ *  must load the glue itself, not a bundle that also holds our worker). */
+const ORT_FILES = [...ORT_BUILDS.webgpu, ...ORT_BUILDS.wasm];
+/** The line of public/sw.js that the build replaces with its build id (the shell's hash). */
+const SW_BUILD_LINE = "const BUILD = 'dev';";
 export const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
@@ -47,14 +53,22 @@ function models(): Plugin {
       outDir = resolve(c.root, c.build.outDir);
       building = c.command === 'build';
     },
-    /** precache.json: the app shell the service worker caches at install (public/sw.js), and the
-     *  ONNX Runtime files that the codec worker downloads itself (counted in its progress). */
+    /** precache.json: the app shell the service worker caches at install (public/sw.js), the
+     *  ONNX Runtime files that the codec worker downloads itself (counted in its progress), and the
+     *  build id, a hash of the shell, also stamped into sw.js: a new deploy is a new service
+     *  worker, which replaces the old shell. */
     closeBundle() {
       if (!building || !existsSync(join(outDir, 'index.html'))) return;
       const files = walk(outDir).filter((f) => f.path !== 'sw.js' && f.path !== 'precache.json' && !f.path.endsWith('.map')
-        && (!f.path.startsWith('models/') || f.path === 'models/DEFAULT' || f.path === 'models/CLASSIFIER') && !(f.path.startsWith('ort/') && f.path.endsWith('.wasm')));
+        && (!f.path.startsWith('models/') || f.path === 'models/DEFAULT' || f.path === 'models/CLASSIFIER') && !f.path.startsWith('ort/'));
       const shell = [{ path: './', bytes: statSync(join(outDir, 'index.html')).size }, ...files];
-      writeFileSync(join(outDir, 'precache.json'), JSON.stringify({ files: shell, ort: ORT_FILES }, null, 1) + '\n');
+      const hash = createHash('sha256');
+      for (const f of shell) hash.update(`${f.path}\0`).update(readFileSync(join(outDir, f.path === './' ? 'index.html' : f.path)));
+      const build = hash.digest('hex').slice(0, 16);
+      writeFileSync(join(outDir, 'precache.json'), JSON.stringify({ build, files: shell, ort: ORT_FILES }, null, 1) + '\n');
+      const sw = readFileSync(join(outDir, 'sw.js'), 'utf8');
+      if (!sw.includes(SW_BUILD_LINE)) throw new Error(`public/sw.js has no line ${SW_BUILD_LINE}`);
+      writeFileSync(join(outDir, 'sw.js'), sw.replace(SW_BUILD_LINE, `const BUILD = '${build}';`));
     },
     configureServer(server) {
       server.middlewares.use('/ort/', (req, res, next) => {
@@ -105,8 +119,14 @@ export default defineConfig({
   root: HERE,
   base: './',
   plugins: [models()],
-  // the build of onnxruntime-web that imports its wasm glue from env.wasm.wasmPaths
-  resolve: { alias: { 'onnxruntime-web': join(ORT_DIST, 'ort.min.mjs') } },
+  // the builds of onnxruntime-web that import their wasm glue from env.wasm.wasmPaths (WebGPU and
+  // wasm; src/runtime/web.ts imports one of them)
+  resolve: {
+    alias: [
+      { find: /^onnxruntime-web$/, replacement: join(ORT_DIST, 'ort.min.mjs') },
+      { find: /^onnxruntime-web\/wasm$/, replacement: join(ORT_DIST, 'ort.wasm.min.mjs') },
+    ],
+  },
   server: { headers: ISOLATION_HEADERS },
   preview: { headers: ISOLATION_HEADERS },
   optimizeDeps: { exclude: ['onnxruntime-web', '@jsquash/avif', '@jsquash/jpeg', '@jsquash/webp'] },

@@ -1,115 +1,71 @@
 // The codec runs here, off the page's thread: model download (cached, sha256-checked by
 // loadPackage), hicodec encode/decode on onnxruntime-web, Explain. The JPEG/WebP/AVIF comparison
 // runs in its own worker (compare-worker.ts), which the page can stop at once.
-import { checkScale, Classifier, Codec, CodecError, explainImage, inspectContainer, loadPackage, panels, psnr, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type Explanation, type ImageMetadata, type Picture, type RgbImage, type WorkOptions } from '../src/web.js';
+import { checkScale, Classifier, Codec, CodecError, explainImage, inspectContainer, loadPackage, panels, psnr, rgbaToRgb, rgbToRgba, summaryText, webRuntime, type Explanation, type ImageMetadata, type Picture, type RgbImage, type Runtime, type WorkOptions } from '../src/web.js';
+import { DownloadCache } from './download-cache.js';
 import type { MetaSizes, Reply, Request, Scale, Shown } from './protocol.js';
 
-const MODEL_CACHE = 'hicodec-models-v1';
 let codec: Codec | undefined;
 let classifier: Classifier | undefined;
 let threads = 1;
 
 const post = (m: Reply, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
-/** `url`'s bytes from the cache, or downloaded (reporting each chunk) and then cached with its
- *  content type (the service worker answers later requests for it, e.g. ORT's own wasm fetch). */
-async function fetchCached(url: string, onBytes: (n: number) => void, onSize?: (n: number) => void): Promise<Uint8Array> {
-  const cache = 'caches' in self ? await caches.open(MODEL_CACHE) : undefined;
-  const hit = await cache?.match(url);
-  if (hit) {
-    const b = new Uint8Array(await hit.arrayBuffer());
-    onSize?.(b.length);
-    onBytes(b.length);
-    return b;
+/** The classifier for this model, when the site ships one (models/CLASSIFIER names its folder). */
+async function loadClassifier(base: string, store: DownloadCache, runtime: Runtime): Promise<{ classifier: Classifier; dir: string } | undefined> {
+  const dir = (await fetch(`${base}CLASSIFIER`).then((r) => (r.ok ? r.text() : ''), () => '')).trim();
+  if (!dir || dir.includes('<')) return undefined;
+  try {
+    return { classifier: await Classifier.load((name) => store.bytes(`${base}${dir}/${name}`), runtime), dir };
+  } catch {
+    return undefined;
   }
-  const res = await fetch(url);
-  if (!res.ok || !res.body) throw new CodecError('E_IO', `cannot download ${url} (HTTP ${res.status})`);
-  onSize?.(Number(res.headers.get('Content-Length') ?? 0));
-  const parts: Uint8Array[] = [];
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    onBytes(value.length);
-  }
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  await cache?.put(url, new Response(out.slice(), { headers: { 'Content-Type': res.headers.get('Content-Type') ?? 'application/octet-stream' } }));
-  return out;
 }
-
-const isCached = async (url: string): Promise<boolean> => ('caches' in self ? !!(await (await caches.open(MODEL_CACHE)).match(url)) : false);
 
 async function init(base: string, ortBase: string, ortFiles: string[], wantThreads: number): Promise<void> {
   const t0 = performance.now();
+  const store = await DownloadCache.open();
   const id = (await (await fetch(`${base}DEFAULT`)).text()).trim();
   const root = `${base}${id}/`;
-  const manifestBytes = await fetchCached(`${root}manifest.json`, () => undefined);
+  const manifestBytes = await store.bytes(`${root}manifest.json`);
   const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as { files: Record<string, { bytes: number }> };
   const modelBytes = Object.entries(manifest.files).filter(([n]) => n.endsWith('.onnx') || n.endsWith('.tables') || n.endsWith('.f32')).reduce((s, [, f]) => s + f.bytes, 0);
-  // The whole first download is counted: ONNX Runtime's wasm (fetched here first, so that ORT's
-  // own request is answered from the cache by the service worker) and the model.
-  const ortWasm = ortFiles.filter((f) => f.endsWith('.wasm')).map((f) => `${ortBase}${f}`);
+  // the build of ONNX Runtime this browser needs: the JSEP one (twice the wasm) only with WebGPU
+  threads = self.crossOriginIsolated ? wantThreads : 1;
+  const runtime = await webRuntime({ threads, webgpu: true, wasmPaths: ortBase });
+  // The whole first download is counted: that build's glue and wasm (fetched here first, so that
+  // ORT's own requests are answered from the cache by the service worker) and the model.
+  const ort = runtime.files.filter((f) => ortFiles.includes(f)).map((f) => `${ortBase}${f}`);
   let total = modelBytes;
   let loaded = 0;
-  let downloaded = 0;
   const counter = (what: string) => (n: number) => {
     loaded += n;
     post({ type: 'progress', job: 0, loaded, total, what });
   };
-  for (const u of ortWasm) {
+  for (const u of ort) {
     // cached: only its size counts (ORT reads it itself); not cached: download it with progress
-    const hit = 'caches' in self ? await (await caches.open(MODEL_CACHE)).match(u) : undefined;
-    if (hit) {
-      const n = (await hit.blob()).size;
+    const n = await store.cachedSize(u);
+    if (n === undefined) await store.bytes(u, counter('ONNX Runtime'), (size) => (total += size));
+    else {
       total += n;
       counter('ONNX Runtime')(n);
-    } else {
-      downloaded += (await fetchCached(u, counter('ONNX Runtime'), (n) => (total += n))).length;
     }
   }
-  const files = new Map<string, Uint8Array>([['manifest.json', manifestBytes]]);
-  const model = await loadPackage(async (name) => {
-    if (!files.has(name)) {
-      const cached = await isCached(`${root}${name}`);
-      files.set(name, await fetchCached(`${root}${name}`, counter(`model ${id}`)));
-      if (!cached) downloaded += files.get(name)!.length;
-    }
-    return files.get(name)!;
-  });
+  // ONNX Runtime starts (compiles its wasm, starts its threads) with the classifier's session
+  // while the model is read and sha256-checked. Without a classifier it starts with the first job.
+  const cls = loadClassifier(base, store, runtime);
+  const model = await loadPackage((name) => (name === 'manifest.json' ? Promise.resolve(manifestBytes) : store.bytes(`${root}${name}`, counter(`model ${id}`))));
   const loadMs = performance.now() - t0;
   post({ type: 'starting', job: 0 });
-  threads = self.crossOriginIsolated ? wantThreads : 1;
-  const runtime = await webRuntime({ threads, webgpu: true, wasmPaths: ortBase });
   codec = await Codec.create({ model, runtime });
-  // the classifier for this model, when the site ships one (models/CLASSIFIER names it)
-  const cls = await fetch(`${base}CLASSIFIER`).then((r) => (r.ok ? r.text() : ''), () => '');
-  if (cls.trim() && !cls.includes('<')) {
-    try {
-      classifier = await Classifier.load(async (name) => {
-        const url = `${base}${cls.trim()}/${name}`;
-        const cached = await isCached(url);
-        const b = await fetchCached(url, () => undefined);
-        if (!cached) downloaded += b.length;
-        return b;
-      }, runtime);
-      if (classifier.manifest.codec_model !== codec.modelId) classifier = undefined;
-    } catch {
-      classifier = undefined;
-    }
-  }
-  // a new default model (models/DEFAULT changed) replaces the old one in the cache
-  if ('caches' in self) {
-    const cache = await caches.open(MODEL_CACHE);
-    const keep = [root, ...(classifier ? [`${base}${cls.trim()}/`] : [])];
-    for (const req of await cache.keys()) if (req.url.startsWith(base) && !keep.some((k) => req.url.startsWith(k))) await cache.delete(req);
-  }
-  post({ type: 'ready', job: 0, modelId: codec.modelId, backend: runtime.name, threads, isolated: self.crossOriginIsolated, ...(classifier ? { classifier: classifier.id } : {}), firstLoadBytes: downloaded, loadMs, startMs: performance.now() - t0 });
+  const c = await cls;
+  if (c && c.classifier.manifest.codec_model === codec.modelId) classifier = c.classifier;
+  else await c?.classifier.dispose();
+  // a new default model (models/DEFAULT changed) replaces the old one in the cache; ONNX Runtime's
+  // files that this browser does not load go too (e.g. the JSEP build, cached before)
+  await store.prune(base, [root, ...(classifier && c ? [`${base}${c.dir}/`] : [])]);
+  if (ort.length) await store.prune(ortBase, ort);
+  post({ type: 'ready', job: 0, modelId: codec.modelId, backend: runtime.name, threads, isolated: self.crossOriginIsolated, ...(classifier ? { classifier: classifier.id } : {}), firstLoadBytes: store.downloaded, loadMs, startMs: performance.now() - t0 });
 }
 
 /** Quality against the source, on the colour (RGB) of both: alpha is lossless in hicodec and
