@@ -147,6 +147,26 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
   // the web developer's view: decode time per megapixel, hicodec against AVIF and WebP
   for (const id of ['#cost-hic', '#cost-avif', '#cost-webp']) assert.match(await text(id), /\d+ ms\/MP/);
   await page.selectOption('#compare-with', 'AVIF');
+  // the split view at the same quality: AVIF's encode closest to hicodec's PSNR, labelled with
+  // its bytes and PSNR (or that it cannot reach it); back at the same size, the old view
+  const rightPixels = () => page.evaluate(() => (document.getElementById('right') as HTMLCanvasElement).toDataURL());
+  const atSize = await text('#right-label');
+  const sizePixels = await rightPixels();
+  assert.match(atSize, /^AVIF \([\d,]+ bytes\)/);
+  await page.selectOption('#compare-at', 'quality');
+  const atQuality = await text('#right-label');
+  t.diagnostic(`same quality: ${atQuality}`);
+  const m = /^AVIF (?:(cannot reach|stays above) [\d.]+ dB; closest: )?q(\d+) · [\d,]+ bytes · ([\d.]+) dB ▶$/.exec(atQuality);
+  assert.ok(m, atQuality);
+  if (!m[1]) assert.ok(Math.abs(Number(m[3]) - shownPsnr) <= 1, `${m[3]} dB vs hicodec ${shownPsnr}`);
+  assert.match(await text('#left-label'), /hicodec \([\d,]+ bytes · [\d.]+ dB\)/);
+  // another encode than the one at the same size, so other pixels (the same one draws the same)
+  const sizeQuality = await page.locator('tr[data-codec="AVIF"]').getAttribute('data-quality');
+  if (m[2] !== sizeQuality) assert.notEqual(await rightPixels(), sizePixels);
+  else assert.equal(await rightPixels(), sizePixels);
+  await page.selectOption('#compare-at', 'size');
+  assert.equal(await text('#right-label'), atSize);
+  assert.equal(await rightPixels(), sizePixels);
   await page.selectOption('#zoom', '4');
   await shot('web-e2e.png');
 

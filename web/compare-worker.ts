@@ -103,10 +103,15 @@ async function compare(job: number, name: string, img: Picture, target: number, 
   // file size is about exponential in PSNR: interpolate its logarithm
   const logBytes = interpolate(all.map((s) => ({ x: s.psnr, y: Math.log(s.bytes.byteLength) })), targetPsnr);
   const b = best!;
+  // the decoded picture closest to hicodec's PSNR: one more picture per codec sent to the page
+  // (the same object as `image` when that is the one, which structured clone copies once)
+  const near = Number.isFinite(targetPsnr) ? all.reduce((x, y) => (Math.abs(y.psnr - targetPsnr) < Math.abs(x.psnr - targetPsnr) ? y : x)) : undefined;
+  const reached = all.some((s) => s.psnr >= targetPsnr) && all.some((s) => s.psnr <= targetPsnr);
   return {
     codec: name, quality: b.q, bytes: b.bytes.byteLength, bpp: (8 * b.bytes.byteLength) / (img.width * img.height), psnr: b.psnr, msssim: null,
     encodeMs: b.ms, decodeMs: b.decodeMs, image: b.decoded,
     psnrAtSize, bytesAtPsnr: logBytes === null ? null : Math.round(Math.exp(logBytes)),
+    atPsnr: near ? { quality: near.q, bytes: near.bytes.byteLength, psnr: near.psnr, reached, image: near.decoded } : null,
   };
 }
 

@@ -6,6 +6,7 @@ import { exifOrientation, resetOrientation } from '../src/core/exif.js';
 import { extractMetadata } from '../src/core/metadata.js';
 import { rgbaToPicture, rgbToRgba } from '../src/core/pixels.js';
 import type { ImageMetadata } from '../src/codec/codec.js';
+import { type CompareAt, rightSide } from './compare-at.js';
 import { JobProgress, PLANS } from './progress.js';
 import type { CompareReply, CompareRequest, Compared, MetaSizes, Reply, Request, Scale, Shown } from './protocol.js';
 
@@ -259,20 +260,22 @@ function showComparison(): void {
     left.dataset['for'] = String(job);
   }
   const sel = $('compare-with') as HTMLSelectElement;
-  const other = sel.value === 'original' ? state.source : state.shown.find((s) => s.codec === sel.value)?.image;
+  const at = ($('compare-at') as HTMLSelectElement).value as CompareAt;
+  const o = state.shown.find((s) => s.codec === sel.value);
+  const side = o ? (rightSide(o, at, hic.psnr) ?? rightSide(o, 'size', hic.psnr)) : undefined;
+  const other = sel.value === 'original' ? state.source : side?.image;
   // a decoded .hic has nothing to compare with: no stale right half from the previous image
   const right = $('right') as HTMLCanvasElement;
   right.hidden = !other;
   $('split-line').hidden = !other;
   ($('split') as HTMLInputElement).hidden = !other;
-  const key = `${job}:${sel.value}`;
+  const key = `${job}:${sel.value}:${other === o?.image ? 'size' : at}`;
   if (other && right.dataset['for'] !== key) {
     draw(right, other);
     right.dataset['for'] = key;
   }
-  $('left-label').textContent = `◀ hicodec (${fmtBytes(hic.bytes)} bytes)`;
-  const o = state.shown.find((s) => s.codec === sel.value);
-  $('right-label').textContent = o ? `${o.codec} (${fmtBytes(o.bytes)} bytes) ▶` : other ? 'original ▶' : '';
+  $('left-label').textContent = `◀ hicodec (${fmtBytes(hic.bytes)} bytes${at === 'quality' && Number.isFinite(hic.psnr) ? ` · ${hic.psnr.toFixed(1)} dB` : ''})`;
+  $('right-label').textContent = side ? side.label : other ? 'original ▶' : '';
   $('right-label').hidden = !other;
   layout();
 }
@@ -751,6 +754,7 @@ $('target-kb').addEventListener('change', encodeSoon);
 for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) r.addEventListener('change', encodeSoon);
 $('encode').addEventListener('click', encode);
 $('compare-with').addEventListener('change', showComparison);
+$('compare-at').addEventListener('change', showComparison);
 $('zoom').addEventListener('change', setZoom);
 $('loupe-on').addEventListener('change', () => ($('loupe').hidden = true));
 window.addEventListener('resize', layout);

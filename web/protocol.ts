@@ -23,6 +23,18 @@ export interface Compared extends Shown {
   psnrAtSize: number | null;
   /** Its file size at exactly hicodec's PSNR (bytes). */
   bytesAtPsnr: number | null;
+  /** The encode it tried whose PSNR is closest to hicodec's, for the equal-quality view (null
+   *  when hicodec has no PSNR). `reached`: its qualities bracket hicodec's PSNR. */
+  atPsnr: EqualQuality | null;
+}
+
+/** One encode of a comparison codec, picked for its PSNR. */
+export interface EqualQuality {
+  quality: number;
+  bytes: number;
+  psnr: number;
+  reached: boolean;
+  image: Picture;
 }
 
 /** Sizes of the metadata a .hic carries (bytes; 0 = absent). */
