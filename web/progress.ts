@@ -48,6 +48,8 @@ const secs = (ms: number) => (ms < 60_000 ? `${Math.max(1, Math.round(ms / 1000)
 
 export class JobProgress {
   private plan: readonly (readonly [string, string, number])[] = [];
+  /** The plan's shares added up. */
+  private sum = 1;
   /** From the reports alone, and as shown (with the creep). */
   private real = 0;
   private fraction = 0;
@@ -63,8 +65,9 @@ export class JobProgress {
     this.plan = PLANS[kind];
     this.fraction = this.real = 0;
     this.t0 = performance.now();
-    const sum = this.plan.reduce((s, p) => s + p[2], 0);
-    this.last = { stage: this.plan[0]![0], t: this.t0, unit: this.plan[0]![2] / sum, expect: this.plan[0]![2] / sum };
+    this.sum = this.plan.reduce((s, p) => s + p[2], 0);
+    const first = this.plan[0]![2] / this.sum;
+    this.last = { stage: this.plan[0]![0], t: this.t0, unit: first, expect: first };
     this.text = `Step 1 of ${this.plan.length} · ${this.plan[0]![1]}…`;
     clearInterval(this.timer);
     this.timer = setInterval(() => this.emit(), 250);
@@ -79,7 +82,7 @@ export class JobProgress {
   update(stage: string, done: number, total: number): void {
     const i = this.plan.findIndex((p) => p[0] === stage);
     if (i < 0) return;
-    const sum = this.plan.reduce((s, p) => s + p[2], 0);
+    const sum = this.sum;
     const before = this.plan.slice(0, i).reduce((s, p) => s + p[2], 0);
     const f = (before + (this.plan[i]![2] * done) / Math.max(1, total)) / sum;
     const now = performance.now();
