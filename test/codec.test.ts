@@ -87,6 +87,11 @@ test('decodeSymbols returns exactly what the encoder coded', async () => {
   assert.equal(s.k.length, s.q.length);
   assert.equal(s.zHat.length, 128 * 1 * 2);
   assert.ok(s.q.some((v) => v !== 0), 'all-zero latent');
+  // synthesize() leaves the caller's symbols alone (decode() divides its own ŷ_g in place)
+  const before = s.yHatG.slice();
+  const a = await codec.synthesize(s);
+  assert.deepEqual(s.yHatG, before);
+  assert.deepEqual((await codec.decode(bytes)).data, a.data);
 });
 
 test('encodeAnalyzed reuses an analysis: same bytes as encode, refused for another image', async () => {

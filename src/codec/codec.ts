@@ -512,15 +512,16 @@ export class Codec {
     const full = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined;
     const alpha = full && downscale(full, c.width, c.height, 1, s).data;
     const rgb = head ? await previewTiles(await this.engines(), this.model, yHatG, c.quality, L, s, opts)
-      : await this.synthesizeTiles(yHatG, c.quality, L, opts).then((p) => downscale(p.data, p.width, p.height, 3, s));
+      : await this.synthesizeTiles(yHatG, c.quality, L, opts, true).then((p) => downscale(p.data, p.width, p.height, 3, s));
     const m = c.extra;
     return joinPicture(rgb, c.color, alpha, { ...(m.ICCP ? { icc: m.ICCP.slice() } : {}), ...(m.EXIF ? { exif: m.EXIF.slice() } : {}), ...(m['XMP '] ? { xmp: m['XMP '].slice() } : {}) });
   }
 
-  /** ŷ = ŷ_g/gain → g_s tile by tile (each with its halo) → 8-bit RGB, cropped. */
-  private async synthesizeTiles(yHatG: Float32Array, quality: number, L: Layout, opts: WorkOptions & { halo?: number }): Promise<RgbImage> {
+  /** ŷ = ŷ_g/gain (in place when the caller has no further use for ŷ_g) → g_s tile by tile (each
+   *  with its halo) → 8-bit RGB, cropped. */
+  private async synthesizeTiles(yHatG: Float32Array, quality: number, L: Layout, opts: WorkOptions & { halo?: number }, inPlace = false): Promise<RgbImage> {
     const m = this.model.manifest.latent.channels;
-    const yHat = ungain(yHatG, gainForQuality(this.model, quality), m);
+    const yHat = ungain(yHatG, gainForQuality(this.model, quality), m, inPlace ? yHatG : undefined);
     const out = new Uint8Array(L.width * L.height * 3);
     const halo = opts.halo ?? this.halos().synthesis;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {

@@ -145,11 +145,14 @@ export async function loadPackage(read: FileSource): Promise<ModelPackage> {
   return { manifest, networks, context, yTables, zTables, gains, previews };
 }
 
-/** ŷ = ŷ_g / gain, planar [m, …]. */
-export function ungain(yHatG: Float32Array, gain: Float32Array, m: number): Float32Array {
+/** ŷ = ŷ_g / gain, planar [m, …], into `out` (a new array, or ŷ_g itself to divide in place:
+ *  a decode that has no further use for ŷ_g saves a copy of the latent). */
+export function ungain(yHatG: Float32Array, gain: Float32Array, m: number, out: Float32Array = new Float32Array(yHatG.length)): Float32Array {
   const plane = yHatG.length / m;
-  const out = new Float32Array(yHatG.length);
-  for (let c = 0; c < m; c++) for (let i = 0; i < plane; i++) out[c * plane + i] = yHatG[c * plane + i]! / gain[c]!;
+  for (let c = 0; c < m; c++) {
+    const g = gain[c]!;
+    for (let i = c * plane, end = i + plane; i < end; i++) out[i] = yHatG[i]! / g;
+  }
   return out;
 }
 

@@ -32,7 +32,7 @@ export interface SessionOptions {
   /** The network uses integer ops only and decides the parsing path: run it on the CPU. */
   readonly integerOnly?: boolean;
   /** A small network run many times in a row (hyper-decoder, channel context): one thread, no
-   *  thread-pool wake-ups between calls. */
+   *  thread-pool wake-ups between calls, and no memory arena kept at its largest call. */
   readonly small?: boolean;
 }
 
