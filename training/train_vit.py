@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hicodec_train.vit import TokenViT, VitConfig, count, cosine_lr, rgb_patches  # noqa: E402
+from hicodec_train.vit import TokenViT, VitConfig, count, cosine_lr, rgb_patches, shift_tokens  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 QUALITIES = (0, 25, 50, 75, 100)
@@ -80,7 +80,7 @@ def train(args) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     tr, val = load(args.data, "train"), load(args.data, "val")
-    cfg = VitConfig(in_channels=192 if args.input == "latent" else 768, dim=args.dim, depth=args.depth, heads=args.heads)
+    cfg = VitConfig(in_channels=192 if args.input == "latent" else 768, dim=args.dim, depth=args.depth, heads=args.heads, merge=args.merge)
     model = TokenViT(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     n = tr["labels"].shape[0]
@@ -94,7 +94,7 @@ def train(args) -> int:
         for s in range(steps_per_epoch):
             idx = np.sort(perm[s * args.batch : (s + 1) * args.batch])
             qi = rng.integers(0, tr["latent"].shape[0], len(idx))  # one classifier for every rate
-            x = tokens_of(args.input, tr, qi, idx)
+            x = shift_tokens(tokens_of(args.input, tr, qi, idx), rng, args.shift)
             y = torch.from_numpy(tr["labels"][idx])
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(step, total, args.lr, args.warmup)
@@ -110,7 +110,7 @@ def train(args) -> int:
         log.append(dict(epoch=epoch + 1, loss=round(float(loss), 4), val=acc, minutes=round((time.time() - t0) / 60, 1)))
         print(f"{args.input} epoch {epoch + 1}: loss {float(loss):.3f} val {acc} ({(time.time() - t0) / 60:.1f} min)", flush=True)
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict(), input=args.input, log=log), args.data / f"vit-{args.input}.pt")
-    res = dict(input=args.input, parameters=count(model), config=cfg.to_dict(), epochs=args.epochs, batch=args.batch, lr=args.lr,
+    res = dict(input=args.input, parameters=count(model), config=cfg.to_dict(), epochs=args.epochs, batch=args.batch, lr=args.lr, shift=args.shift,
                accuracy=log[-1]["val"], log=log, minutes=round((time.time() - t0) / 60, 1), torch=torch.__version__)
     (args.data / f"results-{args.input}.json").write_text(json.dumps(res, indent=1) + "\n")
     return 0
@@ -163,7 +163,9 @@ def export(args) -> int:
         "id": args.id, "kind": "classifier", "format_version": 1, "codec_model": meta["codec"], "classes": meta["classes"],
         "known": f"tf_flowers: {len(meta['classes'])} kinds of flower",
         "input": {"name": "y_hat", "tensor": "float32 [1,192,h,w]: the decoded latent ŷ (ŷ_g / gain) of a .hic made by codec_model",
-                  "grid": 16, "other_sizes": "any grid: the position embedding is resized bilinearly (trained on 16×16 = 256×256 images)"},
+                  "grid": 16, "merge": ck["config"].get("merge", 1),
+                  "other_sizes": "any grid: the position embedding is resized bilinearly (trained on 16×16 = 256×256 images); "
+                                 "with merge m, each m×m block of tokens is one ViT token and cls_attention is over the ⌊h/m⌋×⌊w/m⌋ blocks"},
         "outputs": {"logits": "float32 [1, classes]", "cls_attention": "float32 [1, h·w]: the class token's attention over the tokens, last block, mean of heads"},
         "training": {"data": "tf_flowers (../shared/data/flowers; CC BY 2.0 per photo)", "command": "training/recipes/vit-flowers.sh",
                      "config": ck["config"], "log_tail": ck["log"][-3:], "qualities": meta["qualities"]},
@@ -192,6 +194,8 @@ def main(argv=None) -> int:
     b.add_argument("--dim", type=int, default=128)
     b.add_argument("--depth", type=int, default=2)
     b.add_argument("--heads", type=int, default=2)
+    b.add_argument("--merge", type=int, default=1, help="m×m input tokens per ViT token (stride-m conv embed; 4× less attention at 2)")
+    b.add_argument("--shift", type=int, default=0, help="augmentation: move each training grid by up to ±this many tokens")
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--eval-every", type=int, default=1, help="validate every this many epochs (and after the last)")

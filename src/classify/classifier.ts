@@ -32,6 +32,8 @@ export interface ClassifierManifest {
   readonly known?: string;
   readonly files: Readonly<Record<string, { sha256: string; bytes: number }>>;
   readonly evaluation?: Record<string, unknown>;
+  /** `merge` m: each m×m block of latent tokens is one ViT token (default 1). */
+  readonly input?: { readonly merge?: number };
 }
 
 export interface ClassifyOptions {
@@ -89,6 +91,19 @@ function pool(y: Float32Array, c: number, h: number, w: number): { data: Float32
     }
   }
   return { data: out, h: ph, w: pw, f };
+}
+
+/** A grid narrower than `n` tokens (a very elongated picture, pooled) grown to n by repeating its
+ *  last row or column: a classifier that merges n×n tokens needs one whole block. */
+function atLeast(p: { data: Float32Array; h: number; w: number; f: number }, c: number, n: number): { data: Float32Array; h: number; w: number; f: number } {
+  if (p.h >= n && p.w >= n) return p;
+  const h = Math.max(n, p.h);
+  const w = Math.max(n, p.w);
+  const out = new Float32Array(c * h * w);
+  for (let ch = 0; ch < c; ch++) {
+    for (let yy = 0; yy < h; yy++) for (let xx = 0; xx < w; xx++) out[(ch * h + yy) * w + xx] = p.data[(ch * p.h + Math.min(yy, p.h - 1)) * p.w + Math.min(xx, p.w - 1)]!;
+  }
+  return { data: out, h, w, f: p.f };
 }
 
 /** The decoded latent ŷ = ŷ_g / gain [C, h, w] of parsed symbols (the padded token grid): what a
@@ -152,7 +167,7 @@ export class Classifier {
     }
     const y = decodedLatent(codec, await codec.decodeSymbols(bytes));
     const m = y.channels;
-    const p = pool(y.data, m, y.height, y.width);
+    const p = atLeast(pool(y.data, m, y.height, y.width), m, this.manifest.input?.merge ?? 1);
     const out = await this.session.run({ y_hat: { dtype: 'float32', dims: [1, m, p.h, p.w], data: p.data } }, ['logits', 'cls_attention']);
     const logits = out['logits']!.data as Float32Array;
     const mx = Math.max(...logits);
@@ -160,7 +175,12 @@ export class Classifier {
     const sum = e.reduce((a, b) => a + b, 0);
     const classes = this.manifest.classes.map((label, i) => ({ label, probability: e[i]! / sum })).sort((a, b) => b.probability - a.probability);
     const top = classes[0]!;
-    return { classes, top, label: top.probability < threshold ? UNKNOWN : top.label, threshold, attention: { width: p.w, height: p.h, data: out['cls_attention']!.data as Float32Array }, grid: { width: p.w, height: p.h, pooled: p.f } };
+    // with merge m the ViT's tokens are m×m blocks of the (pooled) grid, a trailing odd row or column left out
+    const mg = this.manifest.input?.merge ?? 1;
+    const g = { width: Math.floor(p.w / mg), height: Math.floor(p.h / mg), pooled: p.f * mg };
+    const attention = out['cls_attention']!.data as Float32Array;
+    if (attention.length !== g.width * g.height) throw new CodecError('E_MODEL_INTEGRITY', `classifier ${this.id}: attention over ${attention.length} tokens, expected ${g.width}×${g.height}`);
+    return { classes, top, label: top.probability < threshold ? UNKNOWN : top.label, threshold, attention: { width: g.width, height: g.height, data: attention }, grid: g };
   }
 
   async dispose(): Promise<void> {

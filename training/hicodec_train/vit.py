@@ -29,6 +29,7 @@ class VitConfig:
     grid: int = 16  # position embedding learned on grid × grid tokens (256² images)
     classes: int = 5
     dropout: float = 0.1
+    merge: int = 1  # m > 1: each m×m block of input tokens is one ViT token (a stride-m conv embed)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,9 +62,13 @@ class TokenViT(nn.Module):
     def __init__(self, cfg: VitConfig):
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Linear(cfg.in_channels, cfg.dim)
+        if cfg.merge > 1:
+            self.embed = nn.Conv2d(cfg.in_channels, cfg.dim, cfg.merge, stride=cfg.merge)
+        else:
+            self.embed = nn.Linear(cfg.in_channels, cfg.dim)
         self.cls = nn.Parameter(torch.zeros(1, 1, cfg.dim))
-        self.pos = nn.Parameter(torch.zeros(1, cfg.dim, cfg.grid, cfg.grid))
+        g = cfg.grid // cfg.merge
+        self.pos = nn.Parameter(torch.zeros(1, cfg.dim, g, g))
         self.pos_cls = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         nn.init.trunc_normal_(self.pos, std=0.02)
         nn.init.trunc_normal_(self.cls, std=0.02)
@@ -73,9 +78,15 @@ class TokenViT(nn.Module):
 
     def forward(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """grid: (B, C_in, H, W) tokens laid out as an image. Returns (logits, the class token's
-        attention over the H·W tokens in the last block, averaged over heads: (B, H·W))."""
-        b, c, h, w = grid.shape
-        t = self.embed(grid.flatten(2).transpose(1, 2))  # (B, N, D)
+        attention over the tokens in the last block, averaged over heads: (B, H·W), or
+        (B, ⌊H/m⌋·⌊W/m⌋) with merge m)."""
+        if self.cfg.merge > 1:
+            e = self.embed(grid)  # (B, D, ⌊H/m⌋, ⌊W/m⌋): a trailing odd row or column is dropped
+            b, _, h, w = e.shape
+            t = e.flatten(2).transpose(1, 2)
+        else:
+            b, c, h, w = grid.shape
+            t = self.embed(grid.flatten(2).transpose(1, 2))  # (B, N, D)
         # always resized (identity at 16×16): a Python `if` would be frozen by the ONNX trace
         pos = F.interpolate(self.pos, size=(h, w), mode="bilinear", align_corners=False)
         t = t + pos.flatten(2).transpose(1, 2)
@@ -85,6 +96,18 @@ class TokenViT(nn.Module):
             x, attn = blk(x)
         logits = self.head(self.norm(x[:, 0]))
         return logits, attn[:, :, 0, 1:].mean(1)
+
+
+def shift_tokens(x: torch.Tensor, rng, max_shift: int) -> torch.Tensor:
+    """Training augmentation on a token grid (B, C, H, W): each sample moved by up to ±max_shift
+    tokens in x and y, edges replicated. A latent token is a 16×16 patch, so this is the picture
+    moved by multiples of 16 pixels, which the transform maps to (nearly) the same tokens."""
+    if max_shift <= 0:
+        return x
+    b, _, h, w = x.shape
+    p = F.pad(x, (max_shift,) * 4, mode="replicate")
+    off = rng.integers(0, 2 * max_shift + 1, (b, 2))
+    return torch.stack([p[i, :, oy : oy + h, ox : ox + w] for i, (oy, ox) in enumerate(off)])
 
 
 def rgb_patches(img: torch.Tensor, patch: int = 16) -> torch.Tensor:

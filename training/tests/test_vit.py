@@ -9,7 +9,7 @@ import torch
 
 import train_vit
 from hicodec_train import ort
-from hicodec_train.vit import TokenViT, VitConfig, rgb_patches
+from hicodec_train.vit import TokenViT, VitConfig, rgb_patches, shift_tokens
 
 
 def test_any_grid_and_attention_over_tokens():
@@ -21,6 +21,29 @@ def test_any_grid_and_attention_over_tokens():
         # the class token's row over the image tokens: non-negative, summing to 1 minus its self-attention
         assert (attn >= 0).all() and (attn.sum(1) > 0).all() and (attn.sum(1) <= 1 + 1e-5).all()
     assert rgb_patches(torch.rand(1, 3, 64, 32)).shape == (1, 768, 4, 2)
+
+
+def test_merged_tokens_and_shift_augmentation():
+    torch.manual_seed(0)
+    m = TokenViT(VitConfig(dim=32, depth=1, heads=2, merge=2)).eval()
+    assert m.pos.shape[-2:] == (8, 8)
+    for h, w in ((16, 16), (12, 20), (5, 7)):
+        logits, attn = m(torch.randn(1, 192, h, w))
+        assert logits.shape == (1, 5) and attn.shape == (1, (h // 2) * (w // 2))
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    rng = np.random.default_rng(0)
+    assert torch.equal(shift_tokens(x, rng, 0), x)
+    y = shift_tokens(x, rng, 1)
+    assert y.shape == x.shape
+    # every output row is a row of the input moved by at most one token, edges replicated
+    for i in range(2):
+        ok = False
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                ys = np.clip(np.arange(4) + dy, 0, 3)
+                xs = np.clip(np.arange(5) + dx, 0, 4)
+                ok |= torch.equal(y[i], x[i][:, ys][:, :, xs])
+        assert ok
 
 
 def write_data(d, n=24):

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Ships a campaign checkpoint as the new default model (training/README.md, "Ship"): the package
+# (EMA weights), its preview heads, its classifier and its golden streams. What stays by hand:
+# `hic bench` with real bytes against the shipped model, the tests whose bounds name a model, the
+# docs and figures, and taking the old package out of the tree (CHANGELOG says how to restore it).
+#
+#   bash training/recipes/ship.sh CHECKPOINT ID [PRIOR]     e.g.
+#   bash training/recipes/ship.sh runs/ab6/v5/last.pt hic-base-v5.1 runs/ab6/start.pt
+#
+# PRIOR: the checkpoint or package the run was started from with --init (recorded in the manifest
+# as an earlier stage). HEADS_MIN: CPU-minutes for the preview heads (default 12); VIT_EPOCHS,
+# VIT_MERGE, VIT_SHIFT: the classifier's recipe (defaults: 16 epochs, 2×2 token merge, ±1 token
+# shifts; training/recipes/vit-flowers.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CK=$1
+ID=$2
+PRIOR=(${3:+--prior "$3"})
+/usr/bin/python3 training/export.py "$CK" --id "$ID" --ema "${PRIOR[@]}" \
+  --command "training/recipes/base-v5.sh (campaign stretches, training/CAMPAIGN.md); training/recipes/ship.sh $*"
+/usr/bin/python3 training/train_previews.py "models/$ID" --cpu-limit "${HEADS_MIN:-12}" --threads 2 \
+  --heads 8:64,8:128,4:128,2:192 --val-limit 20 \
+  --command "/usr/bin/python3 training/train_previews.py models/$ID --cpu-limit ${HEADS_MIN:-12} --threads 2 --heads 8:64,8:128,4:128,2:192 --val-limit 20"
+echo "$ID" > models/DEFAULT
+INPUTS=latent EPOCHS=${VIT_EPOCHS:-16} MERGE=${VIT_MERGE:-2} SHIFT=${VIT_SHIFT:-1} OUT=runs/vit-$ID \
+  bash training/recipes/vit-flowers.sh
+npm run build >/dev/null
+node tools/make-golden-hic.mjs "$ID"
