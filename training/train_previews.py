@@ -94,6 +94,25 @@ def validate(model, heads: dict, files: list[Path], limit: int | None = None) ->
     return {key: {k: round(float(np.mean(v)), 2) for k, v in a.items()} for key, a in acc.items()}
 
 
+def warm_start(head, package: Path, manifest: dict, hidden: int) -> bool:
+    """Loads the package's shipped head of the same scale, channels and width into `head` (the
+    ONNX initializers carry the PyTorch names, fp16 ones with a `__fp16` suffix); False if none."""
+    import onnx
+    from onnx import numpy_helper
+
+    spec = next((e for e in manifest.get("previews", {}).get("heads", [])
+                 if e["scale"] == head.scale and e["channels"] == head.channels and e.get("hidden", hidden) == hidden), None)
+    if spec is None:
+        return False
+    g = onnx.load(str(package / spec["file"])).graph
+    weights = {i.name.removesuffix("__fp16"): torch.from_numpy(numpy_helper.to_array(i).astype(np.float32)) for i in g.initializer}
+    state = head.state_dict()
+    if set(state) != set(weights) or any(state[k].shape != weights[k].shape for k in state):
+        raise SystemExit(f"{spec['file']}: its weights do not match a {head.scale}:{head.channels} head")
+    head.load_state_dict(weights)
+    return True
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("package", type=Path)
@@ -102,6 +121,7 @@ def main(argv=None) -> int:
                    help="candidate heads as scale:channels (channels: an end of a context slice)")
     p.add_argument("--max-gap", type=float, default=1.0, help="dB below full decode + downscale a shipped head may be")
     p.add_argument("--hidden", type=int, default=96)
+    p.add_argument("--warm-start", action="store_true", help="candidates the package already ships (same scale, channels, width) start from its heads")
     p.add_argument("--cpu-limit", type=float, default=8.0, help="training budget in CPU-minutes (process CPU / threads)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: the CPU budget decides)")
     p.add_argument("--batch", type=int, default=8)
@@ -129,6 +149,10 @@ def main(argv=None) -> int:
     sc = getattr(model.g_s, "shortcut", None)
     w_sc = sc[0].weight.detach() if sc is not None else None
     heads = {f"{s}:{c}": PreviewHead(c, s, args.hidden, w_sc) for s, c in pairs}
+    if args.warm_start:
+        for key, h in heads.items():
+            if warm_start(h, args.package, manifest, args.hidden):
+                print(f"# {key}: starts from the package's preview_s{h.scale}.onnx", flush=True)
     params = [q for h in heads.values() for q in h.parameters()]
     # the linear part starts as the exact block average of g_s's shortcut (weights ~1e-3): it moves
     # at a tenth of the learning rate, or Adam's first steps would undo it

@@ -43,3 +43,28 @@ def test_partial_latent_is_the_first_slices_of_the_full_one():
         e = m.entropy_y(y_g, torch.round(m.h_a(y_g)), noise=False)
     lrp = m.ctx.refine(e["mu_h"], full * g)
     assert torch.allclose(lrp / g, e["yhat_g"] / g, atol=1e-4)
+
+
+def test_warm_start_loads_the_shipped_head_exactly():
+    """train_previews --warm-start: a candidate the package ships starts as that head (its ONNX
+    output, to float precision); one it does not ship is left alone."""
+    import numpy as np
+
+    import train_previews
+    from hicodec_train import ort
+
+    repo = Path(__file__).resolve().parents[2]
+    pkg = repo / "models" / (repo / "models" / "DEFAULT").read_text().strip()
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    spec = manifest["previews"]["heads"][0]
+    head = PreviewHead(spec["channels"], spec["scale"], spec["hidden"]).eval()
+    assert train_previews.warm_start(head, pkg, manifest, spec["hidden"])
+    assert float(head.body[-1].weight.abs().sum()) > 0  # not the zero-initialised body
+    other = PreviewHead(16, spec["scale"], spec["hidden"])
+    assert not train_previews.warm_start(other, pkg, manifest, spec["hidden"])
+    if ort.available():
+        y = torch.randn(1, spec["channels"], 6, 5)
+        with torch.no_grad():
+            ref = head(y).numpy()
+        got = ort.run(pkg / spec["file"], {"y_hat": y.numpy()})["x"]
+        assert np.abs(got - ref).max() < 1e-4
