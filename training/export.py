@@ -30,7 +30,7 @@ from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, extend_lambdas  # noqa: E402
 from hicodec_train.package import (  # noqa: E402
     FEATURE_STRIDES, FORMAT_VERSION, OPSET, AnalysisWithFeatures, SynthesisWithAttention, attention_outputs, export_onnx,
-    feature_output_names, round_weights_fp16, sha256, verify_package, write_prior, write_tables,
+    INT8_ROLES, feature_output_names, round_weights_fp16, round_weights_int8, sha256, verify_package, write_prior, write_tables,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,6 +164,8 @@ def main(argv=None) -> int:
     p.add_argument("--command", default=None, help="the training command to record")
     p.add_argument("--force", action="store_true", help="replace an existing package folder")
     p.add_argument("--no-parity", action="store_true", help="skip the ONNX Runtime check")
+    p.add_argument("--int8-encoder", action="store_true",
+                   help="store the encoder-side networks' convolution weights as int8 (per output channel): the decoder never runs them")
     p.add_argument("--ema", action="store_true", help="export the checkpoint's EMA weights (what the campaign evaluates)")
     p.add_argument("--prior", type=Path, action="append", default=[],
                    help="an earlier stage this checkpoint grew from (a checkpoint or a package folder), recorded in the manifest; repeat in order")
@@ -179,6 +181,9 @@ def main(argv=None) -> int:
         return 1
     model, ckpt = load_checkpoint(args.checkpoint, ema=args.ema)
     round_weights_fp16(model)
+    if args.int8_encoder:
+        round_weights_int8(model.g_a)
+        round_weights_int8(model.h_a)
     trained = [True] * len(model.cfg.lambdas)
     if args.extend_lambdas:
         trained = extend_lambdas(model, [float(v) for v in args.extend_lambdas.split(",")])
@@ -186,7 +191,7 @@ def main(argv=None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
     try:
-        files = export_onnx(model, tmp)
+        files = export_onnx(model, tmp, int8_encoder=args.int8_encoder)
         write_tables(tmp / "gaussian.tables", model.tables.build()["tables"])
         write_tables(tmp / "factorized.tables", model.entropy_z.build()["tables"])
         model.log_gain.detach().exp().numpy().astype("<f4").tofile(tmp / "gains.f32")
@@ -250,7 +255,9 @@ def main(argv=None) -> int:
             "macs_per_pixel": model_macs_per_pixel(model),
             "layers": {"g_a": conv_layers(model.g_a), "h_a": conv_layers(model.h_a)},
             "parameters": {n: sum(p.numel() for p in getattr(model, n).parameters()) for n in ("g_a", "h_a", "h_s_scale", "h_s_mean", "g_s", "ctx") if getattr(model, n, None) is not None},
-            "onnx": {"opset": OPSET, "exporter": "torch.onnx (TorchScript)", "weights": "float16 initializers cast to float32 in-graph", "torch": torch.__version__},
+            "onnx": {"opset": OPSET, "exporter": "torch.onnx (TorchScript)", "weights": "float16 initializers cast to float32 in-graph" + (
+                f"; {', '.join(INT8_ROLES)}: 4-D weights as int8 × a float32 scale per output channel (Cast, Mul in-graph)" if args.int8_encoder else ""),
+                "torch": torch.__version__},
             "training": {
                 "data": rec.get("data"), "images": rec.get("images"), "steps": ckpt.get("step"),
                 "wall_time_minutes": round(ckpt.get("elapsed", 0.0) / 60, 1), "batch": rec.get("batch"), "crop": rec.get("crop"),

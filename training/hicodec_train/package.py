@@ -102,6 +102,65 @@ def _store_fp16(model_path: Path, min_elements: int = 256) -> None:
     onnx.save(m, str(model_path))
 
 
+# Encoder-side networks (g_a, h_a) may store their convolution weights as int8, one scale per output
+# channel (symmetric, max |w| → 127): the decoder never runs them, so a coarser weight moves only
+# which latent the encoder picks, never what a decoder makes of a stream. Halves their bytes again.
+INT8_ROLES = ("analysis", "hyper_analysis")
+INT8_MIN_ELEMENTS = 4096
+
+
+def _int8_grid(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(q, scale): w ≈ q·scale with q int8 in [−127, 127] and one scale per output channel."""
+    flat = w.reshape(w.shape[0], -1)
+    scale = flat.abs().amax(1).clamp_min(1e-12) / 127.0
+    q = torch.round(flat / scale[:, None]).clamp(-127, 127)
+    return q.reshape(w.shape), scale.reshape(-1, *([1] * (w.dim() - 1)))
+
+
+def round_weights_int8(module: torch.nn.Module) -> None:
+    """Rounds a module's convolution weights to the int8 grid _store_int8 writes (after the fp16
+    rounding: the scale is stored as float32, the product computed in float32 by both)."""
+    with torch.no_grad():
+        for _, p in module.named_parameters():
+            if p.dim() == 4 and p.numel() >= INT8_MIN_ELEMENTS:
+                q, scale = _int8_grid(p.float())
+                p.copy_(q * scale)
+
+
+def _store_int8(model_path: Path) -> None:
+    """Stores the 4-D float32 initializers of ≥ INT8_MIN_ELEMENTS as `name__int8` (int8) and
+    `name__scale` (float32, one per output channel) with Cast and Mul back to float32 in the graph
+    (folded by ORT when the session is created). Run before _store_fp16, which takes the rest."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load(str(model_path))
+    g = m.graph
+    new_inits, nodes = [], []
+    for init in g.initializer:
+        if init.data_type == TensorProto.FLOAT and len(init.dims) == 4 and int(np.prod(init.dims)) >= INT8_MIN_ELEMENTS:
+            q, scale = _int8_grid(torch.from_numpy(numpy_helper.to_array(init).copy()))
+            new_inits.append(numpy_helper.from_array(q.numpy().astype(np.int8), init.name + "__int8"))
+            new_inits.append(numpy_helper.from_array(scale.numpy().astype(np.float32), init.name + "__scale"))
+            nodes.append(helper.make_node("Cast", [init.name + "__int8"], [init.name + "__int8f"], to=TensorProto.FLOAT))
+            nodes.append(helper.make_node("Mul", [init.name + "__int8f", init.name + "__scale"], [init.name]))
+        else:
+            new_inits.append(init)
+    del g.initializer[:]
+    g.initializer.extend(new_inits)
+    old = list(g.node)
+    del g.node[:]
+    g.node.extend(nodes + old)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(model_path))
+
+
+def int8_weight(inits: dict, name: str):
+    """The float32 weight of an initializer stored by _store_int8 (q·scale), or None."""
+    q = inits.get(name + "__int8")
+    return None if q is None else q.astype(np.float32) * inits[name + "__scale"].astype(np.float32)
+
+
 def round_weights_fp16(model: torch.nn.Module) -> None:
     """Round every float parameter that will be stored as fp16 (all but the integer scale net,
     whose integer weights are derived at full precision) so PyTorch and ONNX share weights."""
@@ -208,7 +267,7 @@ def context_files(cfg) -> dict:
             "refine": "refine.onnx" if cfg.lrp else None}
 
 
-def _export(mod, args, path: Path, ins, outs, dyn) -> None:
+def _export(mod, args, path: Path, ins, outs, dyn, int8: bool = False) -> None:
     import warnings
 
     # No constant folding: every parameter stays an initializer under its own name, so the
@@ -219,12 +278,15 @@ def _export(mod, args, path: Path, ins, outs, dyn) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(mod.eval(), args, str(path), **kw)
+    if int8:
+        _store_int8(path)
     _store_fp16(path)
 
 
-def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
+def export_onnx(model, out: Path, trace_hw=(64, 64), int8_encoder: bool = False) -> dict:
     """Writes the networks. Returns {role: filename} (and, for channel-context models,
-    "context": {"scale": [...], "mean": [...], "refine": ...})."""
+    "context": {"scale": [...], "mean": [...], "refine": ...}). int8_encoder: INT8_ROLES store
+    their convolution weights as int8 (the model must have been through round_weights_int8)."""
     cfg = model.cfg
     h, w = trace_hw
     x = torch.rand(1, 3, h, w)
@@ -245,7 +307,7 @@ def export_onnx(model, out: Path, trace_hw=(64, 64)) -> dict:
     files = {}
     for role, (mod, args, ins, outs, dyn) in specs.items():
         path = out / f"{role}.onnx"
-        _export(mod, args, path, ins, outs, dyn)
+        _export(mod, args, path, ins, outs, dyn, int8=int8_encoder and role in INT8_ROLES)
         files[role] = path.name
     import onnx
 
@@ -316,12 +378,17 @@ def load_package_model(root: Path):
             sources.append((ctx["refine"], "ctx.lrp"))
     for file, mod in sources:
         g = onnx.load(str(root / file)).graph
-        for init in g.initializer:
-            name = init.name.removesuffix("__fp16")
+        arrays = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+        for iname, arr in arrays.items():
+            if iname.endswith("__scale"):
+                continue
+            name = iname.removesuffix("__fp16").removesuffix("__int8")
+            if iname.endswith("__int8"):
+                arr = int8_weight(arrays, name)
             if name.startswith("fn."):
                 key = f"{mod}.{name[3:]}"
                 if key in state:
-                    state[key] = torch.from_numpy(numpy_helper.to_array(init).astype(np.float32).copy())
+                    state[key] = torch.from_numpy(arr.astype(np.float32).copy())
                     found.add(key)
     wanted = {k for k in state if k.split(".")[0] in MODULE_OF_ROLE.values()}
     wanted |= {k for k in state if k.startswith("ctx.mean.") or k.startswith("ctx.lrp.")}

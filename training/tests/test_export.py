@@ -9,7 +9,7 @@ import torch
 import export
 from hicodec_train import ort
 from hicodec_train.model import HiCodec
-from hicodec_train.package import load_package_model, round_weights_fp16, verify_package
+from hicodec_train.package import load_package_model, round_weights_fp16, round_weights_int8, verify_package
 
 needs_ort = pytest.mark.skipif(not ort.available(), reason="run `npm ci` first: onnxruntime-node is the reference runtime")
 
@@ -115,3 +115,39 @@ def test_package_restores_the_pytorch_model(exported):
     for pa, pb in zip(ref.h_s_scale.integer_params(), back.h_s_scale.integer_params()):
         for key in ("w", "b", "mult"):
             assert np.array_equal(pa[key], pb[key])
+
+
+@needs_ort
+def test_int8_encoder_weights_shrink_the_encoder_and_restore(exported, tmp_path):
+    """--int8-encoder: g_a and h_a store their convolution weights as int8 (a scale per output
+    channel); ONNX still matches PyTorch with the same rounded weights, the decoder's graphs keep
+    fp16, and the package restores exactly those weights."""
+    model, fp16 = exported
+    out = tmp_path / "pkg8"
+    assert export.main([str(fp16.parent / "m.pt"), "--id", "hic-test", "--out", str(out), "--int8-encoder"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    for role in ("analysis", "hyper_analysis"):
+        assert (out / f"{role}.onnx").stat().st_size < 0.65 * (fp16 / f"{role}.onnx").stat().st_size, role
+    for role in ("synthesis", "hyper_mean"):
+        assert abs((out / f"{role}.onnx").stat().st_size - (fp16 / f"{role}.onnx").stat().st_size) < 64, role
+    for size, r in m["export"]["parity"].items():
+        for role in ("analysis", "hyper_analysis", "synthesis"):
+            assert r[role] <= 1e-4, (size, role, r[role])
+    assert "int8" in m["onnx"]["weights"]
+    ref = HiCodec(model.cfg)
+    ref.load_state_dict(model.state_dict())
+    round_weights_fp16(ref)
+    round_weights_int8(ref.g_a)
+    round_weights_int8(ref.h_a)
+    back, _ = load_package_model(out)
+    a, b = ref.state_dict(), back.state_dict()
+    for k in a:
+        if k.startswith(("g_a.", "h_a.")):
+            assert torch.allclose(a[k], b[k], rtol=1e-6, atol=1e-7), k
+    # the int8 grid is coarse but not wrong: within half a step of the fp16 weights
+    w = model.state_dict()
+    conv = [k for k in a if k.startswith("g_a.") and a[k].dim() == 4 and a[k].numel() >= 4096]
+    assert conv
+    for k in conv:
+        step = w[k].abs().reshape(w[k].shape[0], -1).amax(1) / 127
+        assert ((a[k] - w[k]).abs().reshape(w[k].shape[0], -1).amax(1) <= step * 0.5 + 1e-3).all(), k
