@@ -87,7 +87,8 @@ def _store_fp16(model_path: Path, min_elements: int = 256) -> None:
     g = m.graph
     new_inits, casts = [], []
     for init in g.initializer:
-        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements:
+        # an int8 weight's per-channel scale stays float32 (round_weights_int8 computes with it)
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements and not init.name.endswith("__scale"):
             arr = numpy_helper.to_array(init).astype(np.float16)
             new_inits.append(numpy_helper.from_array(arr, init.name + "__fp16"))
             casts.append(helper.make_node("Cast", [init.name + "__fp16"], [init.name], to=TensorProto.FLOAT))
@@ -127,10 +128,12 @@ def round_weights_int8(module: torch.nn.Module) -> None:
                 p.copy_(q * scale)
 
 
-def _store_int8(model_path: Path) -> None:
-    """Stores the 4-D float32 initializers of ≥ INT8_MIN_ELEMENTS as `name__int8` (int8) and
-    `name__scale` (float32, one per output channel) with Cast and Mul back to float32 in the graph
-    (folded by ORT when the session is created). Run before _store_fp16, which takes the rest."""
+def _store_int8(model_path: Path, names: set[str]) -> None:
+    """Stores the 4-D float32 initializers of ≥ INT8_MIN_ELEMENTS among `names` (the module's
+    parameters: round_weights_int8 rounds exactly those; fixed buffers such as a DCT basis stay
+    fp16) as `name__int8` (int8) and `name__scale` (float32, one per output channel) with Cast and
+    Mul back to float32 in the graph (folded by ORT when the session is created). Run before
+    _store_fp16, which takes the rest."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -138,7 +141,7 @@ def _store_int8(model_path: Path) -> None:
     g = m.graph
     new_inits, nodes = [], []
     for init in g.initializer:
-        if init.data_type == TensorProto.FLOAT and len(init.dims) == 4 and int(np.prod(init.dims)) >= INT8_MIN_ELEMENTS:
+        if init.name in names and init.data_type == TensorProto.FLOAT and len(init.dims) == 4 and int(np.prod(init.dims)) >= INT8_MIN_ELEMENTS:
             q, scale = _int8_grid(torch.from_numpy(numpy_helper.to_array(init).copy()))
             new_inits.append(numpy_helper.from_array(q.numpy().astype(np.int8), init.name + "__int8"))
             new_inits.append(numpy_helper.from_array(scale.numpy().astype(np.float32), init.name + "__scale"))
@@ -279,7 +282,7 @@ def _export(mod, args, path: Path, ins, outs, dyn, int8: bool = False) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(mod.eval(), args, str(path), **kw)
     if int8:
-        _store_int8(path)
+        _store_int8(path, {n for n, _ in mod.named_parameters()})
     _store_fp16(path)
 
 

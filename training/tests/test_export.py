@@ -134,6 +134,10 @@ def test_int8_encoder_weights_shrink_the_encoder_and_restore(exported, tmp_path)
         for role in ("analysis", "hyper_analysis", "synthesis"):
             assert r[role] <= 1e-4, (size, role, r[role])
     assert "int8" in m["onnx"]["weights"]
+    import onnx
+    inits = {i.name for i in onnx.load(str(out / "analysis.onnx")).graph.initializer}
+    assert any(n.endswith("__int8") for n in inits)
+    assert not any(n.endswith("__scale__fp16") for n in inits)  # scales stay float32
     ref = HiCodec(model.cfg)
     ref.load_state_dict(model.state_dict())
     round_weights_fp16(ref)
