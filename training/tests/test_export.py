@@ -155,3 +155,22 @@ def test_int8_encoder_weights_shrink_the_encoder_and_restore(exported, tmp_path)
     for k in conv:
         step = w[k].abs().reshape(w[k].shape[0], -1).amax(1) / 127
         assert ((a[k] - w[k]).abs().reshape(w[k].shape[0], -1).amax(1) <= step * 0.5 + 1e-3).all(), k
+
+
+def test_fp16_storage_keeps_int8_scales_float32(tmp_path):
+    """A per-channel int8 scale of ≥ 256 channels is not stored as fp16 (v6's 384-channel g_a
+    output broke parity that way: 1.2e-2)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hicodec_train.package import _store_fp16
+
+    big = np.linspace(0.1, 1, 384, dtype=np.float32)
+    g = helper.make_graph([helper.make_node("Mul", ["x", "w__scale"], ["y0"]), helper.make_node("Mul", ["y0", "v"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [384])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [384])],
+                          [numpy_helper.from_array(big, "w__scale"), numpy_helper.from_array(big, "v")])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    _store_fp16(path)
+    inits = {i.name: i.data_type for i in onnx.load(str(path)).graph.initializer}
+    assert inits == {"w__scale": TensorProto.FLOAT, "v__fp16": TensorProto.FLOAT16}
