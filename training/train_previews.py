@@ -149,9 +149,11 @@ def main(argv=None) -> int:
     sc = getattr(model.g_s, "shortcut", None)
     w_sc = sc[0].weight.detach() if sc is not None else None
     heads = {f"{s}:{c}": PreviewHead(c, s, args.hidden, w_sc) for s, c in pairs}
+    warm = set()
     if args.warm_start:
         for key, h in heads.items():
             if warm_start(h, args.package, manifest, args.hidden):
+                warm.add(key)
                 print(f"# {key}: starts from the package's preview_s{h.scale}.onnx", flush=True)
     params = [q for h in heads.values() for q in h.parameters()]
     # the linear part starts as the exact block average of g_s's shortcut (weights ~1e-3): it moves
@@ -194,7 +196,7 @@ def main(argv=None) -> int:
         if after[k]["preview"] < before[k]["preview"]:
             h.load_state_dict(initial[k])
             after[k] = {**before[k], "kept_initial": True}
-            print(f"# {k}: kept the initial (linear) head", flush=True)
+            print(f"# {k}: kept the initial head ({'as the package shipped it' if k in warm else 'linear'})", flush=True)
 
     src = args.package
     out = args.out or src
