@@ -23,6 +23,9 @@ import { disposeAll, hasKodak, KODIM23, maxAbsDiff, node, REPO, syntheticImage }
 import { largePhoto, pageWidth, progressSamples, recordProgress, serveSite, type SiteServer } from './web-helpers.js';
 
 const SITE = join(REPO, 'dist-web');
+/** ONNX Runtime's files are served under ort/<onnxruntime-web version>/ (web/vite.config.ts). */
+const ORT_VERSION = (JSON.parse(readFileSync(join(REPO, 'node_modules/onnxruntime-web/package.json'), 'utf8')) as { version: string }).version;
+const ORT = `/ort/${ORT_VERSION}/`;
 const ARTIFACTS = join(REPO, 'test-artifacts');
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 
@@ -97,7 +100,7 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
   // the first visit's download is counted in full: ONNX Runtime's wasm and the model
   const manifest = JSON.parse(readFileSync(join(SITE, 'models', modelId, 'manifest.json'), 'utf8')) as { files: Record<string, { bytes: number }> };
   const modelBytes = Object.values(manifest.files).reduce((s, f) => s + f.bytes, 0);
-  const ortBytes = statSync(join(SITE, 'ort', 'ort-wasm-simd-threaded.wasm')).size;
+  const ortBytes = statSync(join(SITE, 'ort', ORT_VERSION, 'ort-wasm-simd-threaded.wasm')).size;
   assert.ok(Number(await dataset('loadTotal')) >= 0.95 * (modelBytes + ortBytes), `${await dataset('loadTotal')} < model ${modelBytes} + ORT ${ortBytes}`);
   // and said to the web developer: everything this first visit downloaded, and no more
   const shell = (JSON.parse(readFileSync(join(SITE, 'precache.json'), 'utf8')) as { files: { bytes: number }[] }).files.reduce((s, f) => s + f.bytes, 0);
@@ -108,8 +111,8 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
   // worker: ORT's own requests come from its cache), never the JSEP one (twice the bytes, three
   // times the start-up), and the app shell holds neither
   assert.equal(await page.evaluate(async () => (await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter()) ?? null), null);
-  assert.deepEqual(site.log.slice(served).filter((p) => p.startsWith('/ort/')).sort(), ['/ort/ort-wasm-simd-threaded.mjs', '/ort/ort-wasm-simd-threaded.wasm']);
-  assert.deepEqual(await cachedPaths(MODEL_CACHE, /^\/ort\//), ['/ort/ort-wasm-simd-threaded.mjs', '/ort/ort-wasm-simd-threaded.wasm']);
+  assert.deepEqual(site.log.slice(served).filter((p) => p.startsWith('/ort/')).sort(), [`${ORT}ort-wasm-simd-threaded.mjs`, `${ORT}ort-wasm-simd-threaded.wasm`]);
+  assert.deepEqual(await cachedPaths(MODEL_CACHE, /^\/ort\//), [`${ORT}ort-wasm-simd-threaded.mjs`, `${ORT}ort-wasm-simd-threaded.wasm`]);
   assert.deepEqual(await cachedPaths(SHELL_CACHE, /^\/ort\//), []);
   // the ready time is said, and is what the worker measured
   const startMs = Number(await dataset('startMs'));
@@ -172,15 +175,21 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
 
   // offline after this one visit: the server is gone, a reload still opens, loads the model
   // from the caches and encodes and compares
-  // (and a JSEP build cached by an older version of the page goes)
-  await page.evaluate(async (name) => (await caches.open(name)).put(new URL('ort/ort-wasm-simd-threaded.jsep.wasm', location.href).href, new Response('old')), MODEL_CACHE);
+  // (and a JSEP build cached by an older version of the page goes, and so do the files of an
+  // older ONNX Runtime: its glue and wasm would not run with this one's)
+  await page.evaluate(async ({ name, dir }) => {
+    const c = await caches.open(name);
+    await c.put(new URL(`${dir}ort-wasm-simd-threaded.jsep.wasm`, location.href).href, new Response('old'));
+    await c.put(new URL('ort/1.0.0/ort-wasm-simd-threaded.wasm', location.href).href, new Response('old version'));
+    await c.put(new URL('ort/ort-wasm-simd-threaded.wasm', location.href).href, new Response('unversioned'));
+  }, { name: MODEL_CACHE, dir: ORT.slice(1) });
   site.down = true;
   try {
     await page.reload();
     await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 });
     t.diagnostic(`offline: ${await text('#model-status')}`);
     assert.ok(Number(await dataset('startMs')) > 0);
-    assert.deepEqual(await cachedPaths(MODEL_CACHE, /^\/ort\//), ['/ort/ort-wasm-simd-threaded.mjs', '/ort/ort-wasm-simd-threaded.wasm']);
+    assert.deepEqual(await cachedPaths(MODEL_CACHE, /^\/ort\//), [`${ORT}ort-wasm-simd-threaded.mjs`, `${ORT}ort-wasm-simd-threaded.wasm`]);
     assert.equal(await dataset('model'), modelId);
     assert.match(await text('#cost-first'), /nothing this visit/);
     await page.setInputFiles('#file', await png('offline.png', 128, 96, 3));
@@ -636,9 +645,9 @@ test('with a WebGPU adapter the page loads the WebGPU (JSEP) build of ONNX Runti
     }
     await p.waitForSelector('body[data-ready="1"]', { timeout: 150_000 });
     assert.match((await p.textContent('#backend')) ?? '', /webgpu \+ wasm/);
-    assert.deepEqual(site.log.slice(served).filter((x) => x.startsWith('/ort/')).sort(), ['/ort/ort-wasm-simd-threaded.jsep.mjs', '/ort/ort-wasm-simd-threaded.jsep.wasm']);
+    assert.deepEqual(site.log.slice(served).filter((x) => x.startsWith('/ort/')).sort(), [`${ORT}ort-wasm-simd-threaded.jsep.mjs`, `${ORT}ort-wasm-simd-threaded.jsep.wasm`]);
     // and the loading bar counted that build's wasm
-    const jsep = statSync(join(SITE, 'ort', 'ort-wasm-simd-threaded.jsep.wasm')).size;
+    const jsep = statSync(join(SITE, 'ort', ORT_VERSION, 'ort-wasm-simd-threaded.jsep.wasm')).size;
     assert.ok(Number(await p.evaluate(() => document.body.dataset['loadTotal'])) > jsep);
   } finally {
     await gpuCtx.close();

@@ -799,6 +799,6 @@ async function start(): Promise<void> {
       data['offline'] = '0';
     }
   }
-  send({ type: 'init', job: 0, base: new URL('./models/', location.href).href, ortBase: new URL('./ort/', location.href).href, ortFiles, threads: Math.min(4, navigator.hardwareConcurrency || 1) });
+  send({ type: 'init', job: 0, base: new URL('./models/', location.href).href, ortBase: new URL(`./${__ORT_DIR__}`, location.href).href, ortFiles, threads: Math.min(4, navigator.hardwareConcurrency || 1) });
 }
 void start();

@@ -16,6 +16,11 @@ const ORT_DIST = resolve(HERE, '../node_modules/onnxruntime-web/dist');
  *  worker downloads the one it uses), served as files under /ort/ (not bundled: its worker threads
  *  must load the glue itself, not a bundle that also holds our worker). */
 const ORT_FILES = [...ORT_BUILDS.webgpu, ...ORT_BUILDS.wasm];
+/** ONNX Runtime's files are served under ort/<its version>/: the codec worker caches them by URL,
+ *  and the glue and wasm of one version do not run with another's, so an upgrade is a new URL
+ *  (the worker prunes the old version's files). */
+const ORT_VERSION = (JSON.parse(readFileSync(resolve(HERE, '../node_modules/onnxruntime-web/package.json'), 'utf8')) as { version: string }).version;
+export const ORT_DIR = `ort/${ORT_VERSION}/`;
 /** The line of public/sw.js that the build replaces with its build id (the shell's hash). */
 const SW_BUILD_LINE = "const BUILD = 'dev';";
 export const ISOLATION_HEADERS = {
@@ -71,7 +76,7 @@ function models(): Plugin {
       writeFileSync(join(outDir, 'sw.js'), sw.replace(SW_BUILD_LINE, `const BUILD = '${build}';`));
     },
     configureServer(server) {
-      server.middlewares.use('/ort/', (req, res, next) => {
+      server.middlewares.use(`/${ORT_DIR}`, (req, res, next) => {
         const name = (req.url ?? '').split('?')[0]!.replace(/^\/+/, '');
         if (!ORT_FILES.includes(name)) return next();
         res.setHeader('Content-Type', name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
@@ -95,8 +100,8 @@ function models(): Plugin {
       });
     },
     writeBundle(opts) {
-      mkdirSync(join(opts.dir!, 'ort'), { recursive: true });
-      for (const f of ORT_FILES) copyFileSync(join(ORT_DIST, f), join(opts.dir!, 'ort', f));
+      mkdirSync(join(opts.dir!, ORT_DIR), { recursive: true });
+      for (const f of ORT_FILES) copyFileSync(join(ORT_DIST, f), join(opts.dir!, ORT_DIR, f));
       // Only the default model: that is what the page loads.
       const id = defaultId();
       const out = join(opts.dir!, 'models', id);
@@ -119,6 +124,7 @@ export default defineConfig({
   root: HERE,
   base: './',
   plugins: [models()],
+  define: { __ORT_DIR__: JSON.stringify(ORT_DIR) },
   // the builds of onnxruntime-web that import their wasm glue from env.wasm.wasmPaths (WebGPU and
   // wasm; src/runtime/web.ts imports one of them)
   resolve: {

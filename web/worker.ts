@@ -64,7 +64,8 @@ async function init(base: string, ortBase: string, ortFiles: string[], wantThrea
   // a new default model (models/DEFAULT changed) replaces the old one in the cache; ONNX Runtime's
   // files that this browser does not load go too (e.g. the JSEP build, cached before)
   await store.prune(base, [root, ...(classifier && c ? [`${base}${c.dir}/`] : [])]);
-  if (ort.length) await store.prune(ortBase, ort);
+  // ortBase is …/ort/<version>/: files of other versions (an upgrade) go as well
+  if (ort.length) await store.prune(/\/ort\/[^/]+\/$/.test(ortBase) ? ortBase.replace(/[^/]+\/$/, '') : ortBase, ort);
   post({ type: 'ready', job: 0, modelId: codec.modelId, backend: runtime.name, threads, isolated: self.crossOriginIsolated, ...(classifier ? { classifier: classifier.id } : {}), firstLoadBytes: store.downloaded, loadMs, startMs: performance.now() - t0 });
 }
 
