@@ -9,7 +9,7 @@
 // Screenshots go to test-artifacts/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,13 @@ async function slide(q: number): Promise<void> {
     el.dispatchEvent(new Event('input', { bubbles: true }));
     el.dispatchEvent(new Event('change', { bubbles: true }));
   }, q);
+}
+
+/** The page at the site with its model ready. In a full run the first test has opened it; a test
+ *  run alone (--test-name-pattern) opens it itself instead of failing on an empty page. */
+async function opened(): Promise<void> {
+  if (!page.url().startsWith(site.base)) await page.goto(site.base);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 150_000 });
 }
 
 before(async () => {
@@ -201,7 +208,8 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
 });
 
 test('controls, stale state, Explain and Cancel', { timeout: 240_000 }, async () => {
-  const photo = join(dir, 'photo.png');
+  await opened();
+  const photo = await png('photo.png', 256, 192, 77); // the first test's photo
   await page.setInputFiles('#file', photo);
   await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
 
@@ -350,6 +358,7 @@ test('controls, stale state, Explain and Cancel', { timeout: 240_000 }, async ()
 test('a 2048-px photo: one continuous progress bar from pick to result; a new file cancels the job', { timeout: 480_000 }, async (t) => {
   const large = largePhoto();
   if (!large || !existsSync(large)) return t.skip('no ../shared/data/large');
+  await opened();
   copyFileSync(large, join(dir, 'large-a.png'));
   copyFileSync(large, join(dir, 'large-b.png'));
   await recordProgress(page);
@@ -422,7 +431,8 @@ test('a 2048-px photo: one continuous progress bar from pick to result; a new fi
   await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
 });
 
-test('the split comparison: drag on the picture, zoom keeps the split in view, loupe; phone width', { timeout: 120_000 }, async () => {
+test('the split comparison: drag on the picture, zoom keeps the split in view, loupe; phone width', { timeout: 240_000 }, async () => {
+  await opened();
   if (!(await dataset('compared'))) {
     await page.setInputFiles('#file', await png('split.png', 256, 192, 23));
     await page.waitForSelector('body[data-compared="1"]', { timeout: 120_000 });
@@ -480,6 +490,7 @@ test('the split comparison: drag on the picture, zoom keeps the split in view, l
 });
 
 test('transparency, metadata, tile progress and Cancel of a decode', { timeout: 180_000 }, async () => {
+  await opened();
   // an RGBA cut-out: the alpha comes back exactly, the colour through the codec
   const w = 160;
   const h = 120;
@@ -527,7 +538,15 @@ test('transparency, metadata, tile progress and Cancel of a decode', { timeout: 
   await shot('web-tiles-fit.png');
 });
 
-test('web developers: the embed snippet decodes a .hic in place of its <img>, and keeps the <img> when it cannot', { timeout: 120_000 }, async () => {
+test('the built site ships no sources: no .ts file, no build config', () => {
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  const files = walk(SITE).map((f) => f.slice(SITE.length + 1));
+  assert.ok(files.includes('embed.js') && files.includes('index.html'));
+  assert.deepEqual(files.filter((f) => f.endsWith('.ts') || /vite\.config/.test(f)), []);
+});
+
+test('web developers: the embed snippet decodes a .hic in place of its <img>, and keeps the <img> when it cannot', { timeout: 240_000 }, async () => {
+  await opened();
   const codec = await node();
   const img = syntheticImage(200, 150, 31);
   const { bytes } = await codec.encode(img, { quality: 60 });

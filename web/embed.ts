@@ -36,7 +36,10 @@ function decoder(): NonNullable<typeof codec> {
   };
   worker.onerror = (e) => readyFail(new Error(e.message));
   const send = (m: Request, t: Transferable[] = []) => worker.postMessage(m, t);
-  send({ type: 'init', job: 0, base: new URL('./models/', import.meta.url).href, ortBase: new URL(`./${__ORT_DIR__}`, import.meta.url).href, ortFiles: [], threads: Math.min(4, navigator.hardwareConcurrency || 1) });
+  // not `new URL(…, import.meta.url)` written out: Vite rewrites that form at build time (a template
+  // literal became a glob over web/, which shipped its sources as assets)
+  const here = import.meta.url;
+  send({ type: 'init', job: 0, base: new URL('./models/', here).href, ortBase: new URL(`./${__ORT_DIR__}`, here).href, ortFiles: [], threads: Math.min(4, navigator.hardwareConcurrency || 1) });
   codec = { worker, ready, waiting, next: 1, chain: ready };
   return codec;
 }
