@@ -77,30 +77,43 @@ class _Wrap(torch.nn.Module):
         return self.fn(*a)
 
 
-def _store_fp16(model_path: Path, min_elements: int = 256) -> None:
-    """Store large float32 initializers as float16 with a Cast back to float32 in the graph.
-    ORT folds the casts when the session is created; the package halves in size."""
+def _rewrite_initializers(model_path: Path, store) -> None:
+    """Replaces initializers of an ONNX file: `store(init)` returns None to keep one, or (the
+    initializers that replace it, the nodes that rebuild it from them), which go first in the graph."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
     m = onnx.load(str(model_path))
     g = m.graph
-    new_inits, casts = [], []
+    new_inits, nodes = [], []
     for init in g.initializer:
-        # an int8 weight's per-channel scale stays float32 (round_weights_int8 computes with it)
-        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements and not init.name.endswith("__scale"):
-            arr = numpy_helper.to_array(init).astype(np.float16)
-            new_inits.append(numpy_helper.from_array(arr, init.name + "__fp16"))
-            casts.append(helper.make_node("Cast", [init.name + "__fp16"], [init.name], to=TensorProto.FLOAT))
-        else:
+        r = store(init)
+        if r is None:
             new_inits.append(init)
+        else:
+            new_inits.extend(r[0])
+            nodes.extend(r[1])
     del g.initializer[:]
     g.initializer.extend(new_inits)
-    nodes = list(g.node)
+    old = list(g.node)
     del g.node[:]
-    g.node.extend(casts + nodes)
+    g.node.extend(nodes + old)
     onnx.checker.check_model(m)
     onnx.save(m, str(model_path))
+
+
+def _store_fp16(model_path: Path, min_elements: int = 256) -> None:
+    """Store large float32 initializers as float16 with a Cast back to float32 in the graph.
+    ORT folds the casts when the session is created; the package halves in size."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def store(init):
+        # an int8 weight's per-channel scale stays float32 (round_weights_int8 computes with it)
+        if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements or init.name.endswith("__scale"):
+            return None
+        arr = numpy_helper.to_array(init).astype(np.float16)
+        return [numpy_helper.from_array(arr, init.name + "__fp16")], [helper.make_node("Cast", [init.name + "__fp16"], [init.name], to=TensorProto.FLOAT)]
+
+    _rewrite_initializers(model_path, store)
 
 
 # Encoder-side networks (g_a, h_a) may store their convolution weights as int8, one scale per output
@@ -134,28 +147,17 @@ def _store_int8(model_path: Path, names: set[str]) -> None:
     fp16) as `name__int8` (int8) and `name__scale` (float32, one per output channel) with Cast and
     Mul back to float32 in the graph (folded by ORT when the session is created). Run before
     _store_fp16, which takes the rest."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    m = onnx.load(str(model_path))
-    g = m.graph
-    new_inits, nodes = [], []
-    for init in g.initializer:
-        if init.name in names and init.data_type == TensorProto.FLOAT and len(init.dims) == 4 and int(np.prod(init.dims)) >= INT8_MIN_ELEMENTS:
-            q, scale = _int8_grid(torch.from_numpy(numpy_helper.to_array(init).copy()))
-            new_inits.append(numpy_helper.from_array(q.numpy().astype(np.int8), init.name + "__int8"))
-            new_inits.append(numpy_helper.from_array(scale.numpy().astype(np.float32), init.name + "__scale"))
-            nodes.append(helper.make_node("Cast", [init.name + "__int8"], [init.name + "__int8f"], to=TensorProto.FLOAT))
-            nodes.append(helper.make_node("Mul", [init.name + "__int8f", init.name + "__scale"], [init.name]))
-        else:
-            new_inits.append(init)
-    del g.initializer[:]
-    g.initializer.extend(new_inits)
-    old = list(g.node)
-    del g.node[:]
-    g.node.extend(nodes + old)
-    onnx.checker.check_model(m)
-    onnx.save(m, str(model_path))
+    def store(init):
+        if init.name not in names or init.data_type != TensorProto.FLOAT or len(init.dims) != 4 or int(np.prod(init.dims)) < INT8_MIN_ELEMENTS:
+            return None
+        q, scale = _int8_grid(torch.from_numpy(numpy_helper.to_array(init).copy()))
+        n = init.name
+        return ([numpy_helper.from_array(q.numpy().astype(np.int8), n + "__int8"), numpy_helper.from_array(scale.numpy().astype(np.float32), n + "__scale")],
+                [helper.make_node("Cast", [n + "__int8"], [n + "__int8f"], to=TensorProto.FLOAT), helper.make_node("Mul", [n + "__int8f", n + "__scale"], [n])])
+
+    _rewrite_initializers(model_path, store)
 
 
 def int8_weight(inits: dict, name: str):
