@@ -177,11 +177,23 @@ def cmd_eval(args) -> int:
                counts={k: len(v[0]["images"]) for k, v in sets.items()}, ceiling_kodak=ceil)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
+    if args.model.suffix == ".pt" and not args.no_keep:
+        # the evaluated weights, beside their eval: a later, worse last.pt cannot take them away
+        # (release format: EMA weights as "model"; `train.py --init` and `export.py` read it)
+        keep_weights(args.model, args.out.with_suffix(".pt"))
     for name, rows in sets.items():
         print(f"{name}: " + "  ".join(f"q{r['quality']:g} {r['bpp']:.4f} bpp {r['psnr']:.2f} dB" for r in rows))
     print(f"ceiling on Kodak (no quantization): {ceil}")
     print(f"wrote {args.out} ({out['seconds']} s)")
     return 0
+
+
+def keep_weights(src: Path, dst: Path) -> None:
+    ck = torch.load(src, map_location="cpu")
+    keep = {k: ck[k] for k in ("config", "step", "elapsed", "cpu_elapsed", "crops_seen", "history", "val_history") if k in ck}
+    rec = ck.get("record", {})
+    torch.save(dict(model=ck["ema"] if ck.get("ema") else ck["model"], record={**rec, "weights": "EMA" if ck.get("ema") else "last",
+                                                                           "kept_from": str(src)}, **keep), dst)
 
 
 def bd(ref_rows, rows) -> float | None:
@@ -269,6 +281,7 @@ def main(argv=None) -> int:
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--limit", type=int, default=0, help="only the first N images of each set (smoke runs)")
+    e.add_argument("--no-keep", action="store_true", help="do not keep the evaluated weights beside the eval (OUT with .pt)")
     c = sub.add_parser("ceiling", help="add the Kodak ceiling (g_s(g_a(x)), no quantization) to an eval JSON")
     c.add_argument("model", type=Path)
     c.add_argument("--out", type=Path, required=True, help="the eval JSON to update")

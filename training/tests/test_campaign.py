@@ -38,6 +38,12 @@ def test_eval_then_log_writes_rows_bd_rates_and_the_plot(tmp_path, monkeypatch):
     k = e["sets"]["kodak"]
     assert e["ceiling_kodak"]["images"] == 2 and e["ceiling_kodak"]["mean"] >= max(r["psnr"] for r in k) - 0.1
     assert k[-1]["bpp"] > k[0]["bpp"]
+    # the evaluated weights are kept beside the eval, loadable as a model again
+    kept = torch.load(ev.with_suffix(".pt"), map_location="cpu")
+    assert kept["step"] == 5 and kept["record"]["weights"] == "last"
+    back = HiCodec(ModelConfig(**kept["config"]))
+    back.load_state_dict(kept["model"])
+    assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), m.state_dict().values()))
     assert campaign.main(["log", str(ev), "--ref", str(ev), "--label", "smoke", "--note", "test"]) == 0
     log = json.loads(campaign.CAMPAIGN_JSON.read_text())
     row = log["rows"][0]
