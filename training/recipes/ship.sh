@@ -8,7 +8,10 @@
 #   bash training/recipes/ship.sh runs/ab6/v5/last.pt hic-base-v5.1 runs/ab6/start.pt
 #
 # PRIOR: the checkpoint or package the run was started from with --init (recorded in the manifest
-# as an earlier stage). HEADS_MIN: CPU-minutes for the preview heads (default 12); VIT_EPOCHS,
+# as an earlier stage). The encoder-side networks are stored as int8 (export.py --int8-encoder:
+# +0.17% BD-rate on v6, what makes v6 fit the 16 MB budget; INT8= to store them in fp16).
+# HEADS: the preview-head candidates (default 8:64,8:128,4:128,2:192; train_previews.py keeps per
+# scale the fewest channels within 1 dB); HEADS_MIN: their CPU-minutes (default 12); VIT_EPOCHS,
 # VIT_MERGE, VIT_SHIFT: the classifier's recipe (defaults 5, 1, 0: on v5's latents 16 epochs with
 # 2×2 token merge and ±1-token shifts gave 66.6% at q50 against 66.4%, so the cheap recipe stays).
 set -euo pipefail
@@ -16,11 +19,13 @@ cd "$(dirname "$0")/../.."
 CK=$1
 ID=$2
 PRIOR=(${3:+--prior "$3"})
-/usr/bin/python3 training/export.py "$CK" --id "$ID" --ema "${PRIOR[@]}" \
-  --command "training/recipes/base-v5.sh (campaign stretches, training/CAMPAIGN.md); training/recipes/ship.sh $*"
-/usr/bin/python3 training/train_previews.py "models/$ID" --cpu-limit "${HEADS_MIN:-12}" --threads 2 \
-  --heads 8:64,8:128,4:128,2:192 --val-limit 20 \
-  --command "/usr/bin/python3 training/train_previews.py models/$ID --cpu-limit ${HEADS_MIN:-12} --threads 2 --heads 8:64,8:128,4:128,2:192 --val-limit 20"
+HEADS=${HEADS:-8:64,8:128,4:128,2:192}
+INT8=${INT8-1}
+EMA=${EMA---ema}   # EMA= for weights kept by campaign.py eval (runs/campaign/evals/*.pt: already the EMA)
+/usr/bin/python3 training/export.py "$CK" --id "$ID" $EMA ${INT8:+--int8-encoder} "${PRIOR[@]}" \
+  --command "the campaign's recipe (training/CAMPAIGN.md, training/recipes/base-v*.sh); training/recipes/ship.sh $*"
+/usr/bin/python3 training/train_previews.py "models/$ID" --cpu-limit "${HEADS_MIN:-12}" --threads 2 --heads "$HEADS" --val-limit 20 \
+  --command "/usr/bin/python3 training/train_previews.py models/$ID --cpu-limit ${HEADS_MIN:-12} --threads 2 --heads $HEADS --val-limit 20"
 echo "$ID" > models/DEFAULT
 INPUTS=latent EPOCHS=${VIT_EPOCHS:-5} MERGE=${VIT_MERGE:-1} SHIFT=${VIT_SHIFT:-0} OUT=runs/vit-$ID \
   bash training/recipes/vit-flowers.sh
