@@ -39,7 +39,7 @@ from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import CropSampler, list_images, load_image  # noqa: E402
 from hicodec_train.macs import count_macs  # noqa: E402
 from hicodec_train.metrics import psnr as psnr255  # noqa: E402
-from hicodec_train.package import _export, load_package_model, sha256, verify_package  # noqa: E402
+from hicodec_train.package import _export, load_package_model, onnx_weights, sha256, verify_package  # noqa: E402
 from hicodec_train.preview import PreviewHead, box_downscale, partial_latent, slice_boundaries  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,16 +96,12 @@ def validate(model, heads: dict, files: list[Path], limit: int | None = None) ->
 
 def warm_start(head, package: Path, manifest: dict, hidden: int) -> bool:
     """Loads the package's shipped head of the same scale, channels and width into `head` (the
-    ONNX initializers carry the PyTorch names, fp16 ones with a `__fp16` suffix); False if none."""
-    import onnx
-    from onnx import numpy_helper
-
+    ONNX initializers carry the PyTorch names); False if none."""
     spec = next((e for e in manifest.get("previews", {}).get("heads", [])
                  if e["scale"] == head.scale and e["channels"] == head.channels and e.get("hidden", hidden) == hidden), None)
     if spec is None:
         return False
-    g = onnx.load(str(package / spec["file"])).graph
-    weights = {i.name.removesuffix("__fp16"): torch.from_numpy(numpy_helper.to_array(i).astype(np.float32)) for i in g.initializer}
+    weights = {k: torch.from_numpy(v) for k, v in onnx_weights(package / spec["file"]).items()}
     state = head.state_dict()
     if set(state) != set(weights) or any(state[k].shape != weights[k].shape for k in state):
         raise SystemExit(f"{spec['file']}: its weights do not match a {head.scale}:{head.channels} head")

@@ -160,10 +160,23 @@ def _store_int8(model_path: Path, names: set[str]) -> None:
     _rewrite_initializers(model_path, store)
 
 
-def int8_weight(inits: dict, name: str):
-    """The float32 weight of an initializer stored by _store_int8 (q·scale), or None."""
-    q = inits.get(name + "__int8")
-    return None if q is None else q.astype(np.float32) * inits[name + "__scale"].astype(np.float32)
+def onnx_weights(path: Path) -> dict[str, np.ndarray]:
+    """The float32 weights of an ONNX file under their PyTorch names, however they are stored:
+    `name__fp16` (_store_fp16), `name__int8` × `name__scale` (_store_int8), or as they are."""
+    import onnx
+    from onnx import numpy_helper
+
+    arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    out = {}
+    for iname, arr in arrays.items():
+        if iname.endswith("__scale"):
+            continue
+        if iname.endswith("__int8"):
+            name = iname.removesuffix("__int8")
+            out[name] = arr.astype(np.float32) * arrays[name + "__scale"].astype(np.float32)
+        else:
+            out[iname.removesuffix("__fp16")] = arr.astype(np.float32)
+    return out
 
 
 def round_weights_fp16(model: torch.nn.Module) -> None:
@@ -382,18 +395,11 @@ def load_package_model(root: Path):
         if ctx.get("refine"):
             sources.append((ctx["refine"], "ctx.lrp"))
     for file, mod in sources:
-        g = onnx.load(str(root / file)).graph
-        arrays = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-        for iname, arr in arrays.items():
-            if iname.endswith("__scale"):
-                continue
-            name = iname.removesuffix("__fp16").removesuffix("__int8")
-            if iname.endswith("__int8"):
-                arr = int8_weight(arrays, name)
+        for name, arr in onnx_weights(root / file).items():
             if name.startswith("fn."):
                 key = f"{mod}.{name[3:]}"
                 if key in state:
-                    state[key] = torch.from_numpy(arr.astype(np.float32).copy())
+                    state[key] = torch.from_numpy(arr.copy())
                     found.add(key)
     wanted = {k for k in state if k.split(".")[0] in MODULE_OF_ROLE.values()}
     wanted |= {k for k in state if k.startswith("ctx.mean.") or k.startswith("ctx.lrp.")}
