@@ -8,7 +8,7 @@
 import { inspectContainer } from '../bitstream/container.js';
 import type { Codec, Symbols } from '../codec/codec.js';
 import { CodecError } from '../core/errors.js';
-import { gainForQuality, type FileSource } from '../model/package.js';
+import { gainForQuality, ungain, type FileSource } from '../model/package.js';
 import type { InferenceSession, Runtime } from '../runtime/types.js';
 
 export const MAX_GRID = 32;
@@ -114,10 +114,7 @@ export function decodedLatent(codec: Codec, s: Symbols): { data: Float32Array; c
   const { channels, pad_multiple: pad, stride } = pkg.manifest.latent;
   const height = Math.ceil(s.height / pad) * (pad / stride);
   const width = s.yHatG.length / channels / height;
-  const plane = height * width;
-  const data = new Float32Array(s.yHatG.length);
-  for (let c = 0; c < channels; c++) for (let i = 0; i < plane; i++) data[c * plane + i] = s.yHatG[c * plane + i]! / gain[c]!;
-  return { data, channels, height, width };
+  return { data: ungain(s.yHatG, gain, channels), channels, height, width };
 }
 
 export class Classifier {
