@@ -39,7 +39,7 @@ from eval import eval_files  # noqa: E402
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import load_image  # noqa: E402
 from hicodec_train.metrics import bd_rate, psnr  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, portable_checkpoint  # noqa: E402
 from hicodec_train.package import round_weights_fp16  # noqa: E402
 from hicodec_train.plot import line_plot, psnr_at_bpp  # noqa: E402
 
@@ -189,11 +189,7 @@ def cmd_eval(args) -> int:
 
 
 def keep_weights(src: Path, dst: Path) -> None:
-    ck = torch.load(src, map_location="cpu")
-    keep = {k: ck[k] for k in ("config", "step", "elapsed", "cpu_elapsed", "crops_seen", "history", "val_history") if k in ck}
-    rec = ck.get("record", {})
-    torch.save(dict(model=ck["ema"] if ck.get("ema") else ck["model"], record={**rec, "weights": "EMA" if ck.get("ema") else "last",
-                                                                           "kept_from": str(src)}, **keep), dst)
+    torch.save(portable_checkpoint(torch.load(src, map_location="cpu"), kept_from=str(src)), dst)
 
 
 def bd(ref_rows, rows) -> float | None:

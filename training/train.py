@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, channel_order_by_rate, init_new_slice_index, load_adapted, rd_loss  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, channel_order_by_rate, init_new_slice_index, load_adapted, portable_checkpoint, rd_loss  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -362,15 +362,16 @@ def main(argv=None) -> int:
                     hardware=hardware(), torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
                     ema=args.ema, crops_seen=crops_seen)
 
-    def save() -> None:
-        if rank != 0:
-            return
-        state = dict(
+    def checkpoint() -> dict:
+        return dict(
             model=model.state_dict(), config=cfg.to_dict(), optimizer=opt.state_dict(), aux_optimizer=aux_opt.state_dict(),
             step=step, elapsed=elapsed, cpu_elapsed=cpu_elapsed, rng=rng_state(sampler), history=history, val_history=val_history,
             crops_seen=crops_seen, ema=ema.state if ema else None, record=record(), loss_scale=loss_scale.cpu(),
         )
-        save_atomic(state, ckpt_path)
+
+    def save() -> None:
+        if rank == 0:
+            save_atomic(checkpoint(), ckpt_path)
 
     def run_validation() -> None:
         if val_crops is None or rank != 0:
@@ -486,12 +487,8 @@ def main(argv=None) -> int:
     run_validation()
     save()
     if args.release is not None and rank == 0:
-        release = dict(model=ema.state if ema else model.state_dict(), config=cfg.to_dict(), step=step, elapsed=elapsed,
-                       cpu_elapsed=cpu_elapsed,
-                       history=history, val_history=val_history, crops_seen=crops_seen,
-                       record={**record(), "weights": "EMA" if ema else "last"})
         args.release.parent.mkdir(parents=True, exist_ok=True)
-        save_atomic({k: ({n: t.cpu() for n, t in v.items()} if k == "model" else v) for k, v in release.items()}, args.release)
+        save_atomic(portable_checkpoint(checkpoint()), args.release)
         say(f"# release checkpoint: {args.release}")
     say(f"# done ({stop_reason}): step {step}, {crops_seen} crops, {elapsed / 60:.1f} min of training "
         f"({(time.time() - t0) / 60:.1f} min this run)")

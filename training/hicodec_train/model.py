@@ -468,6 +468,16 @@ def init_new_slice_index(model: "HiCodec", x: torch.Tensor, m0: int) -> list[int
     return k.tolist()
 
 
+def portable_checkpoint(ck: dict, **record) -> dict:
+    """A full training checkpoint → the portable one (`train.py --release`, the weights
+    `campaign.py eval` keeps): the EMA weights (else the last) as `model`, on the CPU, without
+    optimizer or RNG state; `train.py --init` and `export.py` read it. `record` adds to its record."""
+    ema = ck.get("ema")
+    keep = {k: ck[k] for k in ("config", "step", "elapsed", "cpu_elapsed", "crops_seen", "history", "val_history") if k in ck}
+    return dict(model={n: t.cpu() for n, t in (ema or ck["model"]).items()},
+                record={**ck.get("record", {}), "weights": "EMA" if ema else "last", **record}, **keep)
+
+
 def load_adapted(model: "HiCodec", state: dict, old_cfg: ModelConfig, order=None) -> list[str]:
     """Loads weights trained with another configuration wherever shapes allow: log_gain is
     remapped to the new λ set; a hyperprior-only model becomes a channel-context one (channels
