@@ -8,7 +8,7 @@
 //   the nb−1 bits of u below its leading 1      chunks of ≤ 16 bypass bits, high chunk first
 // Preconditions: tables come from makeTable(); symbols are integers with |s| < 2^30.
 import { CodecError } from '../core/errors.js';
-import { PRECISION, type CdfTable } from './tables.js';
+import { LUT_SHIFT, PRECISION, type CdfTable } from './tables.js';
 
 const L = 1 << 23;
 const MASK = (1 << PRECISION) - 1;
@@ -106,10 +106,11 @@ export class RansDecoder {
 
   /** Decodes one value coded with `table`. */
   get(table: CdfTable): number {
-    const { cum, n } = table;
+    const { cum, n, lut } = table;
     const slot = this.x & MASK;
-    let lo = 0;
-    let hi = n + 1; // cum[lo] <= slot < cum[hi]
+    const b = slot >>> LUT_SHIFT;
+    let lo = lut[b]!;
+    let hi = lut[b + 1]! + 1; // cum[lo] <= slot < cum[hi]
     while (hi - lo > 1) {
       const mid = (lo + hi) >>> 1;
       if (cum[mid]! <= slot) lo = mid;

@@ -15,7 +15,14 @@ export interface CdfTable {
   readonly n: number;
   /** Cumulative frequencies, length n + 2: cum[0] = 0, cum[n + 1] = 65536. */
   readonly cum: Uint32Array;
+  /** Decoder's search start: lut[b] = the symbol (0..n, n: escape) whose interval holds slot
+   *  b·2^LUT_SHIFT; length 2^(PRECISION−LUT_SHIFT) + 1, the last entry n. The symbol of a slot in
+   *  bucket b lies in lut[b]..lut[b+1]. */
+  readonly lut: Uint16Array;
 }
+
+/** Slots per bucket of the decoder's lookup table, as a shift: 1,024 buckets of 64 slots. */
+export const LUT_SHIFT = 6;
 
 export function makeTable(offset: number, freqs: ArrayLike<number>): CdfTable {
   if (!Number.isInteger(offset)) throw new CodecError('E_CORRUPT', `table offset ${offset} is not an integer`);
@@ -29,7 +36,14 @@ export function makeTable(offset: number, freqs: ArrayLike<number>): CdfTable {
     cum[i + 1] = cum[i]! + f;
   }
   if (cum[freqs.length] !== TOTAL) throw new CodecError('E_CORRUPT', `table frequencies sum to ${cum[freqs.length]}, not ${TOTAL}`);
-  return Object.freeze({ offset, n: freqs.length - 1, cum });
+  const buckets = TOTAL >>> LUT_SHIFT;
+  const lut = new Uint16Array(buckets + 1);
+  for (let b = 0, s = 0; b < buckets; b++) {
+    while (cum[s + 1]! <= b << LUT_SHIFT) s++;
+    lut[b] = s;
+  }
+  lut[buckets] = freqs.length - 1;
+  return Object.freeze({ offset, n: freqs.length - 1, cum, lut });
 }
 
 /** Parses a `.tables` file. Every count and length is checked before anything is allocated. */
