@@ -144,3 +144,27 @@ test('a tampered model file is refused', async () => {
   };
   await assert.rejects(loadPackage(read), (e: unknown) => e instanceof CodecError && e.code === 'E_MODEL_INTEGRITY');
 });
+
+test('format 3 packages may leave lean slices without a mean graph and refine fewer channels; nothing else may', async () => {
+  const dir = await resolveModelDir();
+  const base = JSON.parse(await readFile(`${dir}/manifest.json`, 'utf8'));
+  if (!base.context) return assert.fail('the default model has a channel context');
+  const n = base.context.slices.length;
+  const last = base.context.starts[n - 1] as number;
+  const withManifest = (edit: (m: any) => void) => async (name: string) => {
+    if (name !== 'manifest.json') return new Uint8Array(await readFile(`${dir}/${name}`));
+    const m = structuredClone(base);
+    edit(m);
+    return new TextEncoder().encode(JSON.stringify(m));
+  };
+  const code = (c: string) => (e: unknown) => e instanceof CodecError && e.code === c;
+  const lean = (m: any) => { m.format_version = 3; m.context.mean[n - 1] = null; m.context.refine_channels = last; };
+  const pkg = await loadPackage(withManifest(lean));
+  assert.equal(pkg.context!.mean[n - 1], null);
+  assert.ok(pkg.context!.mean[n - 2] instanceof Uint8Array);
+  assert.equal(pkg.context!.refineChannels, last);
+  assert.equal((await loadPackage(withManifest(() => {}))).context!.refineChannels, base.latent.channels);
+  await assert.rejects(loadPackage(withManifest((m) => { m.context.mean[n - 1] = null; })), code('E_MODEL_INTEGRITY'));
+  await assert.rejects(loadPackage(withManifest((m) => { lean(m); m.context.refine_channels = last + 1; })), code('E_MODEL_INTEGRITY'));
+  await assert.rejects(loadPackage(withManifest((m) => { m.format_version = 4; })), code('E_UNSUPPORTED_VERSION'));
+});

@@ -114,7 +114,7 @@ def context_chain(model: HiCodec, root: Path, names: dict, z_hat: torch.Tensor, 
     for i, (s, c) in enumerate(zip(ctx.starts, ctx.slices)):
         feeds = {"h": h} | ({"q_prev": np.ascontiguousarray(q[:, :s])} if i else {})
         ks.append(ort.run(root / names["scale"][i], feeds)["index"])
-        if i:
+        if ctx.has_mean(i):
             prev = np.concatenate(yhat_prev, 1)
             mu = ort.run(root / names["mean"][i], {"mu_h": mu_h, "yhat_prev": prev})["mu"]
             with torch.no_grad():
@@ -125,9 +125,10 @@ def context_chain(model: HiCodec, root: Path, names: dict, z_hat: torch.Tensor, 
         yhat_prev.append(q[:, s : s + c].astype(np.float32) + mu)
     report["context_mean"] = worst
     if names.get("refine"):
-        yg = np.concatenate(yhat_prev, 1)
-        out = ort.run(root / names["refine"], {"mu_h": mu_h, "yhat_g": yg})["yhat_g_out"]
-        report["context_refine"] = float(np.abs(out - e["yhat_g"].numpy()).max())
+        r = ctx.refine_channels
+        yg = np.ascontiguousarray(np.concatenate(yhat_prev, 1)[:, :r])
+        out = ort.run(root / names["refine"], {"mu_h": np.ascontiguousarray(mu_h[:, :r]), "yhat_g": yg})["yhat_g_out"]
+        report["context_refine"] = float(np.abs(out - e["yhat_g"][:, :r].numpy()).max())
     return np.concatenate(ks, 1)
 
 
@@ -202,7 +203,8 @@ def main(argv=None) -> int:
         tables = model.tables
         manifest = {
             "id": args.id,
-            "format_version": FORMAT_VERSION if model.ctx is None else 2,
+            # 2: channel context; 3: with lean slices (no mean graph, refine_channels)
+            "format_version": FORMAT_VERSION if model.ctx is None else 3 if cfg.lean_slices else 2,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "networks": {
                 role: {"file": f, **spec}
@@ -217,11 +219,13 @@ def main(argv=None) -> int:
             **({"context": {
                 "slices": list(cfg.slices), "starts": list(model.ctx.starts), "hidden_channels": cfg.hs_hidden,
                 "scale": files["context"]["scale"], "mean": files["context"]["mean"], "refine": files["context"]["refine"],
+                **({"refine_channels": model.ctx.refine_channels} if cfg.lean_slices else {}),
                 "rules": ("slices are coded in order. h = hyper_scale(ẑ) (uint8 [1,hidden,h,w]); slice i: "
-                          "k_i = scale_s{i}(h, q_<i) (integer-only; q_prev int32 [1,starts_i,h,w]); "
-                          "μ_i = mean_s{i}(μ_h, ŷ_g,<i) for i > 0, μ_0 = μ_h[slice 0] (μ_h = hyper_mean(ẑ)); "
-                          "q_i = round(y_g,i − μ_i); ŷ_g,i = q_i + μ_i; after the last slice ŷ_g = refine(μ_h, ŷ_g) "
-                          "when present; ŷ = ŷ_g / gain"),
+                          "k_i = scale_s{i}(h, q_<i) (integer-only; q_prev int32 [1,starts_i,h,w]; slice 0: h only); "
+                          "μ_i = mean_s{i}(μ_h, ŷ_g,<i) where mean[i] is a file, else μ_i = μ_h[slice i] "
+                          "(μ_h = hyper_mean(ẑ)); q_i = round(y_g,i − μ_i); "
+                          "ŷ_g,i = q_i + μ_i; after the last slice the first refine_channels (default M) channels of "
+                          "ŷ_g = refine(μ_h, ŷ_g) of those channels, when present; ŷ = ŷ_g / gain"),
             }} if model.ctx is not None else {}),
             "latent": {"channels": cfg.M, "stride": 16, "hyper_channels": cfg.Nz, "hyper_stride": 64, "pad_multiple": 64,
                        "pad_mode": "edge-replicate (right, bottom)", "window": cfg.window,

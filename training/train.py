@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, channel_order_by_rate, init_new_slice_index, load_adapted, portable_checkpoint, rd_loss  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, channel_order_by_rate, init_new_slice_index, load_adapted, portable_checkpoint, rd_loss  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -249,6 +249,12 @@ def main(argv=None) -> int:
             init_state, init_cfg = c["model"], ModelConfig(**c["config"])
     if ckpt is not None:
         cfg = ModelConfig(**ckpt["config"])
+        if overrides.get("lean_slices", cfg.lean_slices) != cfg.lean_slices:
+            # the one change a resume takes (other --config keys are the checkpoint's own): the
+            # parameters keep their identity, so the optimizer state is carried over
+            ckpt = adapt_checkpoint(ckpt, ModelConfig(**{**cfg.to_dict(), "lean_slices": overrides["lean_slices"]}))
+            cfg = ModelConfig(**ckpt["config"])
+            say(f"# resumed with lean_slices {cfg.lean_slices} (weights, EMA and Adam moments adapted)")
     elif init_state is not None:
         # --config on top of the initial model's configuration (e.g. a wider λ set, new parts)
         base = init_cfg.to_dict()

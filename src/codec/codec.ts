@@ -488,7 +488,7 @@ export class Codec {
         pastePlanar(all.k, L.wy, L.hy, t.latent, s.k, t.latent, m);
       }
     }, opts, 'parsing');
-    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, m, L, opts);
+    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, this.model.context!.refineChannels, L, opts);
     return { c, L, yHatG, zHat, all };
   }
 

@@ -45,7 +45,8 @@ export interface TileEngine {
    *  (the end of a context slice) it stops reading there: the first slices only, ŷ_g without the
    *  refinement (a reduced-size decode, scale.ts). */
   decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number): Promise<TileSymbols>;
-  /** The refinement (LRP) on a latent region: (μ_h, ŷ_g) [M, lh, lw] → refined ŷ_g. */
+  /** The refinement (LRP) on a latent region: (μ_h, ŷ_g) of the channels it covers (the model's
+   *  refineChannels, planar [R, lh, lw]) → those channels refined. */
   refine(muH: Float32Array, yHatG: Float32Array, lh: number, lw: number): Promise<Float32Array>;
   /** The preview head of 1/`scale` size on ŷ [channels, lh, lw] → RGB [3, 16·lh/scale, 16·lw/scale]. */
   preview(scale: number, yHat: Float32Array, channels: number, lh: number, lw: number): Promise<Float32Array>;
@@ -150,9 +151,10 @@ export class SessionEngine implements TileEngine {
     return x.data as Float32Array;
   }
 
+  /** The refinement of the first `refineChannels` channels: μ_h and ŷ_g of those, planar. */
   async refine(muH: Float32Array, yHatG: Float32Array, lh: number, lw: number): Promise<Float32Array> {
-    const m = this.model.manifest.latent.channels;
-    return (await this.run('refine', { mu_h: f32([1, m, lh, lw], muH), yhat_g: f32([1, m, lh, lw], yHatG) })).data as Float32Array;
+    const r = this.model.context!.refineChannels;
+    return (await this.run('refine', { mu_h: f32([1, r, lh, lw], muH), yhat_g: f32([1, r, lh, lw], yHatG) })).data as Float32Array;
   }
 
   async preview(scale: number, yHat: Float32Array, channels: number, lh: number, lw: number): Promise<Float32Array> {

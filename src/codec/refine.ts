@@ -10,14 +10,18 @@ import type { WorkOptions } from './codec.js';
 /** Latent positions around a tile: the LRP network's two 3×3 convolutions see ±2. */
 export const REFINE_HALO = 2;
 
-/** Refined ŷ_g on the global grid [m, hy, wy] from the unrefined one and μ_h. */
-export async function refineTiles(engines: readonly TileEngine[], yHatG: Float32Array, muH: Float32Array, m: number, L: Layout, opts: WorkOptions): Promise<Float32Array> {
-  const out = new Float32Array(yHatG.length);
+/** Refined ŷ_g on the global grid [m, hy, wy] from the unrefined one and μ_h: the first `r`
+ *  channels (the model's refineChannels) refined, the rest (lean slices) as they are. */
+export async function refineTiles(engines: readonly TileEngine[], yHatG: Float32Array, muH: Float32Array, r: number, L: Layout, opts: WorkOptions): Promise<Float32Array> {
+  const n = r * L.wy * L.hy;
+  const out = n === yHatG.length ? new Float32Array(n) : yHatG.slice();
+  const mu = muH.subarray(0, n);
+  const y = yHatG.subarray(0, n);
   await schedule(engines, L.tiles.length, async (e, i) => {
     const t = L.tiles[i]!;
     const reg = grow(t.latent, REFINE_HALO, L.wy, L.hy);
-    const r = await e.refine(cropPlanar(muH, m, L.wy, L.hy, reg), cropPlanar(yHatG, m, L.wy, L.hy, reg), rectHeight(reg), rectWidth(reg));
-    pastePlanar(out, L.wy, L.hy, t.latent, r, reg, m);
+    const res = await e.refine(cropPlanar(mu, r, L.wy, L.hy, reg), cropPlanar(y, r, L.wy, L.hy, reg), rectHeight(reg), rectWidth(reg));
+    pastePlanar(out, L.wy, L.hy, t.latent, res, reg, r);
   }, quiet(opts), 'parsing');
   return out;
 }

@@ -19,6 +19,8 @@ export interface Manifest {
   readonly context?: {
     slices: number[]; starts: number[]; hidden_channels: number;
     scale: string[]; mean: (string | null)[]; refine: string | null;
+    /** Format 3: the channels the refinement covers, from 0 (default: all). */
+    refine_channels?: number;
   };
   /** `lambdas`: the training λ of each anchor (loss λ·255²·MSE + bpp), used by the encoder's effort search. */
   readonly quality: { anchors: number[]; gains_file: string; gains_shape: [number, number]; lambdas?: number[] };
@@ -55,12 +57,14 @@ export interface ContextNetworks {
   readonly slices: readonly number[];
   readonly starts: readonly number[];
   readonly hidden: number;
-  /** Integer-only: (h, q_prev) → table index of the slice. */
+  /** Integer-only: (h, q_prev) → table index of the slice (h alone for the first slice). */
   readonly scale: readonly Uint8Array[];
-  /** Float: (μ_h, ŷ_g of the slices before) → μ of the slice; null for the first slice. */
+  /** Float: (μ_h, ŷ_g of the slices before) → μ of the slice; null: μ = μ_h of the slice (the first
+   *  slice, and the lean slices of format 3). */
   readonly mean: readonly (Uint8Array | null)[];
-  /** Float: (μ_h, ŷ_g) → refined ŷ_g after the last slice. */
+  /** Float: (μ_h, ŷ_g) of the first `refineChannels` channels → those refined, after the last slice. */
   readonly refine: Uint8Array | null;
+  readonly refineChannels: number;
 }
 
 export interface ModelPackage {
@@ -91,7 +95,7 @@ export async function loadPackage(read: FileSource): Promise<ModelPackage> {
   } catch (e) {
     throw new CodecError('E_MODEL_INTEGRITY', 'model manifest is missing or not JSON', { cause: e });
   }
-  if (manifest.format_version !== 1 && manifest.format_version !== 2) throw new CodecError('E_UNSUPPORTED_VERSION', `model format ${manifest.format_version}`);
+  if (![1, 2, 3].includes(manifest.format_version)) throw new CodecError('E_UNSUPPORTED_VERSION', `model format ${manifest.format_version}`);
   const files = new Map<string, Uint8Array>();
   await Promise.all(
     Object.entries(manifest.files).map(async ([name, meta]) => {
@@ -126,13 +130,18 @@ export async function loadPackage(read: FileSource): Promise<ModelPackage> {
   const c = manifest.context;
   if (c) {
     const m = manifest.latent.channels;
+    const v3 = manifest.format_version === 3;
+    const refineChannels = v3 && c.refine_channels !== undefined ? c.refine_channels : m;
+    const ends = Array.isArray(c.slices) ? c.slices.map((n, i) => c.slices.slice(0, i + 1).reduce((a, b) => a + b, 0)) : [];
     const ok = Array.isArray(c.slices) && c.slices.length > 0 && c.slices.length === c.scale.length && c.slices.length === c.mean.length &&
       c.slices.every((n, i) => Number.isInteger(n) && n > 0 && c.starts[i] === c.slices.slice(0, i).reduce((a, b) => a + b, 0)) &&
-      c.slices.reduce((a, b) => a + b, 0) === m && c.mean[0] === null && c.mean.slice(1).every((f) => typeof f === 'string');
+      c.slices.reduce((a, b) => a + b, 0) === m && c.mean[0] === null &&
+      // format 2: every slice after the first has a mean graph; format 3 may leave lean slices without one
+      c.mean.slice(1).every((f) => typeof f === 'string' || (v3 && f === null)) && ends.includes(refineChannels);
     if (!ok) throw new CodecError('E_MODEL_INTEGRITY', 'the manifest\'s context section is inconsistent');
     context = {
-      slices: c.slices, starts: c.starts, hidden: c.hidden_channels,
-      scale: c.scale.map(get), mean: c.mean.map((f) => (f ? get(f) : null)), refine: c.refine ? get(c.refine) : null,
+      slices: c.slices, starts: c.starts, hidden: c.hidden_channels, scale: c.scale.map(get),
+      mean: c.mean.map((f) => (f ? get(f) : null)), refine: c.refine ? get(c.refine) : null, refineChannels,
     };
   }
   const previews = (manifest.previews?.heads ?? []).map((h) => {

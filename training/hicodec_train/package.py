@@ -267,7 +267,9 @@ class SliceMean(torch.nn.Module):
 
 
 class Refine(torch.nn.Module):
-    """Latent residual prediction after the last slice: ŷ_g + ½·tanh(lrp([μ_h, ŷ_g]))."""
+    """Latent residual prediction after the last slice: ŷ_g + ½·tanh(lrp([μ_h, ŷ_g])), over the
+    first `refine_channels` channels (the manifest's context.refine_channels: inputs and output
+    have that many; the lean slices after them are not refined)."""
 
     def __init__(self, ctx):
         super().__init__()
@@ -279,9 +281,10 @@ class Refine(torch.nn.Module):
 
 def context_files(cfg) -> dict:
     """File names of the channel-context graphs: per slice an integer scale graph, per slice
-    after the first a float mean graph, and the LRP graph."""
+    after the first a float mean graph (lean slices: none, μ = μ_h), and the LRP graph."""
     n = len(cfg.slices)
-    return {"scale": [f"scale_s{i}.onnx" for i in range(n)], "mean": [None] + [f"mean_s{i}.onnx" for i in range(1, n)],
+    meaned = n - cfg.lean_slices
+    return {"scale": [f"scale_s{i}.onnx" for i in range(n)], "mean": [f"mean_s{i}.onnx" if 0 < i < meaned else None for i in range(n)],
             "refine": "refine.onnx" if cfg.lrp else None}
 
 
@@ -341,11 +344,12 @@ def export_onnx(model, out: Path, trace_hw=(64, 64), int8_encoder: bool = False)
         c_par = intnet.layer_params(ctx.scale_ctx[i - 1]) if i else None
         g = intnet.build_slice_onnx(c_par, intnet.layer_params(ctx.index[i]), cfg.hs_hidden, ctx.starts[i], OPSET)
         onnx.save(g, str(out / names["scale"][i]))
-        if i:
+        if ctx.has_mean(i):
             _export(SliceMean(ctx, i), (y, y[:, : ctx.starts[i]]), out / names["mean"][i], ["mu_h", "yhat_prev"], ["mu"],
                     {"mu_h": hw, "yhat_prev": hw, "mu": hw})
     if ctx.lrp is not None:
-        _export(Refine(ctx), (y, y), out / names["refine"], ["mu_h", "yhat_g"], ["yhat_g_out"],
+        yr = y[:, : ctx.refine_channels]
+        _export(Refine(ctx), (yr, yr), out / names["refine"], ["mu_h", "yhat_g"], ["yhat_g_out"],
                 {"mu_h": hw, "yhat_g": hw, "yhat_g_out": hw})
     files["context"] = names
     return files

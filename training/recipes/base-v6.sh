@@ -10,6 +10,9 @@
 #   bash training/recipes/base-v6.sh ab        # the A/B at equal CPU-minutes from the same campaign
 #                                              # checkpoint (runs/ab6/start.pt): v5 continued (runs/ab6/v5)
 #                                              # against v6 extended (runs/ab6/v6); 1 thread each, side by side
+#   bash training/recipes/base-v6.sh ab-lr     # lr A/B from the campaign checkpoint: lr 3e-4 continued (runs/ablr/lr3e-4)
+#                                              # against 1e-4 (runs/ablr/lr1e-4); 1 thread each, side by side, to
+#                                              # AB_MIN CPU-minutes on the checkpoint's counter (default 205)
 #   bash training/recipes/base-v6.sh campaign  # the campaign on v6: resumes runs/campaign/last.pt when it is a
 #                                              # v6 checkpoint, else the A/B's v6 arm, else extends the shipped
 #                                              # hic-base-v5; 2 threads, batch 8; WALL minutes (default 60)
@@ -26,6 +29,16 @@ case "${1:-campaign}" in
     /usr/bin/python3 training/train.py --out runs/ab6/v5 --resume auto --init "$START" "${COMMON[@]}" "${AB[@]}" > runs/ab6/v5.out 2>&1 &
     /usr/bin/python3 training/train.py --out runs/ab6/v6 --resume auto --init "$START" --config "$CFG" \
       "${COMMON[@]}" "${AB[@]}" > runs/ab6/v6.out 2>&1 &
+    wait
+    ;;
+  ab-lr)
+    mkdir -p runs/ablr
+    for LR in 3e-4 1e-4; do
+      D=runs/ablr/lr$LR
+      R=(--resume auto); [ -f $D/last.pt ] || R=(--resume runs/campaign/last.pt)
+      /usr/bin/python3 training/train.py --out $D "${R[@]}" "${COMMON[@]}" --lr $LR --threads 1 --cpu-limit "${AB_MIN:-205}" \
+        > runs/ablr/lr$LR.out 2>&1 &
+    done
     wait
     ;;
   campaign)
