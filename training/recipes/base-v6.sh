@@ -21,14 +21,15 @@ cd "$(dirname "$0")/../.."
 CFG=training/recipes/base-v6.json
 DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
 COMMON=(--pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10
-        --log-every 25 --ckpt-minutes 5 --batch 8 --lr 3e-4 --lr-drop 1.0)
+        --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0)
+LR=${LR:-1e-4}  # the campaign's lr since the lr A/B of 2026-12-01 (3e-4 before; the ab-lr mode sets its own)
 case "${1:-campaign}" in
   ab)
     START=${START:-runs/ab6/start.pt}
     AB=(--threads 1 --cpu-limit "${AB_MIN:-45}")
-    /usr/bin/python3 training/train.py --out runs/ab6/v5 --resume auto --init "$START" "${COMMON[@]}" "${AB[@]}" > runs/ab6/v5.out 2>&1 &
+    /usr/bin/python3 training/train.py --out runs/ab6/v5 --resume auto --init "$START" "${COMMON[@]}" --lr 3e-4 "${AB[@]}" > runs/ab6/v5.out 2>&1 &
     /usr/bin/python3 training/train.py --out runs/ab6/v6 --resume auto --init "$START" --config "$CFG" \
-      "${COMMON[@]}" "${AB[@]}" > runs/ab6/v6.out 2>&1 &
+      "${COMMON[@]}" --lr 3e-4 "${AB[@]}" > runs/ab6/v6.out 2>&1 &
     wait
     ;;
   ab-lr)
@@ -42,15 +43,20 @@ case "${1:-campaign}" in
     wait
     ;;
   campaign)
-    START=()
+    # lean (v6-lean.json: the new slice without mean net, outside the LRP); a resume of a checkpoint
+    # that is not lean yet converts it, keeping its optimizer state
+    LEAN=(--config training/recipes/v6-lean.json)
+    DEF=models/$(cat models/DEFAULT)
     if [ -f runs/campaign/last.pt ] && /usr/bin/python3 -c "import sys, torch; sys.exit(torch.load('runs/campaign/last.pt', map_location='cpu')['config']['M'] != 384)"; then
-      START=(--resume auto)
+      START=(--resume auto "${LEAN[@]}")
+    elif grep -q '"channels": 384' "$DEF/manifest.json"; then
+      START=(--init "$DEF"); echo "# no v6 checkpoint: the shipped $DEF (weights; fresh optimizer)" >&2
     elif [ -f runs/ab6/v6/last.pt ]; then
-      START=(--resume runs/ab6/v6/last.pt); echo "# the campaign continues the A/B's v6 arm" >&2
+      START=(--resume runs/ab6/v6/last.pt "${LEAN[@]}"); echo "# the campaign continues the A/B's v6 arm" >&2
     else
       START=(--init models/hic-base-v5 --config "$CFG"); echo "# no v6 checkpoint: extending the shipped hic-base-v5 (weights; fresh optimizer)" >&2
     fi
-    /usr/bin/python3 training/train.py --out runs/campaign "${START[@]}" "${COMMON[@]}" --threads 2 --wall-limit "${WALL:-60}"
+    /usr/bin/python3 training/train.py --out runs/campaign "${START[@]}" "${COMMON[@]}" --lr "$LR" --threads 2 --wall-limit "${WALL:-60}"
     ;;
   *) echo "usage: base-v6.sh ab|campaign" >&2; exit 2 ;;
 esac
