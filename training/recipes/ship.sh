@@ -8,7 +8,7 @@
 #   bash training/recipes/ship.sh runs/ab6/v5/last.pt hic-base-v5.1 runs/ab6/start.pt
 #
 # PRIOR: the checkpoint or package the run was started from with --init (recorded in the manifest
-# as an earlier stage). The encoder-side networks are stored as int8 (export.py --int8-encoder:
+# as an earlier stage; several, oldest first, separated by commas). The encoder-side networks are stored as int8 (export.py --int8-encoder:
 # +0.17% BD-rate on v6, what makes v6 fit the 16 MB budget; INT8= to store them in fp16).
 # HEADS: the preview-head candidates (default 8:64,8:128,4:128,2:192; train_previews.py keeps per
 # scale the fewest channels within 1 dB); HEADS_MIN: their CPU-minutes (default 12); VIT_EPOCHS,
@@ -18,11 +18,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CK=$1
 ID=$2
-PRIOR=(${3:+--prior "$3"})
+PRIOR=(); for P in ${3//,/ }; do PRIOR+=(--prior "$P"); done
 HEADS=${HEADS:-8:64,8:128,4:128,2:192}
 INT8=${INT8-1}
+EXTEND=${EXTEND-0.00025}  # quality 0: λ extrapolated below the trained points (range under 0.1 bpp; EXTEND= for none)
 EMA=${EMA---ema}   # EMA= for weights kept by campaign.py eval (runs/campaign/evals/*.pt: already the EMA)
-/usr/bin/python3 training/export.py "$CK" --id "$ID" $EMA ${INT8:+--int8-encoder} "${PRIOR[@]}" \
+/usr/bin/python3 training/export.py "$CK" --id "$ID" $EMA ${INT8:+--int8-encoder} ${EXTEND:+--extend-lambdas "$EXTEND"} "${PRIOR[@]}" \
   --command "the campaign's recipe (training/CAMPAIGN.md, training/recipes/base-v*.sh); training/recipes/ship.sh $*"
 /usr/bin/python3 training/train_previews.py "models/$ID" --cpu-limit "${HEADS_MIN:-12}" --threads 2 --heads "$HEADS" --val-limit 20 \
   --command "/usr/bin/python3 training/train_previews.py models/$ID --cpu-limit ${HEADS_MIN:-12} --threads 2 --heads $HEADS --val-limit 20"
