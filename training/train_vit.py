@@ -80,7 +80,7 @@ def train(args) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     tr, val = load(args.data, "train"), load(args.data, "val")
-    cfg = VitConfig(in_channels=192 if args.input == "latent" else 768, dim=args.dim, depth=args.depth, heads=args.heads, merge=args.merge)
+    cfg = VitConfig(in_channels=tr["latent"].shape[2] if args.input == "latent" else 768, dim=args.dim, depth=args.depth, heads=args.heads, merge=args.merge)
     model = TokenViT(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     n = tr["labels"].shape[0]
@@ -132,7 +132,8 @@ def export(args) -> int:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    x = torch.randn(1, 192, 16, 16)
+    ch = ck["config"]["in_channels"]  # the codec's latent channels
+    x = torch.randn(1, ch, 16, 16)
     kw = dict(opset_version=17, input_names=["y_hat"], output_names=["logits", "cls_attention"],
               dynamic_axes={"y_hat": {2: "h", 3: "w"}, "cls_attention": {1: "n"}})
     if int(torch.__version__.split(".")[0]) >= 2:
@@ -141,7 +142,7 @@ def export(args) -> int:
     parity = {}
     if ort.available():
         for h, w in ((16, 16), (12, 20), (4, 4)):
-            xi = torch.randn(1, 192, h, w)
+            xi = torch.randn(1, ch, h, w)
             with torch.no_grad():
                 ref_l, ref_a = model(xi)
             got = ort.run(tmp / "classifier.onnx", {"y_hat": xi.numpy()})
@@ -162,7 +163,7 @@ def export(args) -> int:
     manifest = {
         "id": args.id, "kind": "classifier", "format_version": 1, "codec_model": meta["codec"], "classes": meta["classes"],
         "known": f"tf_flowers: {len(meta['classes'])} kinds of flower",
-        "input": {"name": "y_hat", "tensor": "float32 [1,192,h,w]: the decoded latent ŷ (ŷ_g / gain) of a .hic made by codec_model",
+        "input": {"name": "y_hat", "tensor": f"float32 [1,{ch},h,w]: the decoded latent ŷ (ŷ_g / gain) of a .hic made by codec_model",
                   "grid": 16, "merge": ck["config"].get("merge", 1),
                   "other_sizes": "any grid: the position embedding is resized bilinearly (trained on 16×16 = 256×256 images); "
                                  "with merge m, each m×m block of tokens is one ViT token and cls_attention is over the ⌊h/m⌋×⌊w/m⌋ blocks"},

@@ -1,5 +1,5 @@
 """A Vision Transformer that classifies a picture from the codec's latent tokens (one token per
-16×16 patch: the decoded latent ŷ, 192 values), and the two baselines of the same size and
+16×16 patch: the decoded latent ŷ, M values: 192 for v5, 384 for v6), and the two baselines of the same size and
 recipe on RGB 16×16 patches (of the decoded image, and of the original).
 
     tokens (B, N, C_in) → Linear → D, + class token, + position embedding (learned on a 16×16 grid,
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 @dataclass
 class VitConfig:
-    in_channels: int = 192  # 192 latent channels, or 16·16·3 = 768 for RGB patches
+    in_channels: int = 192  # the codec's latent channels (192 for v5, 384 for v6), or 16·16·3 = 768 for RGB patches
     dim: int = 128
     depth: int = 4
     heads: int = 4

@@ -18,6 +18,7 @@ const TRAIN_QUALITIES = [0, 50, 100];
 
 mkdirSync(out, { recursive: true });
 const codec = await createCodec({ threads: 2 });
+const CH = codec.modelPackage.manifest.latent.channels;
 const meta = { codec: codec.modelId, qualities: QUALITIES, splits: {} };
 for (const split of ['train', 'val']) {
   const classes = readdirSync(join(FLOWERS, split)).sort();
@@ -53,7 +54,7 @@ for (const split of ['train', 'val']) {
   for (const v of Object.values(fd)) closeSync(v);
   const labels = new BigInt64Array(files.map(([, l]) => BigInt(l)));
   writeFileSync(join(out, `${split}-labels.i64`), new Uint8Array(labels.buffer));
-  meta.splits[split] = { images: files.length, samples: files.length, qualities: quals, latent: [quals.length, files.length, 192, 16, 16], decoded: [quals.length, files.length, 3, 256, 256], original: [files.length, 3, 256, 256] };
+  meta.splits[split] = { images: files.length, samples: files.length, qualities: quals, latent: [quals.length, files.length, CH, 16, 16], decoded: [quals.length, files.length, 3, 256, 256], original: [files.length, 3, 256, 256] };
   meta.classes = classes;
 }
 writeFileSync(join(out, 'prep.json'), JSON.stringify(meta, null, 1) + '\n');
