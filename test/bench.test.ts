@@ -48,6 +48,15 @@ test('hic bench --quick', async () => {
     const png = await sharp(join(dir, 't.png')).metadata();
     assert.deepEqual([png.format, png.width, png.height], ['png', 1240, 460]);
     assert.ok((await stat(join(dir, 't.png'))).size > 10_000);
+    // --reuse of a run that reused rows itself: one mark, and the run that measured them is named
+    for (const [from, name] of [['t', 't2'], ['t2', 't3']]) {
+      const rr = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'bench', photos, '--quick', '--out', dir, '--name', name!,
+        '--codecs', 'hicodec', '--reuse', join(dir, `${from}.json`)], { encoding: 'utf8' });
+      assert.equal(rr.status, 0, rr.stderr);
+    }
+    const t3 = JSON.parse(await readFile(join(dir, 't3.json'), 'utf8'));
+    assert.equal(t3.codecs.find((c: { id: string }) => c.id === 'webp').label, 'WebP †');
+    assert.deepEqual([t3.reused.from, t3.rows.length], ['t.json', res.rows.length]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -36,7 +36,7 @@ export interface BenchCliOptions {
  *  the images are the same and that sharp (which carries libaom/libwebp/mozjpeg) and the JXL wasm
  *  are the versions this run would use. */
 async function reuseRows(res: BenchResult, file: string, mach: Record<string, unknown>): Promise<{ res: BenchResult; reused: { from: string; codecs: string[] } }> {
-  const old = JSON.parse(await readFile(file, 'utf8')) as BenchResult & { machine: { versions?: Record<string, string> } };
+  const old = JSON.parse(await readFile(file, 'utf8')) as BenchResult & { machine: { versions?: Record<string, string> }; reused?: { from: string; codecs: string[] } };
   const imgs = (r: BenchResult) => r.images.map((i) => `${i.name}:${i.width}x${i.height}`).join();
   if (imgs(old) !== imgs(res)) throw new CodecError('E_INVALID_OPTION', `--reuse ${file}: not the same images`);
   const now = (mach['versions'] ?? {}) as Record<string, string>;
@@ -45,8 +45,10 @@ async function reuseRows(res: BenchResult, file: string, mach: Record<string, un
   const take = old.codecs.filter((c) => !have.has(c.id) && c.id !== 'hicodec');
   const ids = new Set(take.map((c) => c.id));
   return {
-    res: { ...res, codecs: [...res.codecs, ...take.map((c) => ({ ...c, label: `${c.label} †` }))], rows: [...res.rows, ...old.rows.filter((r) => ids.has(r.codec))] },
-    reused: { from: basename(file), codecs: [...ids] },
+    // one mark however many runs the rows went through (a run that reused rows marked them already)
+    res: { ...res, codecs: [...res.codecs, ...take.map((c) => ({ ...c, label: `${c.label.replace(/( †)+$/, '')} †` }))], rows: [...res.rows, ...old.rows.filter((r) => ids.has(r.codec))] },
+    // rows that the earlier run had itself reused name the run that measured them
+    reused: { from: [...ids].every((id) => old.reused?.codecs.includes(id)) ? old.reused!.from : basename(file), codecs: [...ids] },
   };
 }
 
