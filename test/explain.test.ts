@@ -142,7 +142,9 @@ test('hic explain writes panels, a report and a summary', async () => {
     const hic = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'explain', ...args], { cwd: dir, encoding: 'utf8' });
     let r = hic('p.png', '--point', '40,30', '-q', '30');
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /180×120 → 12×8 = 96 tokens of 192 values/);
+    // the default model's latent width (384 for hic-base-v6), read from its manifest
+    const m = JSON.parse(await readFile(join(REPO, 'models', (await readFile(join(REPO, 'models/DEFAULT'), 'utf8')).trim(), 'manifest.json'), 'utf8')).latent.channels as number;
+    assert.match(r.stdout, new RegExp(`180×120 → 12×8 = 96 tokens of ${m} values`));
     const files = (await readdir(join(dir, 'p.explain'))).sort();
     assert.deepEqual(files, ['attention_16.png', 'bits_y.png', 'bits_z.png', 'class_attention.png', 'decoded.png', 'error.png', 'features_16.png', 'features_2.png', 'features_4.png',
       'features_8.png', 'receptive_field.png', 'report.html', 'summary.json', 'tokens.png']);
@@ -153,7 +155,7 @@ test('hic explain writes panels, a report and a summary', async () => {
     assert.equal((html.match(/<img /g) ?? []).length, 12);
     assert.match(html, /Decoder attention at 1\/16/);
     const s = JSON.parse(await readFile(join(dir, 'p.explain', 'summary.json'), 'utf8'));
-    assert.equal(s.bits_per_channel.y.length, 192);
+    assert.equal(s.bits_per_channel.y.length, m);
     assert.deepEqual(s.point, { x: 40, y: 30 });
     r = hic('p.png');
     assert.equal(r.status, EXIT_STATUS.E_EXISTS);

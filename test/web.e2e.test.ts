@@ -266,7 +266,9 @@ test('controls, stale state, Explain and Cancel', { timeout: 240_000 }, async ()
   const plain = await text('#explain-summary');
   assert.match(plain, /bits per pixel/);
   assert.match(plain, /Half of the picture's bits go to \d+% of its patches/);
-  assert.match(await text('#explain-details'), /256×192 → 16×12 = 192 tokens of 192 values/);
+  const site = readFileSync(join(SITE, 'models', 'DEFAULT'), 'utf8').trim();
+  const m = (JSON.parse(readFileSync(join(SITE, 'models', site, 'manifest.json'), 'utf8')) as { latent: { channels: number } }).latent.channels;
+  assert.match(await text('#explain-details'), new RegExp(`256×192 → 16×12 = 192 tokens of ${m} values`));
   // a heat map has its colour scale
   await page.click('button[data-view="bits_y"]');
   assert.equal(await page.isVisible('#explain-scale'), true);
