@@ -132,12 +132,12 @@ export async function loadPackage(read: FileSource): Promise<ModelPackage> {
     const m = manifest.latent.channels;
     const v3 = manifest.format_version === 3;
     const refineChannels = v3 && c.refine_channels !== undefined ? c.refine_channels : m;
-    const ends = Array.isArray(c.slices) ? c.slices.map((n, i) => c.slices.slice(0, i + 1).reduce((a, b) => a + b, 0)) : [];
     const ok = Array.isArray(c.slices) && c.slices.length > 0 && c.slices.length === c.scale.length && c.slices.length === c.mean.length &&
       c.slices.every((n, i) => Number.isInteger(n) && n > 0 && c.starts[i] === c.slices.slice(0, i).reduce((a, b) => a + b, 0)) &&
       c.slices.reduce((a, b) => a + b, 0) === m && c.mean[0] === null &&
       // format 2: every slice after the first has a mean graph; format 3 may leave lean slices without one
-      c.mean.slice(1).every((f) => typeof f === 'string' || (v3 && f === null)) && ends.includes(refineChannels);
+      c.mean.slice(1).every((f) => typeof f === 'string' || (v3 && f === null)) &&
+      c.slices.some((n, i) => c.starts[i]! + n === refineChannels); // the end of a slice
     if (!ok) throw new CodecError('E_MODEL_INTEGRITY', 'the manifest\'s context section is inconsistent');
     context = {
       slices: c.slices, starts: c.starts, hidden: c.hidden_channels, scale: c.scale.map(get),

@@ -510,22 +510,23 @@ def adapt_checkpoint(ck: dict, new: ModelConfig) -> dict:
     its own group."""
     old = ModelConfig(**ck["config"])
     change = lambda d: lean_from_meaned(d, old, new)  # noqa: E731
-    names = lambda cfg: [n for n, _ in HiCodec(cfg).named_parameters() if not n.endswith("quantiles") and n != "log_gain"]  # noqa: E731
+    model = change(ck["model"])
     opt = ck["optimizer"]
-    old_names = names(old) + (["log_gain"] if len(opt["param_groups"]) > 1 else [])
-    new_names = names(new) + (["log_gain"] if len(opt["param_groups"]) > 1 else [])
+    gain_group = len(opt["param_groups"]) > 1
+    old_names = [n for n, _ in HiCodec(old).named_parameters() if not n.endswith("quantiles") and n != "log_gain"]
+    old_names += ["log_gain"] if gain_group else []
     if sum(len(g["params"]) for g in opt["param_groups"]) != len(old_names):
         raise ValueError("the checkpoint's optimizer does not have the parameters this model has")
+    new_names = [n for n in old_names if n in model]  # the change drops parameters, never reorders them
     by_name = {n: opt["state"].get(i) for i, n in enumerate(old_names)}
     moments = {k: change({n: st[k] for n, st in by_name.items() if st is not None}) for k in ("exp_avg", "exp_avg_sq")}
-    state = {}
-    for j, n in enumerate(new_names):
-        if by_name.get(n) is not None:
-            state[j] = {**by_name[n], "exp_avg": moments["exp_avg"][n], "exp_avg_sq": moments["exp_avg_sq"][n]}
-    groups = [dict(opt["param_groups"][0], params=list(range(len(names(new)))))]
-    if len(opt["param_groups"]) > 1:
-        groups.append(dict(opt["param_groups"][1], params=[len(new_names) - 1]))
-    return dict(ck, config=new.to_dict(), model=change(ck["model"]), ema=change(ck["ema"]) if ck.get("ema") else ck.get("ema"),
+    state = {j: {**by_name[n], "exp_avg": moments["exp_avg"][n], "exp_avg_sq": moments["exp_avg_sq"][n]}
+             for j, n in enumerate(new_names) if by_name[n] is not None}
+    n_main = len(new_names) - gain_group
+    groups = [dict(opt["param_groups"][0], params=list(range(n_main)))]
+    if gain_group:
+        groups.append(dict(opt["param_groups"][1], params=[n_main]))
+    return dict(ck, config=new.to_dict(), model=model, ema=change(ck["ema"]) if ck.get("ema") else ck.get("ema"),
                 optimizer=dict(state=state, param_groups=groups))
 
 
@@ -543,8 +544,8 @@ def load_adapted(model: "HiCodec", state: dict, old_cfg: ModelConfig, order=None
     """Loads weights trained with another configuration wherever shapes allow: log_gain is
     remapped to the new λ set; a hyperprior-only model becomes a channel-context one (channels
     reordered by `order` if given, index layer moved into the slices); slices become lean
-    (lean_from_meaned); tensors the old model lacks keep their neutral initialisation. Returns the names of the tensors not taken from
-    `state`."""
+    (lean_from_meaned); tensors the old model lacks keep their neutral initialisation. Returns
+    the names of the tensors not taken from `state`."""
     state = dict(state)
     if model.cfg.M > old_cfg.M:
         state = extend_latent(state, old_cfg, model.cfg)
