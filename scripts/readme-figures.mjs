@@ -104,6 +104,7 @@ const MORE_BEGIN = '<!-- other benchmarks: kept by hic bench --write-benchmarks 
 const OTHERS = [
   ['speed-', 'Speed per stage (`npm run bench:speed`)'],
   ['model-speed-', 'Decode and encode time of two models in one run (`node dist/bench/model-speed.js A B`)'],
+  ['sessions-', 'ONNX Runtime session setup in one run (`node dist/bench/sessions.js`)'],
   ['tiles-', 'Big images: time and memory (`npm run bench:tiles`)'],
   ['vit-', 'Recognition without decoding (`npm run bench:vit`)'],
   ['fuzz-', 'Decoder fuzzing (`npm run bench:fuzz`)'],

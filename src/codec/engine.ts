@@ -56,6 +56,11 @@ export interface TileEngine {
 }
 
 const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
+/** Hyper/context graphs smaller than this run on one thread. hic-base-v6, Kodak q75, 2 threads:
+ *  with hyper_mean, hyper_scale, refine and the two largest slice graphs (≥ 256 kB) on two threads
+ *  decode took 116.4 ms against 125.5 with all of them on one, and 118.5 with every graph on two
+ *  (one interleaved run, medians of 24 images; spinning off in both). */
+const SMALL_GRAPH_BYTES = 256_000;
 
 /** Channel of every element of a planar [channels, …] tensor of n elements (z's table ids). */
 export function channelIds(n: number, channels: number): Uint16Array {
@@ -96,28 +101,33 @@ export class SessionEngine implements TileEngine {
   }
 
   /** The graph bytes of a network name and how to run it: integer-only (the parsing path, always
-   *  on the CPU), small (one thread: many short calls in a row). */
-  private spec(name: string): { bytes: Uint8Array; integerOnly: boolean; small: boolean } {
+   *  on the CPU), noArena (many calls in a row on pieces of varying size), small (one thread: a
+   *  graph under SMALL_GRAPH_BYTES does too little per call for a second thread to pay). */
+  private spec(name: string): { bytes: Uint8Array; integerOnly: boolean; small: boolean; noArena: boolean } {
     const role = (NETWORK_ROLES as readonly string[]).includes(name) ? (name as NetworkRole) : undefined;
-    if (role) return { bytes: this.model.networks[role], integerOnly: role === 'hyper_scale', small: role !== 'analysis' && role !== 'synthesis' };
+    if (role) {
+      const bytes = this.model.networks[role];
+      const repeated = role !== 'analysis' && role !== 'synthesis';
+      return { bytes, integerOnly: role === 'hyper_scale', small: repeated && bytes.length < SMALL_GRAPH_BYTES, noArena: repeated };
+    }
     const c = this.model.context;
     const m = /^(scale|mean)_s(\d+)$/.exec(name);
     const p = /^preview_s(\d+)$/.exec(name);
     if (p) {
       const bytes = this.model.previews.find((h) => h.scale === Number(p[1]))?.bytes;
       if (!bytes) throw new CodecError('E_MODEL_INTEGRITY', `the model has no network ${name}`);
-      return { bytes, integerOnly: false, small: false };
+      return { bytes, integerOnly: false, small: false, noArena: false };
     }
     const bytes = m ? (m[1] === 'scale' ? c?.scale[Number(m[2])] : c?.mean[Number(m[2])]) : name === 'refine' ? c?.refine : undefined;
     if (!bytes) throw new CodecError('E_MODEL_INTEGRITY', `the model has no network ${name}`);
-    return { bytes, integerOnly: m?.[1] === 'scale', small: true };
+    return { bytes, integerOnly: m?.[1] === 'scale', small: bytes.length < SMALL_GRAPH_BYTES, noArena: true };
   }
 
   private session(name: string): Promise<InferenceSession> {
     let s = this.open.get(name);
     if (!s) {
-      const { bytes, integerOnly, small } = this.spec(name);
-      s = this.runtime.createSession(bytes, { integerOnly, small });
+      const { bytes, integerOnly, small, noArena } = this.spec(name);
+      s = this.runtime.createSession(bytes, { integerOnly, small, noArena });
       this.open.set(name, s);
       s.catch(() => this.open.delete(name));
     }

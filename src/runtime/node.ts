@@ -17,11 +17,17 @@ export function nodeRuntime(opts: RuntimeOptions = {}): Runtime {
       const threads = sopts.small ? 1 : opts.threads;
       const session = await ort.InferenceSession.create(model, {
         graphOptimizationLevel: 'all',
-        // A small network's memory arena only grows, to its largest call: on a 24 MP decode at 1/8
-        // the arenas of the ten hyper/context/preview sessions held ~90 MB (peak 390 → 300 MB),
+        // A repeated network's memory arena only grows, to its largest call: on a 24 MP decode at
+        // 1/8 the arenas of the ten hyper/context/preview sessions held ~90 MB (peak 390 → 300 MB),
         // with no measurable change in Kodak decode time (interleaved runs, bench/scale.ts)
-        ...(sopts.small ? { enableCpuMemArena: false } : {}),
+        ...(sopts.noArena ? { enableCpuMemArena: false } : {}),
         ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+        // Every session has its own thread pool, and ORT's pool threads spin after each call: with
+        // a dozen sessions called in turn, the spinning threads of the last one took the cores from
+        // the next. Off: Kodak q75 on 2 threads, one run, interleaved, median of 24 images, decode
+        // 128.7 → 125.5 ms, encode 187.6 → 169.6 ms; with the hyper/context graphs of ≥ 256 kB on
+        // two threads too (engine.ts) 116.4 / 148.0 ms.
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
         ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
       });
       return { ...adaptSession(session, (v) => new ort.Tensor(v.dtype, v.data, v.dims)), endProfiling: () => session.endProfiling() };

@@ -31,9 +31,11 @@ export interface RuntimeOptions {
 export interface SessionOptions {
   /** The network uses integer ops only and decides the parsing path: run it on the CPU. */
   readonly integerOnly?: boolean;
-  /** A small network run many times in a row (hyper-decoder, channel context): one thread, no
-   *  thread-pool wake-ups between calls, and no memory arena kept at its largest call. */
+  /** So little work per call that a second thread costs more than it gives: one thread. */
   readonly small?: boolean;
+  /** Run many times in a row on inputs of varying size (hyper-decoder, channel context): no
+   *  memory arena kept at its largest call. */
+  readonly noArena?: boolean;
 }
 
 export interface Runtime {
