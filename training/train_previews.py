@@ -40,12 +40,12 @@ from hicodec_train.data import CropSampler, list_images, load_image  # noqa: E40
 from hicodec_train.macs import count_macs  # noqa: E402
 from hicodec_train.metrics import psnr as psnr255  # noqa: E402
 from hicodec_train.package import _export, load_package_model, onnx_weights, sha256, verify_package  # noqa: E402
+from hicodec_train.transforms import PATCH  # noqa: E402
 from hicodec_train.preview import PreviewHead, box_downscale, partial_latent, slice_boundaries  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HICODEC_DATA", REPO.parent / "shared" / "data"))
 VAL_QUALITIES = (25, 50, 75, 100)
-HALO = 2  # latent positions each side a head's two 3×3 convolutions see
 
 
 def git_commit() -> str:
@@ -95,10 +95,11 @@ def validate(model, heads: dict, files: list[Path], limit: int | None = None) ->
 
 
 def warm_start(head, package: Path, manifest: dict, hidden: int) -> bool:
-    """Loads the package's shipped head of the same scale, channels and width into `head` (the
-    ONNX initializers carry the PyTorch names); False if none."""
+    """Loads the package's shipped head of the same scale, channels, width and up steps into
+    `head` (the ONNX initializers carry the PyTorch names); False if none."""
     spec = next((e for e in manifest.get("previews", {}).get("heads", [])
-                 if e["scale"] == head.scale and e["channels"] == head.channels and e.get("hidden", hidden) == hidden), None)
+                 if e["scale"] == head.scale and e["channels"] == head.channels and e.get("hidden", hidden) == hidden
+                 and e.get("up", 0) == head.up), None)
     if spec is None:
         return False
     weights = {k: torch.from_numpy(v) for k, v in onnx_weights(package / spec["file"]).items()}
@@ -117,6 +118,7 @@ def main(argv=None) -> int:
                    help="candidate heads as scale:channels (channels: an end of a context slice)")
     p.add_argument("--max-gap", type=float, default=1.0, help="dB below full decode + downscale a shipped head may be")
     p.add_argument("--hidden", type=int, default=96)
+    p.add_argument("--up", type=int, default=0, help="2× upsampling steps inside each head (capped at log2(16/s)); 0: all at /16")
     p.add_argument("--warm-start", action="store_true", help="candidates the package already ships (same scale, channels, width) start from its heads")
     p.add_argument("--cpu-limit", type=float, default=8.0, help="training budget in CPU-minutes (process CPU / threads)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: the CPU budget decides)")
@@ -144,7 +146,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"{c} channels is not the end of a context slice ({ends})")
     sc = getattr(model.g_s, "shortcut", None)
     w_sc = sc[0].weight.detach() if sc is not None else None
-    heads = {f"{s}:{c}": PreviewHead(c, s, args.hidden, w_sc) for s, c in pairs}
+    heads = {f"{s}:{c}": PreviewHead(c, s, args.hidden, w_sc, up=min(args.up, (PATCH // s).bit_length() - 1)) for s, c in pairs}
     warm = set()
     if args.warm_start:
         for key, h in heads.items():
@@ -222,7 +224,7 @@ def main(argv=None) -> int:
                 check = float(np.abs(got - ref).max())
             macs = count_macs(h, torch.zeros(1, h.channels, hy, wy)) / (hy * wy * 256)
             entries.append({
-                "scale": s, "file": name, "channels": h.channels, "halo": HALO, "hidden": args.hidden,
+                "scale": s, "file": name, "channels": h.channels, "halo": h.halo, "hidden": args.hidden, "up": h.up,
                 "macs_per_pixel": round(macs, 1), "parity_max_abs": check,
                 "validation_psnr_db": {"preview": after[key]["preview"], "full_then_downscale": after[key]["full_then_downscale"],
                                        "step0_linear": before[key]["preview"]},

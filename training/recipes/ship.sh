@@ -10,7 +10,7 @@
 # PRIOR: the checkpoint or package the run was started from with --init (recorded in the manifest
 # as an earlier stage; several, oldest first, separated by commas). The encoder-side networks are stored as int8 (export.py --int8-encoder:
 # +0.17% BD-rate on v6, what makes v6 fit the 16 MB budget; INT8= to store them in fp16).
-# HEADS: the preview-head candidates (default 8:64,8:128,4:128,2:192; train_previews.py keeps per
+# HEADS: the preview-head candidates (default 8:64,8:128,4:128,4:192,2:192,2:384; train_previews.py keeps per
 # scale the fewest channels within 1 dB); HEADS_MIN: their CPU-minutes (default 12); VIT_EPOCHS,
 # VIT_MERGE, VIT_SHIFT: the classifier's recipe (defaults 5, 1, 0: on v5's latents 16 epochs with
 # 2×2 token merge and ±1-token shifts gave 66.6% at q50 against 66.4%, so the cheap recipe stays).
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 CK=$1
 ID=$2
 PRIOR=(); for P in ${3//,/ }; do PRIOR+=(--prior "$P"); done
-HEADS=${HEADS:-8:64,8:128,4:128,2:192}
+HEADS=${HEADS:-8:64,8:128,4:128,4:192,2:192,2:384}
 INT8=${INT8-1}
 EXTEND=${EXTEND-0.00025}  # quality 0: λ extrapolated below the trained points (range under 0.1 bpp; EXTEND= for none)
 EMA=${EMA---ema}   # EMA= for weights kept by campaign.py eval (runs/campaign/evals/*.pt: already the EMA)

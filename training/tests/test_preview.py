@@ -13,17 +13,40 @@ from hicodec_train.preview import PreviewHead, box_downscale, partial_latent, sl
 V5 = json.loads((Path(__file__).resolve().parents[1] / "recipes" / "base-v5.json").read_text())
 
 
-@pytest.mark.parametrize("scale", [2, 4, 8])
-def test_head_starts_as_the_block_averaged_linear_path(scale):
+@pytest.mark.parametrize("scale,up", [(2, 0), (4, 0), (8, 0), (2, 2), (4, 2), (8, 1)])
+def test_head_starts_as_the_block_averaged_linear_path(scale, up):
     torch.manual_seed(scale)
     m = HiCodec(ModelConfig(**V5)).eval()
     y = torch.randn(1, m.cfg.M, 3, 5) * 4
-    head = PreviewHead(m.cfg.M, scale, hidden=16, shortcut=m.g_s.shortcut[0].weight)
+    head = PreviewHead(m.cfg.M, scale, hidden=16, shortcut=m.g_s.shortcut[0].weight, up=up)
     with torch.no_grad():
         want = box_downscale(m.g_s.shortcut(y) + 0.5, scale)
         got = head(y)
     assert got.shape == (1, 3, 3 * 16 // scale, 5 * 16 // scale)
     assert torch.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale,up", [(8, 1), (4, 2), (2, 2)])
+def test_up_head_sees_no_further_than_its_halo(scale, up):
+    """Tiles decode at the reduced size with `halo` latent positions around each: a head's output
+    over one token must not change when ŷ changes further away than that."""
+    torch.manual_seed(up)
+    head = PreviewHead(8, scale, hidden=16, up=up).eval()
+    for mod in head.body:
+        if isinstance(mod, torch.nn.Conv2d):
+            torch.nn.init.normal_(mod.weight, std=0.2)
+    n, c, r = 11, 5, 16 // scale
+    y = torch.randn(1, 8, n, n)
+    far = y.clone()
+    far[:, :, :, c + head.halo + 1:] += 5
+    far[:, :, :c - head.halo, :] -= 5
+    near = y.clone()
+    near[:, :, c, c + head.halo] += 5
+    with torch.no_grad():
+        px = lambda t: head(t)[..., c * r:(c + 1) * r, c * r:(c + 1) * r]  # noqa: E731
+        assert torch.equal(px(y), px(far))
+        assert not torch.equal(px(y), px(near))  # the halo is not larger than it needs to be
+    assert head.halo == 3
 
 
 def test_partial_latent_is_the_first_slices_of_the_full_one():
@@ -57,10 +80,11 @@ def test_warm_start_loads_the_shipped_head_exactly():
     pkg = repo / "models" / (repo / "models" / "DEFAULT").read_text().strip()
     manifest = json.loads((pkg / "manifest.json").read_text())
     spec = manifest["previews"]["heads"][0]
-    head = PreviewHead(spec["channels"], spec["scale"], spec["hidden"]).eval()
+    head = PreviewHead(spec["channels"], spec["scale"], spec["hidden"], up=spec.get("up", 0)).eval()
     assert train_previews.warm_start(head, pkg, manifest, spec["hidden"])
-    assert float(head.body[-1].weight.abs().sum()) > 0  # not the zero-initialised body
-    other = PreviewHead(16, spec["scale"], spec["hidden"])
+    last = [mod for mod in head.body if isinstance(mod, torch.nn.Conv2d)][-1]
+    assert float(last.weight.abs().sum()) > 0  # not the zero-initialised body
+    other = PreviewHead(16, spec["scale"], spec["hidden"], up=spec.get("up", 0))
     assert not train_previews.warm_start(other, pkg, manifest, spec["hidden"])
     if ort.available():
         y = torch.randn(1, spec["channels"], 6, 5)
