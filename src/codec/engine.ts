@@ -261,9 +261,9 @@ export class SessionEngine implements TileEngine {
     const { yTables, zTables } = this.model;
     const zHat = this.tileZ(z);
     const zIds = channelIds(zHat.length, this.model.manifest.latent.hyper_channels);
-    const zEnc = new RansEncoder();
+    const zEnc = new RansEncoder(zHat.length);
     for (let i = 0; i < zHat.length; i++) zEnc.put(zHat[i]!, tableOf(zTables, zIds[i]!, 'E_MODEL_INTEGRITY'));
-    const yEnc = new RansEncoder();
+    const yEnc = new RansEncoder(this.model.manifest.latent.channels * plane);
     await this.slices(z, lh, lw, (s, c, k, mu) => {
       const out = chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu, k, yTables, plane, rdo?.subarray(s, s + c));
       for (let j = 0; j < out.length; j++) yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
