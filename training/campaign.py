@@ -256,6 +256,22 @@ def write_report(log: dict) -> None:
                   + f"{_pct(b.get('cid22-val'))} / {_pct(b.get('large'))} / {_pct(b.get('kodak'))} | {_pct(k.get('webp'))} / {_pct(k.get('avif-e9'))} | "
                   + (f"{r['ceiling_kodak']['mean']:.1f} / {r['ceiling_kodak']['min']:.1f}" if r.get("ceiling_kodak") else "–") + " |")
     md.append("")
+    if log.get("milestones"):
+        names = {"mozjpeg-444": "mozjpeg 4:4:4", "webp": "WebP", "jxl-e7": "JPEG XL e7", "avif-e4": "AVIF e4", "avif-e9": "AVIF e9"}
+        md += ["## Milestones", "",
+               "BD-rate (PSNR, real file bytes, `hic bench`; negative = hicodec needs fewer bits) of a shipped model against the "
+               "codecs to pass, on Kodak and on the 4 large photos of `../shared/data/large`; ✓ where it is ≤ 0. "
+               "† a row reused from an earlier run of the same images (`--reuse`); – not measured. Recorded with "
+               "`training/campaign.py milestone bench/results/<run>.json --set kodak|large`.", "",
+               "| date | model | set | " + " | ".join(names[c] for c in MILESTONE_CODECS) + " | run |",
+               "|---|---|---|" + "---:|" * len(MILESTONE_CODECS) + "---|"]
+        for m in log["milestones"]:
+            cells = []
+            for c in MILESTONE_CODECS:
+                v = m["bd_rate_psnr"].get(c)
+                cells.append("–" if v is None else f"{v:+.1f}%{'†' if c in m.get('reused', []) else ''}{' ✓' if v <= 0 else ''}")
+            md.append(f"| {m['date']} | {m['model']} | {m['set']} | " + " | ".join(cells) + f" | [{m['bench']}](../bench/results/{m['bench']}) |")
+        md.append("")
     CAMPAIGN_MD.write_text("\n".join(md) + "\n")
     series = []
     for kind, dashed in (("campaign", False), ("reference", True)):
@@ -267,6 +283,29 @@ def write_report(log: dict) -> None:
     if series:
         PLOT.parent.mkdir(parents=True, exist_ok=True)
         PLOT.write_text(line_plot(series, "Campaign: cid22-val PSNR at fixed bpp", "CPU-hours of training (cumulative)", "PSNR (dB)", logx=True))
+
+
+# the issue's milestones: the codecs to pass, in order, on both sets
+MILESTONE_CODECS = ("mozjpeg-444", "webp", "jxl-e7", "avif-e4", "avif-e9")
+
+
+def cmd_milestone(args) -> int:
+    """Records the BD-rates (PSNR, real bytes) of a `hic bench` run in campaign.json's milestones
+    (one entry per set and model; a newer run of the same set and model replaces it)."""
+    bench = json.loads(args.bench.read_text())
+    vs = bench["summary"]["vs_measured"]
+    model = bench["model"] if isinstance(bench["model"], str) else bench["model"]["id"]
+    reused = (bench.get("reused") or {}).get("codecs", [])
+    entry = dict(date=bench["machine"]["date"][:10], model=model, set=args.set, bench=args.bench.name,
+                 bd_rate_psnr={c: round(vs[c]["bd_rate_psnr"], 1) for c in MILESTONE_CODECS if c in vs and vs[c].get("bd_rate_psnr") is not None},
+                 reused=[c for c in reused if c in MILESTONE_CODECS])
+    log = json.loads(CAMPAIGN_JSON.read_text()) if CAMPAIGN_JSON.exists() else dict(rows=[])
+    ms = [m for m in log.get("milestones", []) if not (m["set"] == entry["set"] and m["model"] == entry["model"])]
+    log["milestones"] = ms + [entry]
+    CAMPAIGN_JSON.write_text(json.dumps(log, indent=1) + "\n")
+    write_report(log)
+    print(json.dumps(entry))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -296,8 +335,11 @@ def main(argv=None) -> int:
     lg.add_argument("--note", default="")
     lg.add_argument("--cpu-minutes", type=float, default=None, help="cumulative CPU-minutes (default: the checkpoint's)")
     lg.add_argument("--reference", action="store_true", help="a shipped model's row: shown in the table and as its own point in the plot")
+    mi = sub.add_parser("milestone", help="record a `hic bench` run's BD-rates against the issue's codecs")
+    mi.add_argument("bench", type=Path, help="bench/results/<run>.json")
+    mi.add_argument("--set", required=True, help="kodak or large")
     args = p.parse_args(argv)
-    return {"eval": cmd_eval, "ceiling": cmd_ceiling, "log": cmd_log, "dct-bound": cmd_dct_bound}[args.cmd](args)
+    return {"eval": cmd_eval, "ceiling": cmd_ceiling, "log": cmd_log, "dct-bound": cmd_dct_bound, "milestone": cmd_milestone}[args.cmd](args)
 
 
 if __name__ == "__main__":
