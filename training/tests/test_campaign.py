@@ -66,3 +66,27 @@ def test_dct_bound_rises_with_channels_and_keeps_all_768(tmp_path, monkeypatch):
     assert r["16"]["images"] == 2
     assert r["16"]["mean"] < r["96"]["mean"] < r["768"]["mean"]
     assert r["768"]["min"] > 60  # the whole basis: only 8-bit rounding is left
+
+
+def test_milestone_tables_a_bench_run_and_replaces_the_same_set_and_model(tmp_path, monkeypatch):
+    for name in ("CAMPAIGN_JSON", "CAMPAIGN_MD", "PLOT"):
+        monkeypatch.setattr(campaign, name, tmp_path / getattr(campaign, name).name)
+
+    def bench(name, webp, avif=None, reused=()):
+        vs = {"webp": {"bd_rate_psnr": webp}, "mozjpeg-444": {"bd_rate_psnr": -30.04}}
+        if avif is not None:
+            vs["avif-e9"] = {"bd_rate_psnr": avif}
+        f = tmp_path / name
+        f.write_text(json.dumps({"model": {"id": "m1"}, "machine": {"date": "2026-12-01T10:00:00Z"}, "summary": {"vs_measured": vs},
+                                 **({"reused": {"from": "x.json", "codecs": list(reused)}} if reused else {})}))
+        return f
+
+    assert campaign.main(["milestone", str(bench("k.json", 3.44, 40.0, reused=("avif-e9",))), "--set", "kodak"]) == 0
+    assert campaign.main(["milestone", str(bench("l.json", -7.2)), "--set", "large"]) == 0
+    md = campaign.CAMPAIGN_MD.read_text()
+    assert "| 2026-12-01 | m1 | kodak | -30.0% ✓ | +3.4% | – | – | +40.0%† | [k.json]" in md
+    assert "| 2026-12-01 | m1 | large | -30.0% ✓ | -7.2% ✓ | – | – | – | [l.json]" in md
+    # a newer run of the same set and model replaces its entry
+    assert campaign.main(["milestone", str(bench("k2.json", -1.0)), "--set", "kodak"]) == 0
+    ms = json.loads(campaign.CAMPAIGN_JSON.read_text())["milestones"]
+    assert [(m["set"], m["bench"]) for m in ms] == [("large", "l.json"), ("kodak", "k2.json")]
