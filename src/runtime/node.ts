@@ -24,9 +24,9 @@ export function nodeRuntime(opts: RuntimeOptions = {}): Runtime {
         ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
         // Every session has its own thread pool, and ORT's pool threads spin after each call: with
         // a dozen sessions called in turn, the spinning threads of the last one took the cores from
-        // the next. Off: Kodak q75 on 2 threads, one run, interleaved, median of 24 images, decode
-        // 128.7 → 125.5 ms, encode 187.6 → 169.6 ms; with the hyper/context graphs of ≥ 256 kB on
-        // two threads too (engine.ts) 116.4 / 148.0 ms.
+        // the next. Off, and with the hyper/context graphs of ≥ 256 kB on two threads (engine.ts):
+        // Kodak q75 on 2 threads decodes ×0.86–0.96 and encodes ×0.80–0.85 of the time with
+        // spinning on and those graphs on one thread (bench/sessions.ts, same run, interleaved).
         extra: { session: { intra_op: { allow_spinning: '0' } } },
         ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
       });
