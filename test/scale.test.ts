@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 
 import { Codec, type Picture, type RgbImage } from '../src/codec/codec.js';
-import { checkScale, downscale, scaledSize, type Scale } from '../src/codec/scale.js';
+import { checkScale, downscale, macsShare, scaleCosts, scaledSize, type Scale } from '../src/codec/scale.js';
 import { CodecError } from '../src/core/errors.js';
 import { psnr } from '../src/metrics/psnr.js';
 import { decodeImageFile } from '../src/node/image.js';
@@ -30,6 +30,29 @@ test('scale options: 1/2, 1/4, 1/8 in several spellings; anything else is E_INVA
   }
   assert.deepEqual(scaledSize(203, 131, 8), { width: 26, height: 17 });
   assert.deepEqual(scaledSize(1, 1, 8), { width: 1, height: 1 });
+});
+
+test('what each scale costs: the networks it runs as a share of a full decode\'s MACs', async () => {
+  const { manifest } = (await node()).modelPackage;
+  const costs = scaleCosts(manifest);
+  const share = costs.map((c) => c.macsShare!);
+  // the shipped model counts its context slices one by one; the shares follow the channels read
+  assert.ok(share.every((x) => x > 0.1 && x < 1), JSON.stringify(costs));
+  assert.ok(share[2]! <= share[1]! && share[1]! <= share[0]!, JSON.stringify(share)); // 1/8 ≤ 1/4 ≤ 1/2
+  // by hand for one head: hyper-decoder + the slices read + the head, over everything but g_a/h_a
+  const mp = manifest.macs_per_pixel as Record<string, number>;
+  const n = (k: string): number => { const v = mp[k]; assert.equal(typeof v, 'number', k); return v!; };
+  const h = manifest.previews!.heads.find((p) => p.scale === 8)!;
+  const read = manifest.context!.starts.filter((st) => st < h.channels).length;
+  const slices = mp['context_slices'] as unknown as number[];
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const want = (n('h_s_scale') + n('h_s_mean') + sum(slices.slice(0, read)) + h.macs_per_pixel!) / (n('h_s_scale') + n('h_s_mean') + sum(slices) + n('g_s'));
+  assert.ok(Math.abs(macsShare(manifest, h)! - want) < 1e-9);
+  // a package that does not count the slices says the head's own MACs instead
+  const { context_slices: _, ...older } = manifest.macs_per_pixel!;
+  const c8 = scaleCosts({ ...manifest, macs_per_pixel: older }).find((c) => c.scale === 8)!;
+  assert.equal(c8.macsShare, undefined);
+  assert.match(c8.note, /\(head [\d.]+ MACs\/px\)/);
 });
 
 test('area downscale: exact block means, edge blocks average what they have', () => {
@@ -136,7 +159,7 @@ test('hic decode --scale writes the reduced size; a bad scale is refused before 
     assert.equal(existsSync(join(dir, 'a3.png')), false);
     const info = hic('info', 'a.hic');
     assert.equal(info.status, 0, info.stderr);
-    assert.match(info.stdout, /1\/8: 19×12, preview head: reads \d+ of \d+ latent channels/);
+    assert.match(info.stdout, /1\/8: 19×12, preview head: reads \d+ of \d+ latent channels, no synthesis transform: \d+% of a full decode's MACs/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -38,16 +38,37 @@ export function previewHead(model: ModelPackage, s: Scale): (PreviewSpec & { byt
   return s === 1 ? undefined : model.previews.find((h) => h.scale === s);
 }
 
+/** The networks a decode at 1/s runs, in MACs per image pixel, as a share of a full decode's
+ *  (hyper-decoder, the context slices read, the head; against the hyper-decoder, every slice, the
+ *  LRP and g_s). Undefined when the manifest does not count the slices one by one. The speed of a
+ *  decode follows it closely: hic-base-v6 at q75 on Kodak, 1/8 26% of the MACs and 24.7% of the
+ *  time, 1/4 33% and 32.6% (bench/results/scale-2026-12-01-v6.md); at 1/2 parsing every channel
+ *  costs more than its MACs (46%, 51% of the time). */
+export function macsShare(manifest: Manifest, head: PreviewSpec): number | undefined {
+  const mp = manifest.macs_per_pixel;
+  const slices = mp?.['context_slices'];
+  const ctx = manifest.context;
+  const num = (k: string) => (typeof mp?.[k] === 'number' ? (mp[k] as number) : undefined);
+  const [hs, hm, gs] = [num('h_s_scale'), num('h_s_mean'), num('g_s')];
+  if (!Array.isArray(slices) || !ctx || slices.length !== ctx.slices.length + 1 || hs === undefined || hm === undefined || gs === undefined || head.macs_per_pixel === undefined) return undefined;
+  const read = ctx.starts.findIndex((st, i) => st + ctx.slices[i]! === head.channels) + 1;
+  if (read === 0) return undefined;
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  return (hs + hm + sum(slices.slice(0, read)) + head.macs_per_pixel) / (hs + hm + sum(slices) + gs);
+}
+
 /** What decoding at each scale does with a package (hic info, docs). */
-export function scaleCosts(manifest: Manifest): { scale: Scale; method: 'head' | 'full-then-downscale'; channels: number; note: string }[] {
+export function scaleCosts(manifest: Manifest): { scale: Scale; method: 'head' | 'full-then-downscale'; channels: number; macsShare?: number; note: string }[] {
   const m = manifest.latent.channels;
   return ([2, 4, 8] as const).map((s) => {
     const h = manifest.previews?.heads.find((p) => p.scale === s);
     if (!h) return { scale: s, method: 'full-then-downscale', channels: m, note: 'no preview head in the model: full decode, then area downscale' };
     const v = h.validation_psnr_db;
+    const share = macsShare(manifest, h);
     return {
-      scale: s, method: 'head', channels: h.channels,
-      note: `preview head: reads ${h.channels} of ${m} latent channels, no synthesis transform (${h.macs_per_pixel ?? '?'} MACs/px)` +
+      scale: s, method: 'head', channels: h.channels, ...(share === undefined ? {} : { macsShare: Math.round(1000 * share) / 1000 }),
+      note: `preview head: reads ${h.channels} of ${m} latent channels, no synthesis transform` +
+        (share === undefined ? ` (head ${h.macs_per_pixel ?? '?'} MACs/px)` : `: ${Math.round(100 * share)}% of a full decode's MACs`) +
         (v ? `; validation ${v['preview']} dB, full decode + downscale ${v['full_then_downscale']} dB` : ''),
     };
   });

@@ -29,6 +29,9 @@ export interface Manifest {
   readonly explain?: ExplainOutputs;
   /** Shrink-on-load heads (scale.ts); absent: reduced sizes are decoded in full, then downscaled. */
   readonly previews?: { heads: readonly PreviewSpec[] };
+  /** MACs per image pixel of each network (export.py); `context_slices`: each context slice's
+   *  scale and mean nets, then the LRP (newer packages). */
+  readonly macs_per_pixel?: Readonly<Record<string, number | readonly number[] | string>>;
 }
 
 /** A preview head: 1/`scale` size from the first `channels` latent channels (the end of a slice). */

@@ -94,5 +94,23 @@ def model_macs_per_pixel(model, h: int = 512, w: int = 768) -> dict:
         hid = torch.zeros(1, cfg.hs_hidden, h // 16, w // 16)
         res["context"] = count_macs(_Call(model.ctx, lambda y_, h_: _run_context(model.ctx, y_, h_)), y, hid)
     out = {k: round(v / px, 1) for k, v in res.items()}
+    if model.ctx is not None:
+        out["context_slices"] = [round(v / px, 1) for v in context_slice_macs(model.ctx, y, hid)]
     out["measured_at"] = f"{w}x{h}"
+    return out
+
+
+def context_slice_macs(ctx, y: torch.Tensor, h: torch.Tensor) -> list[int]:
+    """MACs of each slice's scale and mean nets, then of the LRP (last entry): what a reduced
+    decode that reads the first slices runs of the channel context."""
+    qs, yhs, out = [], [], []
+    for i, (s, c) in enumerate(zip(ctx.starts, ctx.slices)):
+        q_prev = torch.cat(qs, 1) if i else None
+        yh_prev = torch.cat(yhs, 1) if i else None
+        out.append(count_macs(_Call(ctx, lambda: (ctx.scale_index(i, h, q_prev), ctx.mean_of(i, y, yh_prev)))))
+        mu = ctx.mean_of(i, y, yh_prev)
+        qs.append(torch.round(y[:, s : s + c] - mu))
+        yhs.append(qs[-1] + mu)
+    yh = torch.cat(yhs, 1)
+    out.append(count_macs(_Call(ctx, lambda: ctx.refine(y, yh))))
     return out

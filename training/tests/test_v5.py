@@ -20,6 +20,11 @@ def test_macs_within_budget():
     macs = model_macs_per_pixel(HiCodec(ModelConfig(**V5)))
     assert macs["g_s"] <= 12000, macs
     assert macs["g_a"] <= 25000, macs
+    # the context counted slice by slice (then the LRP) adds up to the whole; later slices see more
+    # earlier channels, so they cost more (what hic info's cost of a reduced decode reads)
+    sl = macs["context_slices"]
+    assert len(sl) == len(V5["slices"]) + 1 and abs(sum(sl) - macs["context"]) < 1, macs
+    assert sl[: len(V5["slices"])] == sorted(sl[: len(V5["slices"])])
 
 
 def test_dct_basis_is_orthonormal_and_starts_with_the_dc_terms():
