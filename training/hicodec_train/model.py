@@ -434,6 +434,13 @@ def extend_latent(state: dict, old: ModelConfig, new: ModelConfig) -> dict:
     if old.arch != "v5" or new.arch != "v5" or not new.shortcut or m1 <= m0 or tuple(new.slices[: len(old.slices)]) != tuple(old.slices):
         raise ValueError(f"cannot extend {m0} latent channels to {m1}: v5 with shortcuts, more channels, and the old "
                          f"slices {old.slices} first in {new.slices}")
+    # a lean parent (its last slices outside the LRP) extends with the new slices lean too: the LRP
+    # keeps the channels it refines, and its weights stay as they are
+    refined = lambda c: sum(c.slices[: len(c.slices) - c.lean_slices])  # noqa: E731
+    lean = bool(old.lean_slices or new.lean_slices)
+    if lean and (refined(old) != refined(new) or new.lean_slices != old.lean_slices + len(new.slices) - len(old.slices)):
+        raise ValueError(f"a lean extension keeps the LRP's {refined(old)} channels and makes every new slice lean "
+                         f"(lean_slices {old.lean_slices} → {old.lean_slices + len(new.slices) - len(old.slices)})")
     extra = dct_basis(m1)[m0:]  # (m1 − m0, 3, 16, 16)
 
     def pad(t: torch.Tensor, dim: int, fill: torch.Tensor | None = None) -> torch.Tensor:
@@ -444,7 +451,7 @@ def extend_latent(state: dict, old: ModelConfig, new: ModelConfig) -> dict:
 
     out = dict(state)
     for k in ("g_a.stages.3.0.weight", "g_a.stages.3.0.bias", "h_s_mean.net.4.weight", "h_s_mean.net.4.bias",
-              "ctx.lrp.2.weight", "ctx.lrp.2.bias"):
+              *(() if lean else ("ctx.lrp.2.weight", "ctx.lrp.2.bias"))):
         if k in state:
             out[k] = pad(state[k], 0)
     for k in ("h_a.net.0.weight", "g_s.inp.weight"):
@@ -453,7 +460,7 @@ def extend_latent(state: dict, old: ModelConfig, new: ModelConfig) -> dict:
     out["g_s.shortcut.0.weight"] = pad(state["g_s.shortcut.0.weight"], 1, extra.reshape(m1 - m0, -1).t()[:, :, None, None] / SHORTCUT_GAIN)
     lg = state["log_gain"]
     out["log_gain"] = torch.cat([lg, lg[:, -1:].repeat(1, m1 - m0)], 1)
-    if "ctx.lrp.0.weight" in state:
+    if "ctx.lrp.0.weight" in state and not lean:
         w = state["ctx.lrp.0.weight"]  # input [μ_h (M), ŷ_g (M)]
         lrp0 = torch.zeros(w.shape[0], 2 * m1, *w.shape[2:], dtype=w.dtype)
         lrp0[:, :m0], lrp0[:, m1 : m1 + m0] = w[:, :m0], w[:, m0:]
@@ -549,7 +556,8 @@ def load_adapted(model: "HiCodec", state: dict, old_cfg: ModelConfig, order=None
     state = dict(state)
     if model.cfg.M > old_cfg.M:
         state = extend_latent(state, old_cfg, model.cfg)
-    if model.cfg.lean_slices > old_cfg.lean_slices:
+    meaned = lambda c: len(c.slices) - c.lean_slices  # noqa: E731 (slices that keep a mean net)
+    if model.cfg.lean_slices > old_cfg.lean_slices and meaned(model.cfg) < meaned(old_cfg):
         state = lean_from_meaned(state, old_cfg, model.cfg)
     if model.cfg.slices and not old_cfg.slices:
         if order is not None:

@@ -94,3 +94,43 @@ def test_only_a_v5_prefix_extends():
         extend_latent(state, cfg5, ModelConfig(**{**V6, "slices": [192, 16, 16, 32, 64, 64]}))
     with pytest.raises(ValueError, match="cannot extend"):
         extend_latent(state, cfg6, cfg5)
+
+
+@torch.no_grad()
+def test_a_lean_parent_extends_with_a_lean_new_slice():
+    """v6 as shipped (its last slice lean) → one more slice of DCT coefficients, lean as well: the
+    LRP keeps its channels and weights, and the parent's channels are coded and refined as before."""
+    torch.manual_seed(0)
+    v6 = dict(V6, lean_slices=1)
+    old = HiCodec(ModelConfig(**v6)).eval()
+    for p in old.parameters():
+        p.add_(0.02 * torch.randn_like(p))
+    cfg = ModelConfig(**dict(v6, M=v6["M"] + 64, slices=v6["slices"] + [64], lean_slices=2))
+    new = HiCodec(cfg).eval()
+    fresh = load_adapted(new, old.state_dict(), old.cfg)
+    assert sorted(fresh) == sorted(k for k in new.state_dict() if k.startswith(("ctx.index.6.", "ctx.scale_ctx.5.")))
+    assert torch.equal(new.ctx.lrp[0].weight, old.ctx.lrp[0].weight) and new.ctx.refine_channels == old.ctx.refine_channels
+    x = _picture()
+    m0 = old.cfg.M
+    y_old = old.g_a(x)
+    y0 = torch.cat([y_old, torch.zeros(1, 64, *y_old.shape[2:])], 1)
+    z = torch.round(old.h_a(y_old))
+    e_old, e_new = old.entropy_y(y_old, z), new.entropy_y(y0, z)
+    assert torch.equal(e_new["q"][:, :m0], e_old["q"]) and torch.equal(e_new["k"][:, :m0], e_old["k"])
+    assert torch.allclose(e_new["yhat_g"][:, :m0], e_old["yhat_g"], atol=1e-4, rtol=1e-5)
+    # a new slice that is not lean would need an LRP over channels it never saw: refused
+    with pytest.raises(ValueError, match="lean extension"):
+        extend_latent(old.state_dict(), old.cfg, ModelConfig(**dict(v6, M=v6["M"] + 64, slices=v6["slices"] + [64], lean_slices=1)))
+
+
+def test_the_512_channel_candidate_is_a_lean_extension_of_v6():
+    """recipes/base-v7-512.json (the next A/B: 512 channels, linear bound 44.3 dB on Kodak against
+    39.9 at 384) extends the shipped v6 configuration with one more lean slice."""
+    v7 = json.loads((RECIPES / "base-v7-512.json").read_text())
+    old, new = ModelConfig(**dict(V6, lean_slices=1)), ModelConfig(**v7)
+    assert (new.M, new.slices[: len(old.slices)], new.lean_slices) == (512, old.slices, 2)
+    torch.manual_seed(0)
+    state = extend_latent(HiCodec(old).state_dict(), old, new)
+    model = HiCodec(new)
+    own = model.state_dict()
+    assert all(own[k].shape == v.shape for k, v in state.items() if k in own)
