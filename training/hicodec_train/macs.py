@@ -63,17 +63,6 @@ class _Call(nn.Module):
         return self.fn(*a)
 
 
-def _run_context(ctx, y: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """The channel context's work for one image: every slice's scale and mean nets and LRP."""
-    qs, yhs = [], []
-    for i, (s, c) in enumerate(zip(ctx.starts, ctx.slices)):
-        ctx.scale_index(i, h, torch.cat(qs, 1) if i else None)
-        mu = ctx.mean_of(i, y, torch.cat(yhs, 1) if i else None)
-        qs.append(torch.round(y[:, s : s + c] - mu))
-        yhs.append(qs[-1] + mu)
-    return ctx.refine(y, torch.cat(yhs, 1))
-
-
 def model_macs_per_pixel(model, h: int = 512, w: int = 768) -> dict:
     """MACs per *image* pixel of each sub-network at an h×w image (default: Kodak size)."""
     cfg = model.cfg
@@ -91,24 +80,30 @@ def model_macs_per_pixel(model, h: int = 512, w: int = 768) -> dict:
         res["h_s_scale"] = count_macs(model.h_s_scale, z)
     else:
         res["h_s_scale"] = count_macs(_Call(model.h_s_scale, model.h_s_scale.hidden), z)
-        hid = torch.zeros(1, cfg.hs_hidden, h // 16, w // 16)
-        res["context"] = count_macs(_Call(model.ctx, lambda y_, h_: _run_context(model.ctx, y_, h_)), y, hid)
+        slices = context_slice_macs(model.ctx, y, torch.zeros(1, cfg.hs_hidden, h // 16, w // 16))
+        res["context"] = sum(slices)
     out = {k: round(v / px, 1) for k, v in res.items()}
     if model.ctx is not None:
-        out["context_slices"] = [round(v / px, 1) for v in context_slice_macs(model.ctx, y, hid)]
+        out["context_slices"] = [round(v / px, 1) for v in slices]
     out["measured_at"] = f"{w}x{h}"
     return out
 
 
 def context_slice_macs(ctx, y: torch.Tensor, h: torch.Tensor) -> list[int]:
-    """MACs of each slice's scale and mean nets, then of the LRP (last entry): what a reduced
-    decode that reads the first slices runs of the channel context."""
+    """MACs of each slice's scale and mean nets, then of the LRP (last entry): their sum is the
+    channel context's work for one image; a reduced decode that reads the first slices runs those."""
     qs, yhs, out = [], [], []
     for i, (s, c) in enumerate(zip(ctx.starts, ctx.slices)):
         q_prev = torch.cat(qs, 1) if i else None
         yh_prev = torch.cat(yhs, 1) if i else None
-        out.append(count_macs(_Call(ctx, lambda: (ctx.scale_index(i, h, q_prev), ctx.mean_of(i, y, yh_prev)))))
-        mu = ctx.mean_of(i, y, yh_prev)
+        got = {}
+
+        def run(i=i, q_prev=q_prev, yh_prev=yh_prev):
+            ctx.scale_index(i, h, q_prev)
+            got["mu"] = ctx.mean_of(i, y, yh_prev)
+
+        out.append(count_macs(_Call(ctx, run)))
+        mu = got["mu"]
         qs.append(torch.round(y[:, s : s + c] - mu))
         yhs.append(qs[-1] + mu)
     yh = torch.cat(yhs, 1)
