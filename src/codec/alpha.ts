@@ -60,7 +60,7 @@ export function encodeAlpha(alpha: Uint8Array, width: number, height: number): U
   }
   const freqs = counts.map(frequencies);
   const tables = freqs.map(table);
-  const enc = new RansEncoder();
+  const enc = new RansEncoder(sym.length);
   for (let i = 0; i < sym.length; i++) enc.put(sym[i]!, tables[ctx[i]!]!);
   const stream = enc.finish();
   // tables: per context a 32-byte bitmap of the symbols whose frequency is above 1 (LSB first),
