@@ -7,7 +7,7 @@ import { CodecError } from '../core/errors.js';
 import { gainForQuality, ungain, type ModelPackage } from '../model/package.js';
 import type { Runtime, TensorData } from '../runtime/types.js';
 import { encodeWithEffort, rdoWeights } from './effort.js';
-import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
+import { decodeZ, SessionEngine, type MeanSide, type TileEngine, type ZRegion } from './engine.js';
 import { aborted, inTiles, quiet, schedule } from './schedule.js';
 import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Rect, type Tile } from './tiles.js';
 import { checkScale, downscale, previewHead, previewTiles, type Scale } from './scale.js';
@@ -127,9 +127,21 @@ export interface CodecOptions {
   /** Engines that take tiles instead of the codec's own sessions (e.g. worker threads); the codec
    *  disposes of them with itself. */
   readonly engines?: readonly TileEngine[];
+  /** A MeanSide in another thread (e.g. a worker: node/index.ts) that takes the float half of
+   *  parsing beside this thread's integer half (engine.ts), when the codec runs its tiles on its
+   *  own sessions; disposed with the codec. */
+  readonly helper?: MeanSide & { dispose(): Promise<void> };
 }
 
 export const DEFAULT_TILE_SIZE = 1024;
+
+/** Pictures of at most this many tiles parse with the helper thread (CodecOptions.helper). Its
+ *  thread holds memory of its own (glibc keeps a malloc arena per thread at its peak): a 24 MP
+ *  decode at 1/8 took 3.5 s against 3.9 but peaked at 418 MB against 335 (hic-base-v6, 24 tiles),
+ *  so a big picture keeps its whole parse in one thread and uses tile workers for speed. */
+export const HELPER_MAX_TILES = 4;
+
+const helps = (L: Layout): boolean => L.tiles.length <= HELPER_MAX_TILES;
 /** Largest block side for the analysis transform (pixels): bounds the encoder's memory (24 MP,
  *  one engine: 921 MB peak with 512, 1.36 GB with 768, 1.74 GB with 1024; same bytes). */
 const ANALYSIS_BLOCK = 512;
@@ -284,7 +296,8 @@ export class Codec {
   static async create(opts: CodecOptions): Promise<Codec> {
     const tile = checkTileSize(opts.tileSize ?? DEFAULT_TILE_SIZE);
     const workers = opts.engines ?? [];
-    const own = workers.length ? undefined : await SessionEngine.create(opts.model, opts.runtime);
+    if (workers.length) await opts.helper?.dispose(); // the workers parse whole tiles themselves
+    const own = workers.length ? undefined : await SessionEngine.create(opts.model, opts.runtime, opts.helper);
     const name = workers.length ? `${opts.runtime.name}, ${workers.length} worker${workers.length === 1 ? '' : 's'}` : opts.runtime.name;
     return new Codec(opts.model, opts.runtime, opts.maxPixels ?? DEFAULT_MAX_PIXELS, tile, workers, own, name);
   }
@@ -392,7 +405,7 @@ export class Codec {
     }, quiet(opts), 'coding'); // the second pass reports the tiles
     const tiles = await schedule(engines, L.tiles.length, (e, i) => {
       const t = L.tiles[i]!;
-      return e.encodeLatent(gained(t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), rdo?.slice());
+      return e.encodeLatent(gained(t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), rdo?.slice(), helps(L));
     }, opts, 'coding');
     const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, color, tileSize: L.tileSize, tiles, extra });
     return { bytes, zBytes: tiles.reduce((s, t) => s + t.z.length, 0), yBytes: tiles.reduce((s, t) => s + t.y.length, 0) };
@@ -480,7 +493,7 @@ export class Codec {
     const all = symbols ? { q: new Int32Array(n), k: new Uint8Array(n) } : undefined;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
-      const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), channels);
+      const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), channels, helps(L));
       pastePlanar(yHatG, L.wy, L.hy, t.latent, s.yHatG, t.latent, m);
       if (muH && s.muH) pastePlanar(muH, L.wy, L.hy, t.latent, s.muH, t.latent, m);
       if (all) {

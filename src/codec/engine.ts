@@ -40,11 +40,12 @@ export interface TileEngine {
   /** Codes a tile: its ẑ (the tile part of `z`) and its gained latent y_g [M, lh, lw]; with
    *  `rdo` (one distortion weight per channel, effort.ts) the symbols are chosen for rate and
    *  distortion instead of rounded. */
-  encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array): Promise<TileStreams>;
+  encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array, helper?: boolean): Promise<TileStreams>;
   /** Parses a tile's y stream back to its symbols and ŷ_g, given the ẑ around it. With `channels`
    *  (the end of a context slice) it stops reading there: the first slices only, ŷ_g without the
-   *  refinement (a reduced-size decode, scale.ts). */
-  decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number): Promise<TileSymbols>;
+   *  refinement (a reduced-size decode, scale.ts). `helper` (both; default true): the float half
+   *  of parsing may run on the engine's helper thread (SessionEngine), false keeps it here. */
+  decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number, helper?: boolean): Promise<TileSymbols>;
   /** The refinement (LRP) on a latent region: (μ_h, ŷ_g) of the channels it covers (the model's
    *  refineChannels, planar [R, lh, lw]) → those channels refined. */
   refine(muH: Float32Array, yHatG: Float32Array, lh: number, lw: number): Promise<Float32Array>;
@@ -53,6 +54,38 @@ export interface TileEngine {
   /** g_s on ŷ [M, lh, lw] → RGB [3, 16·lh, 16·lw] (float, not clamped). */
   synthesize(yHat: Float32Array, lh: number, lw: number): Promise<Float32Array>;
   dispose(): Promise<void>;
+}
+
+/**
+ * The float half of parsing a tile: μ_h = hyper_mean(ẑ), each slice's μ from μ_h and the ŷ_g of
+ * the slices before (the mean nets), ŷ_g = q + μ. The symbols never depend on it (their table
+ * indices come from the integer half: hyper_scale, the scale nets), so it can run beside the
+ * integer half and rANS, in another thread (a helper worker: node/index.ts). One chain per tile,
+ * by id; the calls of a chain are served in order.
+ */
+export interface MeanSide {
+  /** μ_h on the ẑ around a tile; the chain will take `slices` slices (a reduced-size decode: the
+   *  first ones). With `withMu`, resolves to μ of the first slice (the encoder needs each μ). */
+  meanStart(id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined>;
+  /** The next slice's symbols q [c, lh, lw] (transferred to a helper: not used after); with
+   *  `withMu`, resolves to μ of the slice after it (undefined after the last). */
+  meanPush(id: number, q: Int32Array): Promise<Float32Array | undefined>;
+  /** ŷ_g of the channels pushed, and μ_h when every slice was pushed (for the refinement). */
+  meanFinish(id: number): Promise<{ yHatG: Float32Array; muH?: Float32Array }>;
+}
+
+/** A chain's state between its calls (SessionEngine). */
+interface MeanChain {
+  readonly muH: Float32Array;
+  readonly yHatG: Float32Array;
+  readonly lh: number;
+  readonly lw: number;
+  readonly slices: number;
+  readonly withMu: boolean;
+  /** slices pushed so far */
+  next: number;
+  /** μ of slice `next`, computed as soon as the slices before it were in */
+  mu: Float32Array;
 }
 
 const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
@@ -86,18 +119,26 @@ function tableOf(tables: readonly CdfTable[], id: number, code: 'E_CORRUPT' | 'E
   return t;
 }
 
-export class SessionEngine implements TileEngine {
+export class SessionEngine implements TileEngine, MeanSide {
   /** Sessions by network name, created on first use: an encoder never builds the synthesis
    *  session, a decoder never builds the analysis ones. */
   private readonly open = new Map<string, Promise<InferenceSession>>();
+  private readonly chains = new Map<number, MeanChain>();
+  /** The mean chains' calls, in order (with no helper they interleave with the integer half). */
+  private meanQueue: Promise<unknown> = Promise.resolve();
+  private nextChain = 1;
 
   private constructor(
     private readonly model: ModelPackage,
     private readonly runtime: Runtime,
+    /** Where the float half of parsing runs (MeanSide); this engine itself when there is none. */
+    private readonly helper?: MeanSide & { dispose(): Promise<void> },
   ) {}
 
-  static async create(model: ModelPackage, runtime: Runtime): Promise<SessionEngine> {
-    return new SessionEngine(model, runtime);
+  /** `helper`: a MeanSide in another thread that takes the float half of parsing (disposed with
+   *  this engine). */
+  static async create(model: ModelPackage, runtime: Runtime, helper?: MeanSide & { dispose(): Promise<void> }): Promise<SessionEngine> {
+    return new SessionEngine(model, runtime, helper);
   }
 
   /** The graph bytes of a network name and how to run it: integer-only (the parsing path, always
@@ -176,59 +217,152 @@ export class SessionEngine implements TileEngine {
     return (await this.run('hyper_analysis', { y_g: f32([1, m, lh, lw], yG) })).data as Float32Array;
   }
 
-  /** The hyper-decoder on the ẑ around a tile, cropped to the tile: the integer features (context
-   *  models) or indices, and μ_h, planar over the tile's latent. */
-  private async hyper(z: ZRegion): Promise<{ scale: Uint8Array; mu: Float32Array }> {
-    const { hyper_channels: zc, hyper_stride, stride } = this.model.manifest.latent;
-    const r = hyper_stride / stride;
-    const dims = [1, zc, z.h, z.w];
-    if (z.zHat.length !== zc * z.h * z.w) throw new CodecError('E_MODEL_INTEGRITY', 'ẑ region has the wrong size');
-    const scale = (await this.run('hyper_scale', { z_hat: { dtype: 'int32', dims, data: z.zHat } })).data as Uint8Array;
-    const mu = (await this.run('hyper_mean', { z_hat: f32(dims, Float32Array.from(z.zHat)) })).data as Float32Array;
-    const full = { x0: 0, y0: 0, x1: z.w, y1: z.h };
-    if (z.tile.x0 === 0 && z.tile.y0 === 0 && z.tile.x1 === z.w && z.tile.y1 === z.h) return { scale, mu };
-    const crop = { x0: z.tile.x0 * r, y0: z.tile.y0 * r, x1: z.tile.x1 * r, y1: z.tile.y1 * r };
-    const W = rectWidth(full) * r;
-    const H = rectHeight(full) * r;
-    return { scale: cropPlanar(scale, scale.length / (W * H), W, H, crop), mu: cropPlanar(mu, mu.length / (W * H), W, H, crop) };
+  /** The hyper-decoder's integer half on the ẑ around a tile, cropped to the tile: the uint8
+   *  features of the context models (or, without them, the table indices), planar. */
+  private async hyperScale(z: ZRegion): Promise<Uint8Array> {
+    const scale = (await this.run('hyper_scale', { z_hat: { dtype: 'int32', dims: this.zDims(z), data: z.zHat } })).data as Uint8Array;
+    return this.cropToTile(z, scale);
   }
 
-  /**
-   * The y half of the entropy model, slice by slice, as the decoder runs it. `symbol(i, s, c, k, mu)`
-   * returns the symbols of slice i (channels s..s+c) given their table indices and means: the
-   * encoder rounds y_g − μ, the decoder reads them from the stream. ŷ_g is not refined here: the
-   * codec refines across tiles (refine.ts), with the μ_h returned when the model refines.
-   */
-  private async slices(
-    z: ZRegion, lh: number, lw: number,
-    symbol: (s: number, c: number, k: Uint8Array, mu: Float32Array) => Int32Array,
-    limit?: number,
-  ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array; muH?: Float32Array }> {
+  /** μ_h (hyper_mean) on the ẑ around a tile, cropped to the tile, planar [M, lh, lw]. */
+  private async hyperMean(z: ZRegion): Promise<Float32Array> {
+    const mu = (await this.run('hyper_mean', { z_hat: f32(this.zDims(z), Float32Array.from(z.zHat)) })).data as Float32Array;
+    return this.cropToTile(z, mu);
+  }
+
+  private zDims(z: ZRegion): number[] {
+    const zc = this.model.manifest.latent.hyper_channels;
+    if (z.zHat.length !== zc * z.h * z.w) throw new CodecError('E_MODEL_INTEGRITY', 'ẑ region has the wrong size');
+    return [1, zc, z.h, z.w];
+  }
+
+  private cropToTile<T extends Uint8Array | Float32Array>(z: ZRegion, a: T): T {
+    const { hyper_stride, stride } = this.model.manifest.latent;
+    const r = hyper_stride / stride;
+    if (z.tile.x0 === 0 && z.tile.y0 === 0 && z.tile.x1 === z.w && z.tile.y1 === z.h) return a;
+    const W = z.w * r;
+    const H = z.h * r;
+    return cropPlanar(a, a.length / (W * H), W, H, { x0: z.tile.x0 * r, y0: z.tile.y0 * r, x1: z.tile.x1 * r, y1: z.tile.y1 * r }) as T;
+  }
+
+  /** The context slices as [start, channels] (one slice of M without a context model), and how
+   *  many of them a decode reading `limit` channels takes (whole slices; undefined: all). */
+  private parts(limit?: number): { parts: (readonly [number, number])[]; n: number; mm: number } {
     const m = this.model.manifest.latent.channels;
     const ctx = this.model.context;
     const parts = ctx ? ctx.slices.map((c, i) => [ctx.starts[i]!, c] as const) : [[0, m] as const];
-    // a reduced-size decode reads whole slices up to `limit` channels and skips the refinement
     const n = limit === undefined || limit >= m ? parts.length : parts.findIndex(([s, c]) => s + c === limit) + 1;
     if (n === 0) throw new CodecError('E_MODEL_INTEGRITY', `${limit} channels is not the end of a context slice`);
-    const mm = n === parts.length ? m : limit!;
+    return { parts, n, mm: n === parts.length ? m : limit! };
+  }
+
+  private checkMuH(muH: Float32Array, plane: number): void {
+    if (muH.length !== this.model.manifest.latent.channels * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
+  }
+
+  /** μ of slice i: its mean net, or its part of μ_h. */
+  private async meanOf(i: number, muH: Float32Array, yHatG: Float32Array, lh: number, lw: number): Promise<Float32Array> {
+    const [s, c] = this.parts().parts[i]!;
+    const mu = this.model.context ? await this.sliceMean(i, muH, yHatG, s, c, lh, lw) : muH;
+    if (mu.length !== c * lh * lw) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: mean network output has the wrong size`);
+    return mu;
+  }
+
+  private queued<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.meanQueue.then(f);
+    this.meanQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  meanStart(id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined> {
+    return this.queued(async () => {
+      const muH = await this.hyperMean(z);
+      this.checkMuH(muH, lh * lw);
+      const { parts } = this.parts();
+      const last = parts[slices - 1];
+      if (!last) throw new CodecError('E_MODEL_INTEGRITY', `no slice ${slices - 1}`);
+      const yHatG = new Float32Array((last[0] + last[1]) * lh * lw);
+      const mu = await this.meanOf(0, muH, yHatG, lh, lw);
+      this.chains.set(id, { muH, yHatG, lh, lw, slices, withMu, next: 0, mu });
+      return withMu ? mu.slice() : undefined; // a copy: a helper's reply transfers it
+    });
+  }
+
+  meanPush(id: number, q: Int32Array): Promise<Float32Array | undefined> {
+    return this.queued(async () => {
+      const ch = this.chains.get(id);
+      if (!ch || ch.next >= ch.slices) throw new CodecError('E_MODEL_INTEGRITY', `mean chain ${id}: no slice to take`);
+      const plane = ch.lh * ch.lw;
+      const s = this.parts().parts[ch.next]![0] * plane;
+      if (q.length !== ch.mu.length) throw new CodecError('E_MODEL_INTEGRITY', `slice ${ch.next}: symbols of the wrong size`);
+      for (let j = 0; j < q.length; j++) ch.yHatG[s + j] = q[j]! + ch.mu[j]!;
+      if (++ch.next === ch.slices) return undefined;
+      ch.mu = await this.meanOf(ch.next, ch.muH, ch.yHatG, ch.lh, ch.lw);
+      return ch.withMu ? ch.mu.slice() : undefined;
+    });
+  }
+
+  meanFinish(id: number): Promise<{ yHatG: Float32Array; muH?: Float32Array }> {
+    return this.queued(async () => {
+      const ch = this.chains.get(id);
+      this.chains.delete(id);
+      if (!ch) throw new CodecError('E_MODEL_INTEGRITY', `mean chain ${id} was not started`);
+      return ch.next === this.parts().parts.length ? { yHatG: ch.yHatG, muH: ch.muH } : { yHatG: ch.yHatG };
+    });
+  }
+
+  /**
+   * The y half of the entropy model, slice by slice: the integer half (hyper_scale, the scale nets)
+   * here, the float half (MeanSide: μ_h, the mean nets, ŷ_g) on the helper when there is one,
+   * beside it. `symbol(s, c, k, mu)` gives the symbols of the slice of channels s..s+c from their
+   * table indices: the decoder reads them from the stream and never waits for a μ (`withMu`
+   * false); the encoder chooses them from y_g − μ, and its scale net for a slice runs while the
+   * helper computes that slice's μ. `n`: the first n slices (a reduced-size decode); `helper`
+   * false: the float half here too.
+   */
+  private async slices(
+    z: ZRegion, lh: number, lw: number, n: number, withMu: boolean, helper: boolean,
+    symbol: (s: number, c: number, k: Uint8Array, mu: Float32Array | undefined) => Int32Array,
+  ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array; muH?: Float32Array }> {
+    const ctx = this.model.context;
+    const { parts } = this.parts();
+    const last = parts[n - 1]!;
+    const mm = last[0] + last[1];
     const plane = lh * lw;
-    const { scale, mu: muH } = await this.hyper(z);
-    const k = new Uint8Array(mm * plane);
-    const q = new Int32Array(mm * plane);
-    const yHatG = new Float32Array(mm * plane);
-    if (scale.length !== m * plane && !ctx) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
-    if (muH.length !== m * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
-    for (let i = 0; i < n; i++) {
-      const [s, c] = parts[i]!;
-      const ki = ctx ? await this.sliceScale(i, scale, q, s, lh, lw) : scale;
-      const mui = ctx ? await this.sliceMean(i, muH, yHatG, s, c, lh, lw) : muH;
-      if (ki.length !== c * plane || mui.length !== c * plane) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: network output has the wrong size`);
-      const qi = symbol(s, c, ki, mui);
-      k.set(ki, s * plane);
-      q.set(qi, s * plane);
-      for (let j = 0; j < c * plane; j++) yHatG[s * plane + j] = qi[j]! + mui[j]!;
+    const side: MeanSide = (helper && this.helper) || this;
+    const id = this.nextChain++;
+    const pending: Promise<unknown>[] = [];
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      p.catch(() => undefined); // awaited below; a failure after an earlier one is not unhandled
+      pending.push(p);
+      return p;
+    };
+    let mu = track(side.meanStart(id, { ...z, zHat: z.zHat.slice() }, lh, lw, n, withMu));
+    let finished = false;
+    try {
+      const scale = await this.hyperScale(z);
+      if (scale.length !== this.model.manifest.latent.channels * plane && !ctx) throw new CodecError('E_MODEL_INTEGRITY', 'scale network output has the wrong size');
+      const k = new Uint8Array(mm * plane);
+      const q = new Int32Array(mm * plane);
+      for (let i = 0; i < n; i++) {
+        const [s, c] = parts[i]!;
+        const ki = ctx ? await this.sliceScale(i, scale, q, s, lh, lw) : scale;
+        if (ki.length !== c * plane) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: network output has the wrong size`);
+        const mui = withMu ? await mu : undefined;
+        const qi = symbol(s, c, ki, mui);
+        k.set(ki, s * plane);
+        q.set(qi, s * plane);
+        mu = track(side.meanPush(id, qi)); // qi goes to the helper
+      }
+      finished = true;
+      const fin = track(side.meanFinish(id));
+      await Promise.all(pending); // the chain's first failure, if any
+      const { yHatG, muH } = await fin;
+      return { k, q, yHatG, ...(muH && ctx?.refine ? { muH } : {}) }; // μ_h for the refinement
+    } catch (e) {
+      if (!finished) void side.meanFinish(id).catch(() => undefined); // drops the chain
+      throw e;
     }
-    return ctx?.refine && mm === m ? { k, q, yHatG, muH } : { k, q, yHatG };
   }
 
   /** Table indices of slice i (integer-only graph). */
@@ -256,7 +390,7 @@ export class SessionEngine implements TileEngine {
     return cropPlanar(z.zHat, zc, z.w, z.h, z.tile);
   }
 
-  async encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array): Promise<TileStreams> {
+  async encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array, helper = true): Promise<TileStreams> {
     const plane = lh * lw;
     const { yTables, zTables } = this.model;
     const zHat = this.tileZ(z);
@@ -264,18 +398,19 @@ export class SessionEngine implements TileEngine {
     const zEnc = new RansEncoder(zHat.length);
     for (let i = 0; i < zHat.length; i++) zEnc.put(zHat[i]!, tableOf(zTables, zIds[i]!, 'E_MODEL_INTEGRITY'));
     const yEnc = new RansEncoder(this.model.manifest.latent.channels * plane);
-    await this.slices(z, lh, lw, (s, c, k, mu) => {
-      const out = chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu, k, yTables, plane, rdo?.subarray(s, s + c));
+    await this.slices(z, lh, lw, this.parts().n, true, helper, (s, c, k, mu) => {
+      const out = chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu!, k, yTables, plane, rdo?.subarray(s, s + c));
       for (let j = 0; j < out.length; j++) yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
       return out;
     });
     return { z: zEnc.finish(), y: yEnc.finish() };
   }
 
-  async decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number): Promise<TileSymbols> {
+  async decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number, helper = true): Promise<TileSymbols> {
     const { yTables } = this.model;
+    const { parts, n } = this.parts(channels);
     const yDec = new RansDecoder(y);
-    const r = await this.slices(z, lh, lw, (_s, c, k) => {
+    const r = await this.slices(z, lh, lw, n, false, helper, (_s, c, k) => {
       const out = new Int32Array(c * lh * lw);
       for (let j = 0; j < out.length; j++) {
         const v = yDec.get(tableOf(yTables, k[j]!, 'E_CORRUPT'));
@@ -283,15 +418,16 @@ export class SessionEngine implements TileEngine {
         out[j] = v;
       }
       return out;
-    }, channels);
+    });
     // a stream read only in part cannot be checked for its end
-    if (channels === undefined || channels >= this.model.manifest.latent.channels) yDec.finish();
+    if (n === parts.length) yDec.finish();
     return { zHat: this.tileZ(z), ...r };
   }
 
   async dispose(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
+    if (this.helper) await this.helper.dispose();
     await Promise.all(all.map((p) => p.then((s) => s.dispose(), () => undefined)));
   }
 }

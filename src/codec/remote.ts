@@ -1,14 +1,14 @@
 // A TileEngine in another thread: the codec's tiles go to workers (worker_threads in Node, Web
 // Workers in browsers) over a message port. The arrays of each call are transferred, not copied.
 import { CodecError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
-import type { TileEngine, TileSymbols, ZRegion } from './engine.js';
+import type { MeanSide, TileEngine, TileSymbols, ZRegion } from './engine.js';
 
 /** The part of MessagePort / Worker / parentPort both sides use. */
 export interface Port {
   postMessage(message: unknown, transfer?: ArrayBuffer[]): void;
 }
 
-type Method = 'analyze' | 'hyperAnalyze' | 'encodeLatent' | 'decodeLatent' | 'synthesize' | 'refine' | 'preview' | 'dispose';
+type Method = 'analyze' | 'hyperAnalyze' | 'encodeLatent' | 'decodeLatent' | 'synthesize' | 'refine' | 'preview' | 'meanStart' | 'meanPush' | 'meanFinish' | 'dispose';
 
 interface Request {
   readonly id: number;
@@ -35,7 +35,7 @@ function buffers(v: unknown, out: ArrayBuffer[] = [], depth = 0): ArrayBuffer[] 
 
 /** The caller's side: forwards each method to the worker behind `port`. Feed it every message
  *  the port receives through `receive`. */
-export class RemoteEngine implements TileEngine {
+export class RemoteEngine implements TileEngine, MeanSide {
   private next = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private failure: unknown;
@@ -89,6 +89,7 @@ export class RemoteEngine implements TileEngine {
     return this.call('hyperAnalyze', [yG, lh, lw]);
   }
 
+  /** A worker parses whole tiles in its own thread: `helper` does not apply. */
   encodeLatent(yG: Float32Array, lh: number, lw: number, z: ZRegion, rdo?: Float32Array) {
     return this.call<{ z: Uint8Array; y: Uint8Array }>('encodeLatent', rdo ? [yG, lh, lw, z, rdo] : [yG, lh, lw, z]);
   }
@@ -110,6 +111,18 @@ export class RemoteEngine implements TileEngine {
     return this.call('synthesize', [yHat, lh, lw]);
   }
 
+  meanStart(id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined> {
+    return this.call('meanStart', [id, z, lh, lw, slices, withMu]);
+  }
+
+  meanPush(id: number, q: Int32Array): Promise<Float32Array | undefined> {
+    return this.call('meanPush', [id, q]);
+  }
+
+  meanFinish(id: number): Promise<{ yHatG: Float32Array; muH?: Float32Array }> {
+    return this.call('meanFinish', [id]);
+  }
+
   async dispose(): Promise<void> {
     try {
       if (!this.failure) await this.call('dispose', []);
@@ -120,7 +133,7 @@ export class RemoteEngine implements TileEngine {
 }
 
 /** The worker's side: runs requests arriving on `port` against `engine`, one at a time. */
-export function serveEngine(port: Port, engine: Promise<TileEngine>): (msg: Request) => Promise<void> {
+export function serveEngine(port: Port, engine: Promise<TileEngine & MeanSide>): (msg: Request) => Promise<void> {
   let queue = Promise.resolve();
   return (msg: Request) => {
     queue = queue.then(async () => {

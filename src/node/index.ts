@@ -1,5 +1,6 @@
 // Node conveniences: the shipped default model, the onnxruntime-node backend, files.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { CodecError } from '../core/errors.js';
 import type { Runtime } from '../runtime/types.js';
 import { nodeRuntime } from '../runtime/node.js';
 import { loadPackageFromDir } from './package.js';
-import { workerEngines } from './workers.js';
+import { meanHelper, workerEngines } from './workers.js';
 
 /** The repository's models/ folder (dist/src/node/ → ../../../models). */
 export const MODELS_DIR = process.env['HICODEC_MODELS'] ?? fileURLToPath(new URL('../../../models/', import.meta.url));
@@ -47,6 +48,10 @@ export interface NodeCodecOptions {
   readonly workers?: number;
   /** Default tile size for encoding (pixels, multiple of 128). */
   readonly tileSize?: number;
+  /** A worker thread (1 ONNX Runtime thread) for the float half of parsing beside this thread
+   *  (engine.ts, MeanSide). Default: on with the default runtime, no `workers`, and `threads`
+   *  and the cores ≥ 2. */
+  readonly helper?: boolean;
 }
 
 /** A Codec on the shipped model with onnxruntime-node. Call dispose() when done. */
@@ -58,8 +63,12 @@ export async function createCodec(opts: NodeCodecOptions = {}): Promise<Codec> {
     throw new CodecError('E_INVALID_OPTION', `Expected an integer between 0 and 64 for workers but received ${String(opts.workers)}`);
   }
   const engines = opts.workers ? workerEngines(dir, opts.workers, opts.threads ?? 1) : undefined;
+  // with no tile workers and two cores or more, a worker takes the float half of parsing (μ_h and
+  // the slice means) beside this thread's integer half and rANS (engine.ts, MeanSide)
+  const helper = !engines && !opts.runtime && (opts.helper ?? true) && (opts.threads ?? availableParallelism()) >= 2 && availableParallelism() >= 2 ? meanHelper(model) : undefined;
   return Codec.create({
     model, runtime,
+    ...(helper ? { helper } : {}),
     ...(opts.maxPixels ? { maxPixels: opts.maxPixels } : {}),
     ...(opts.tileSize ? { tileSize: opts.tileSize } : {}),
     ...(engines ? { engines } : {}),

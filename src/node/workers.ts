@@ -1,23 +1,42 @@
 // Worker threads that take a Codec's tiles, each with its own ONNX Runtime sessions, so that big
-// images use every core (tiles are independent after ẑ; see FORMAT.md).
+// images use every core (tiles are independent after ẑ; see FORMAT.md), and the helper that takes
+// the float half of parsing beside the main thread (engine.ts, MeanSide).
 import { Worker } from 'node:worker_threads';
 
+import type { MeanSide, ZRegion } from '../codec/engine.js';
 import { RemoteEngine } from '../codec/remote.js';
-import type { TileEngine } from '../codec/engine.js';
 import { CodecError } from '../core/errors.js';
+import { meanHalf, type ModelPackage } from '../model/package.js';
+
+/** A worker on `workerData` (tile-worker.ts): its package from `modelDir`, or `pkg` as given. */
+function spawn(workerData: { modelDir: string; threads: number } | { pkg: ModelPackage; threads: number }): RemoteEngine {
+  const w = new Worker(new URL('./tile-worker.js', import.meta.url), { workerData });
+  // the worker keeps the process alive only while it has work (a forgotten dispose() must not hang it)
+  const e = new RemoteEngine(w, () => w.terminate(), (busy) => (busy ? w.ref() : w.unref()));
+  w.on('message', (m) => e.receive(m));
+  w.on('error', (err) => e.fail(err));
+  w.on('exit', (code) => e.fail(new CodecError('E_IO', `worker exited with code ${code}`)));
+  w.unref();
+  return e;
+}
 
 /** `count` workers on the package in `modelDir`, each with `threads` intra-op threads. */
-export function workerEngines(modelDir: string, count: number, threads = 1): TileEngine[] {
-  const engines: TileEngine[] = [];
-  for (let i = 0; i < count; i++) {
-    const w = new Worker(new URL('./tile-worker.js', import.meta.url), { workerData: { modelDir, threads } });
-    // the worker keeps the process alive only while it has work (a forgotten dispose() must not hang it)
-    const e = new RemoteEngine(w, () => w.terminate(), (busy) => (busy ? w.ref() : w.unref()));
-    w.on('message', (m) => e.receive(m));
-    w.on('error', (err) => e.fail(err));
-    w.on('exit', (code) => e.fail(new CodecError('E_IO', `tile worker exited with code ${code}`)));
-    w.unref();
-    engines.push(e);
-  }
-  return engines;
+export function workerEngines(modelDir: string, count: number, threads = 1): RemoteEngine[] {
+  return Array.from({ length: count }, () => spawn({ modelDir, threads }));
+}
+
+/** The helper: a worker (one intra-op thread) that runs the float half of parsing, started on
+ *  first use with the networks it runs (meanHalf: nothing to read or verify again). An encoder or
+ *  decoder that never parses never starts it. */
+export function meanHelper(model: ModelPackage): MeanSide & { dispose(): Promise<void> } {
+  let worker: RemoteEngine | undefined;
+  const get = () => (worker ??= spawn({ pkg: meanHalf(model), threads: 1 }));
+  return {
+    meanStart: (id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean) => get().meanStart(id, z, lh, lw, slices, withMu),
+    meanPush: (id: number, q: Int32Array) => get().meanPush(id, q),
+    meanFinish: (id: number) => get().meanFinish(id),
+    dispose: async () => {
+      await worker?.dispose();
+    },
+  };
 }
