@@ -116,6 +116,90 @@ def _store_fp16(model_path: Path, min_elements: int = 256) -> None:
     _rewrite_initializers(model_path, store)
 
 
+def subpixel_as_conv_transpose(model_path: Path) -> int:
+    """Rewrites each 1×1 convolution followed by a 2× pixel shuffle (Conv → DepthToSpace, CRD, its
+    only user) as one ConvTranspose of kernel 2, stride 2: out[c, 2h+i, 2w+j] = Σ W[4c+2i+j]·x[h, w]
+    + b[4c+2i+j] either way (the kernels do not overlap). The bias, which varies with (i, j), rides
+    on an extra input channel of ones. The weights stay the same initializers under the same names
+    (load_package_model reads them); the nodes that rearrange them have only constant inputs, so
+    ONNX Runtime folds them when it creates the session. Why: ORT's DepthToSpace moves data at
+    ~10 ns a value and the NCHWc layout needs a reorder on each side of it; g_s of hic-base-v6 on
+    768×512 took 70.6 ms with the shuffles, 62.0 as transposed convolutions (outputs within 1.2e-7).
+    Returns the number of pairs rewritten."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(str(model_path))
+    g = m.graph
+    inits = {i.name: i for i in g.initializer}
+    prod = {o: n for n in g.node for o in n.output}
+    users: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            users[i] = users.get(i, 0) + 1
+    outputs = {o.name for o in g.output}
+
+    def dims_of(name: str) -> list[int]:
+        while name not in inits:  # through the fp16 → float32 Cast
+            name = prod[name].input[0]
+        return list(inits[name].dims)
+
+    def attr(n, key, default=None):
+        return next((helper.get_attribute_value(a) for a in n.attribute if a.name == key), default)
+
+    replace: dict[int, list] = {}
+    drop: set[int] = set()
+    for n in g.node:
+        if n.op_type != "DepthToSpace" or attr(n, "blocksize") != 2 or attr(n, "mode", b"DCR") != b"CRD":
+            continue
+        c = prod.get(n.input[0])
+        if c is None or c.op_type != "Conv" or users.get(c.output[0]) != 1 or c.output[0] in outputs:
+            continue
+        if list(attr(c, "kernel_shape", [])) != [1, 1] or attr(c, "group", 1) != 1 or any(v != 1 for v in attr(c, "strides", [1, 1])) \
+                or any(attr(c, "pads", [0, 0, 0, 0])) or any(v != 1 for v in attr(c, "dilations", [1, 1])):
+            continue
+        c4, cin = dims_of(c.input[1])[:2]
+        ch = c4 // 4
+        p = f"{c.output[0]}__ct_"
+        g.initializer.extend([
+            numpy_helper.from_array(np.array([ch, 2, 2, cin], np.int64), p + "wshape"),
+            numpy_helper.from_array(np.array([1, ch, 2, 2], np.int64), p + "bshape"),
+            numpy_helper.from_array(np.array([0], np.int64), p + "zero_i"),
+            numpy_helper.from_array(np.array([1], np.int64), p + "one_i"),
+            numpy_helper.from_array(np.array(0, np.float32), p + "zero"),
+            numpy_helper.from_array(np.array(1, np.float32), p + "one"),
+        ])
+        nodes = [
+            helper.make_node("Reshape", [c.input[1], p + "wshape"], [p + "w4"]),
+            helper.make_node("Transpose", [p + "w4"], [p + "wt"], perm=[3, 0, 1, 2]),
+        ]
+        if len(c.input) > 2 and c.input[2]:
+            nodes += [
+                helper.make_node("Reshape", [c.input[2], p + "bshape"], [p + "b4"]),
+                helper.make_node("Concat", [p + "wt", p + "b4"], [p + "w"], axis=0),
+                helper.make_node("Slice", [c.input[0], p + "zero_i", p + "one_i", p + "one_i"], [p + "x0"]),
+                helper.make_node("Mul", [p + "x0", p + "zero"], [p + "x00"]),
+                helper.make_node("Add", [p + "x00", p + "one"], [p + "ones"]),
+                helper.make_node("Concat", [c.input[0], p + "ones"], [p + "x"], axis=1),
+                helper.make_node("ConvTranspose", [p + "x", p + "w"], [n.output[0]], kernel_shape=[2, 2], strides=[2, 2]),
+            ]
+        else:
+            nodes.append(helper.make_node("ConvTranspose", [c.input[0], p + "wt"], [n.output[0]], kernel_shape=[2, 2], strides=[2, 2]))
+        replace[id(c)] = nodes
+        drop.add(id(n))
+    if not replace:
+        return 0
+    out = []
+    for n in g.node:
+        if id(n) not in drop:
+            out.extend(replace.get(id(n), [n]))
+    del g.node[:]
+    g.node.extend(out)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(model_path))
+    return len(replace)
+
+
 # Encoder-side networks (g_a, h_a) may store their convolution weights as int8, one scale per output
 # channel (symmetric, max |w| → 127): the decoder never runs them, so a coarser weight moves only
 # which latent the encoder picks, never what a decoder makes of a stream. Halves their bytes again.
@@ -302,6 +386,7 @@ def _export(mod, args, path: Path, ins, outs, dyn, int8: bool = False) -> None:
     if int8:
         _store_int8(path, {n for n, _ in mod.named_parameters()})
     _store_fp16(path)
+    subpixel_as_conv_transpose(path)
 
 
 def export_onnx(model, out: Path, trace_hw=(64, 64), int8_encoder: bool = False) -> dict:

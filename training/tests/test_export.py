@@ -174,3 +174,45 @@ def test_fp16_storage_keeps_int8_scales_float32(tmp_path):
     _store_fp16(path)
     inits = {i.name: i.data_type for i in onnx.load(str(path)).graph.initializer}
     assert inits == {"w__scale": TensorProto.FLOAT, "v__fp16": TensorProto.FLOAT16}
+
+
+def test_subpixel_pairs_become_transposed_convolutions(exported, tmp_path):
+    """A 1×1 conv + 2× pixel shuffle becomes one ConvTranspose (the bias on a channel of ones),
+    a 3×3 conv + shuffle stays, the initializers keep their names, and ONNX Runtime computes
+    the same as PyTorch; the exported g_s has no 2× shuffle left after a 1×1 conv."""
+    import onnx
+    from hicodec_train.package import _export, onnx_weights, subpixel_as_conv_transpose
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(5, 12, 1)               # + bias: the channel of ones
+            self.b = torch.nn.Conv2d(3, 8, 1, bias=False)    # no bias
+            self.c = torch.nn.Conv2d(2, 8, 3, padding=1)     # 3×3: not a pair
+            self.ps = torch.nn.PixelShuffle(2)
+
+        def forward(self, x):
+            y = self.ps(self.a(x))                     # [1, 3, 2H, 2W]
+            y = self.ps(self.b(y))                     # [1, 2, 4H, 4W]
+            return self.ps(self.c(y))                  # [1, 2, 8H, 8W]
+
+    torch.manual_seed(1)
+    net = Net().eval()
+    x = torch.randn(1, 5, 6, 10)
+    path = tmp_path / "n.onnx"
+    _export(net, (x,), path, ["x"], ["y"], {"x": {2: "h", 3: "w"}, "y": {2: "H", 3: "W"}})
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops.count("ConvTranspose") == 2 and ops.count("DepthToSpace") == 1
+    assert subpixel_as_conv_transpose(path) == 0  # nothing left to rewrite
+    assert {"a.weight", "a.bias", "b.weight", "c.weight", "c.bias"} <= set(onnx_weights(path))
+    if ort.available():
+        for shape in [(1, 5, 6, 10), (1, 5, 3, 7)]:
+            xi = torch.randn(*shape)
+            got = ort.run(path, {"x": xi.numpy()})["y"]
+            np.testing.assert_allclose(got, net(xi).detach().numpy(), atol=2e-5)
+    _, out = exported
+    gs = onnx.load(str(out / "synthesis.onnx")).graph.node
+    prod = {o: n for n in gs for o in n.output}
+    assert not [n for n in gs if n.op_type == "DepthToSpace" and prod[n.input[0]].op_type == "Conv"
+                and [a.ints for a in prod[n.input[0]].attribute if a.name == "kernel_shape"] == [[1, 1]]
+                and [a.i for a in n.attribute if a.name == "blocksize"] == [2]]
