@@ -90,6 +90,18 @@ test('stdin to stdout, and decode to JPEG and WebP by extension', async () => {
   }
 });
 
+test('a reader that stops early ends the command quietly (SIGPIPE status, no EPIPE trace)', async () => {
+  const src = await png('epipe.png', 384, 256, 5);
+  assert.equal(hic(['encode', src, '-o', 'epipe.hic', '-q', '90']).status, 0);
+  // the PNG on stdout is bigger than a pipe's buffer, so `head` closes it while hic still writes
+  const r = spawnSync('bash', ['-c', `"${process.execPath}" "${HIC}" decode epipe.hic -o - | head -c 100 > /dev/null; echo "status \${PIPESTATUS[0]}"`], { cwd: dir, encoding: 'utf8' });
+  assert.match(r.stdout, /^status 141\n$/);
+  assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+  const help = spawnSync('bash', ['-c', `"${process.execPath}" "${HIC}" --help | head -1`], { cwd: dir, encoding: 'utf8' });
+  assert.match(help.stdout, /^Usage: hic/);
+  assert.equal(help.stderr, '');
+});
+
 test('target size', async () => {
   const src = await png('t.png', 200, 150, 4);
   const r = hic(['encode', src, '--target-size', '1500', '--json']);

@@ -462,6 +462,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`hic --help | head -3`, `hic decode x.hic -o - | head -c 100`) closes
+// stdout: stop quietly with the status a Unix tool killed by SIGPIPE has (128 + 13), instead of an
+// unhandled EPIPE error and its stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(141);
+});
 process.exitCode = await main(process.argv);
 // Benchmarks (bench/tiles.ts, bench/reliability.ts) read the peak memory of a CLI run from here:
 // VmHWM of this process where Linux has it, since getrusage's maxRSS survives exec and would report
