@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hicodec_train.package import sha256, subpixel_as_conv_transpose  # noqa: E402
+from hicodec_train.package import integer_depth_to_space, sha256, subpixel_as_conv_transpose  # noqa: E402
 
-PASSES = {"subpixel_as_conv_transpose": subpixel_as_conv_transpose}
+PASSES = {"subpixel_as_conv_transpose": subpixel_as_conv_transpose, "integer_depth_to_space": integer_depth_to_space}
 
 
 def repack(root: Path) -> dict[str, int]:

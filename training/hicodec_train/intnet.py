@@ -9,7 +9,7 @@ platform, so it is evaluated with integer arithmetic only:
             r    = floor(acc · M_c / 2^S)             int64 multiply, +offset, uint64 BitShift
             out  = clip(r, 0, 255) → uint8            (hidden; acts as ReLU)   or
             out  = clip(r, 0, K−1) → uint8            (last layer: the table index)
-  upsampling: depth-to-space on the uint8 activations through Reshape/Transpose.
+  upsampling: depth-to-space (DepthToSpace, CRD) on the uint8 activations.
 
 Weights are 7-bit ([-63, 63], stored as uint8 with zero point 128): products of a uint8
 activation and a 7-bit weight never saturate an int16 pair sum, so CPUs without VNNI give the
@@ -186,7 +186,6 @@ class _IntGraph:
         self.const("c_shift", np.array(SHIFT, np.uint64))
         self.const("c_unoff", np.array(2 ** (OFFSET_EXP - SHIFT), np.int64))
         self.const("c_pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))
-        self.shape_consts = False
 
     def const(self, name: str, arr) -> str:
         self.inits.append(self.nh.from_array(np.asarray(arr), name))
@@ -239,23 +238,9 @@ class _IntGraph:
         return n("Cast", [t], f"a{i}", to=self.tp.UINT8)
 
     def depth_to_space(self, x: str, co: int, i) -> str:
-        """PixelShuffle (CRD order) on uint8 through Reshape/Transpose (no int DepthToSpace kernel)."""
-        n = self.node
-        if not self.shape_consts:
-            self.shape_consts = True
-            self.const("s_2", np.array([2], np.int64))
-            self.const("s_4", np.array([4], np.int64))
-            self.const("s_n1", np.array([-1], np.int64))
-            self.const("s_22", np.array([2, 2], np.int64))
-        self.const(f"co{i}", np.array([co], np.int64))
-        shp = n("Shape", [x], f"shp{i}")
-        hw = n("Slice", [shp, "s_2", "s_4"], f"hw{i}")
-        t6 = n("Concat", ["s_n1", f"co{i}", "s_22", hw], f"t6_{i}", axis=0)
-        t = n("Reshape", [x, t6], f"r6_{i}")
-        t = n("Transpose", [t], f"tr{i}", perm=[0, 1, 4, 2, 5, 3])
-        hw2 = n("Mul", [hw, "s_22"], f"hw2_{i}")
-        t4 = n("Concat", ["s_n1", f"co{i}", hw2], f"t4_{i}", axis=0)
-        return n("Reshape", [t, t4], f"d2s{i}")
+        """PixelShuffle (CRD order) on uint8: ONNX Runtime has DepthToSpace for uint8 on the CPU
+        and in wasm (packages exported before used Reshape/Transpose; repack.py rewrites them)."""
+        return self.node("DepthToSpace", [x], f"d2s{i}", blocksize=2, mode="CRD")
 
     def model(self, name: str, inputs: list, outputs: list, opset: int = 17):
         import onnx

@@ -200,6 +200,63 @@ def subpixel_as_conv_transpose(model_path: Path) -> int:
     return len(replace)
 
 
+def _prune(g) -> None:
+    """Removes nodes whose outputs nothing uses (not graph outputs), then unused initializers."""
+    outs = {o.name for o in g.output}
+    while True:
+        used = {i for n in g.node for i in n.input} | outs
+        keep = [n for n in g.node if any(o in used for o in n.output)]
+        if len(keep) == len(g.node):
+            break
+        del g.node[:]
+        g.node.extend(keep)
+    used = {i for n in g.node for i in n.input}
+    inits = [i for i in g.initializer if i.name in used]
+    del g.initializer[:]
+    g.initializer.extend(inits)
+
+
+def integer_depth_to_space(model_path: Path) -> int:
+    """Rewrites the depth-to-space of the integer graphs (intnet.py before this pass existed:
+    Reshape → Transpose [0,1,4,2,5,3] → Reshape on uint8) as one DepthToSpace (CRD), which ONNX
+    Runtime has for uint8 (CPU and wasm); the same bytes move, in ~1/4 of hyper_scale's time less
+    (its Transposes were 1.1 of 4.6 ms on 768×512). Returns the number rewritten."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(str(model_path))
+    g = m.graph
+    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    prod = {o: n for n in g.node for o in n.output}
+    users: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    replace: dict[int, object] = {}
+    for t in g.node:
+        if t.op_type != "Transpose" or list(next(a.ints for a in t.attribute if a.name == "perm")) != [0, 1, 4, 2, 5, 3]:
+            continue
+        r6 = prod.get(t.input[0])
+        after = users.get(t.output[0], [])
+        if r6 is None or r6.op_type != "Reshape" or len(after) != 1 or after[0].op_type != "Reshape":
+            continue
+        cat = prod.get(r6.input[1])
+        blocks = [inits[i] for i in (cat.input if cat is not None and cat.op_type == "Concat" else []) if i in inits
+                  and inits[i].shape == (2,) and inits[i][0] == inits[i][1]]
+        if len(blocks) != 1:
+            continue
+        replace[id(after[0])] = helper.make_node("DepthToSpace", [r6.input[0]], [after[0].output[0]], blocksize=int(blocks[0][0]), mode="CRD")
+    if not replace:
+        return 0
+    nodes = [replace.get(id(n), n) for n in g.node]
+    del g.node[:]
+    g.node.extend(nodes)
+    _prune(g)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(model_path))
+    return len(replace)
+
+
 # Encoder-side networks (g_a, h_a) may store their convolution weights as int8, one scale per output
 # channel (symmetric, max |w| → 127): the decoder never runs them, so a coarser weight moves only
 # which latent the encoder picks, never what a decoder makes of a stream. Halves their bytes again.
