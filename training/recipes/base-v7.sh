@@ -11,12 +11,16 @@
 #       `campaign.py eval` keeps), both with fresh optimizers: v6 continued (runs/ab7/v6) against the
 #       512-channel extension (runs/ab7/v7); 1 thread each, side by side, AB_MIN CPU-minutes each
 #       (default 45; rerun with a larger AB_MIN to continue both); then `campaign.py eval` of each.
+#   bash training/recipes/base-v7.sh campaign
+#       the campaign on the 512-channel model: resumes runs/campaign/last.pt when it is a 512-channel
+#       checkpoint; else moves the 384-channel campaign folder aside (runs/campaign-v6) and continues
+#       the A/B's v7 arm with its optimizer (runs/ab7/v7/last.pt); 2 threads; WALL minutes (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
 COMMON=(--pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10
         --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1 --cpu-limit "${AB_MIN:-45}")
-case "${1:-ab}" in
+case "${1:-campaign}" in
   ab)
     START=${START:?START=<a portable v6 checkpoint>}
     mkdir -p runs/ab7
@@ -25,5 +29,23 @@ case "${1:-ab}" in
       "${COMMON[@]}" > runs/ab7/v7.out 2>&1 &
     wait
     ;;
-  *) echo "usage: START=… base-v7.sh ab" >&2; exit 2 ;;
+  campaign)
+    CFG=training/recipes/base-v7-512.json
+    m512() { /usr/bin/python3 -c "import sys, torch; sys.exit(torch.load('$1', map_location='cpu')['config']['M'] != 512)"; }
+    if [ -f runs/campaign/last.pt ] && m512 runs/campaign/last.pt; then
+      START=(--resume auto)
+    else
+      if [ -d runs/campaign ]; then
+        [ -e runs/campaign-v6 ] && { echo "runs/campaign-v6 exists: move it first" >&2; exit 2; }
+        mv runs/campaign runs/campaign-v6
+        mkdir -p runs/campaign/evals && cp -r runs/campaign-v6/evals/. runs/campaign/evals/  # the eval history stays in place
+        echo "# the 384-channel campaign moved to runs/campaign-v6" >&2
+      fi
+      START=(--resume runs/ab7/v7/last.pt); echo "# the campaign continues the A/B's v7 arm" >&2
+    fi
+    /usr/bin/python3 training/train.py --out runs/campaign "${START[@]}" --config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 \
+      --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 \
+      --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}"
+    ;;
+  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign" >&2; exit 2 ;;
 esac
