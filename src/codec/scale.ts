@@ -40,10 +40,11 @@ export function previewHead(model: ModelPackage, s: Scale): (PreviewSpec & { byt
 
 /** The networks a decode at 1/s runs, in MACs per image pixel, as a share of a full decode's
  *  (hyper-decoder, the context slices read, the head; against the hyper-decoder, every slice, the
- *  LRP and g_s). Undefined when the manifest does not count the slices one by one. The speed of a
- *  decode follows it closely: hic-base-v6 at q75 on Kodak, 1/8 26% of the MACs and 24.7% of the
- *  time, 1/4 33% and 32.6% (bench/results/scale-2026-12-01-v6.md); at 1/2 parsing every channel
- *  costs more than its MACs (46%, 51% of the time). */
+ *  LRP and g_s). Undefined when the manifest does not count the slices one by one. In one thread
+ *  the time followed it closely (hic-base-v6 at q75 on Kodak: 1/8 26% of the MACs and 24.7% of the
+ *  time, 1/4 33% and 32.6%, bench/results/scale-2026-12-01-v6.md); with the parse's float half on
+ *  the helper thread a reduced decode takes less than its share (23.0% and 29.7%,
+ *  scale-2026-12-02.md); at 1/2 parsing every channel costs more than its MACs (46%, 51%). */
 export function macsShare(manifest: Manifest, head: PreviewSpec): number | undefined {
   const mp = manifest.macs_per_pixel;
   const slices = mp?.['context_slices'];
