@@ -489,19 +489,21 @@ export class Codec {
     });
     let yHatG: Float32Array = new Float32Array(n);
     const refines = !!this.model.context?.refine && m === this.model.manifest.latent.channels;
-    const muH = refines ? new Float32Array(n) : undefined;
+    // μ_h only for the channels the refinement reads (v6: 192 of 384)
+    const rc = this.model.context?.refineChannels ?? m;
+    const muH = refines ? new Float32Array((rc * n) / m) : undefined;
     const all = symbols ? { q: new Int32Array(n), k: new Uint8Array(n) } : undefined;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
       const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), channels, helps(L));
       pastePlanar(yHatG, L.wy, L.hy, t.latent, s.yHatG, t.latent, m);
-      if (muH && s.muH) pastePlanar(muH, L.wy, L.hy, t.latent, s.muH, t.latent, m);
+      if (muH && s.muH) pastePlanar(muH, L.wy, L.hy, t.latent, s.muH, t.latent, rc); // its first rc channels
       if (all) {
         pastePlanar(all.q, L.wy, L.hy, t.latent, s.q, t.latent, m);
         pastePlanar(all.k, L.wy, L.hy, t.latent, s.k, t.latent, m);
       }
     }, opts, 'parsing');
-    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, this.model.context!.refineChannels, L, opts);
+    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, rc, L, opts);
     return { c, L, yHatG, zHat, all };
   }
 
