@@ -74,7 +74,9 @@ export class RansEncoder {
         buf[--pos] = x & 0xff;
         x >>>= 8;
       }
-      x = Math.floor(x / freq) * (1 << PRECISION) + (x % freq) + start;
+      // x < 2^31, so the quotient truncates exactly, and one division serves both quotient and rest
+      const q = (x / freq) >>> 0;
+      x = q * (1 << PRECISION) + (x - q * freq) + start;
     }
     for (let i = 0; i < 4; i++) {
       buf[--pos] = x & 0xff;
