@@ -96,7 +96,7 @@ export class RansDecoder {
   }
 
   private advance(start: number, freq: number, slot: number): void {
-    let x = freq * Math.floor(this.x / (1 << PRECISION)) + slot - start;
+    let x = freq * (this.x >>> PRECISION) + slot - start; // x < 2^32: the shift is the exact floor
     while (x < L) {
       if (this.pos >= this.data.length) throw new CodecError('E_TRUNCATED', 'entropy-coded stream is truncated');
       x = x * 256 + this.data[this.pos++]!;
