@@ -82,8 +82,12 @@ export function section() {
     lines.push(
       `**Recognition without decoding** (tf_flowers, ${d.validation_images} validation photos, 5 classes, [${vit.file}](${vit.file})): the latent ViT${d.classifier ? ` \`${d.classifier}\`` : ''}${stale(d.model) ? ` (for ${d.model?.id ?? d.model}; not yet measured for the default model ${DEFAULT})` : ''} reads a \`.hic\` ` +
         `with top-1 ${fmt(acc('latent_product_path', 50))} at quality 50 (${QS.map((q) => fmt(acc('latent_product_path', q))).join(' / ')} at q${QS.join('/')}); ` +
-        `the same ViT on decoded pixels ${fmt(acc('decoded_training_eval', 50))}, on the original pixels ${fmt(acc('original_training_eval', 50))}. ` +
-        `It takes ${d.ms_per_image_q50.latent} ms per photo against ${d.ms_per_image_q50.decoded} ms for decode + classify (${d.speedup_latent_vs_decode_and_classify}× faster).`,
+        (acc('decoded_training_eval', 50) === undefined && acc('original_training_eval', 50) === undefined
+          ? 'the pixel baselines were not trained for this codec model. '
+          : `the same ViT on decoded pixels ${fmt(acc('decoded_training_eval', 50))}, on the original pixels ${fmt(acc('original_training_eval', 50))}. `) +
+        (d.speedup_latent_vs_decode_and_classify
+          ? `It takes ${d.ms_per_image_q50.latent} ms per photo against ${d.ms_per_image_q50.decoded} ms for decode + classify (${d.speedup_latent_vs_decode_and_classify}× faster).`
+          : `It takes ${d.ms_per_image_q50.latent} ms per photo${d.ms_per_image_q50.decode_only ? ` (a decode alone: ${d.ms_per_image_q50.decode_only} ms)` : ''}.`),
       '',
     );
   }
