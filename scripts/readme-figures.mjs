@@ -53,7 +53,8 @@ export function section() {
     const d = sp.d;
     lines.push(
       `**Speed** (${d.images} Kodak images, 2 threads, ${d.machine.cpu}, [${sp.file}](${sp.file})${stale(d.model) ? `, ${d.model?.id ?? d.model}; not yet measured for the default model ${DEFAULT}` : ''}): encode ${d.median_ms.encode} ms, decode ${d.median_ms.decode} ms ` +
-        `(median); decode is ${d.decode_vs_jpeg}× JPEG's and ${d.decode_vs_avif}× AVIF's on the same images. ` +
+        `(median); decode is ${d.decode_vs_jpeg}× JPEG's and ${d.decode_vs_avif}× AVIF's on the same images` +
+        (d.median_ms.jpeg_decode && d.median_ms.avif_decode ? ` (${d.median_ms.jpeg_decode} and ${d.median_ms.avif_decode} ms in the same run: these shared machines vary by a third from run to run, so the ratios are the figures to compare). ` : '. ') +
         (d.cli_cold_ms
           ? `These are warm library timings; a cold \`hic\` call on ${d.cli_cold_ms.image} (one process, Node start-up, model check and sessions included) takes ${d.cli_cold_ms.encode_ms} ms to encode and ${d.cli_cold_ms.decode_ms} ms to decode.`
           : 'These are warm library timings; a cold `hic` call adds Node start-up, the model check and session creation (about a second).'),
