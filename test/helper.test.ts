@@ -1,12 +1,15 @@
 // The helper thread that takes the float half of parsing (μ_h, the slice means, ŷ_g) beside the
 // integer half (engine.ts MeanSide, node/workers.ts meanHelper): the same bytes and pixels with it
 // and without, used only for pictures of at most HELPER_MAX_TILES tiles, and its failures reach
-// the caller as a rejected call (never an unhandled rejection).
+// the caller as a rejected call (never an unhandled rejection); a helper worker that died is
+// replaced.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { MessageChannel } from 'node:worker_threads';
 
 import { Codec, HELPER_MAX_TILES } from '../src/codec/codec.js';
 import { SessionEngine, type MeanSide, type ZRegion } from '../src/codec/engine.js';
+import { RemoteEngine, serveEngine } from '../src/codec/remote.js';
 import { createCodec, resolveModelDir } from '../src/node/index.js';
 import { loadPackageFromDir } from '../src/node/package.js';
 import { meanHelper } from '../src/node/workers.js';
@@ -82,4 +85,32 @@ test(`the helper takes pictures of at most ${HELPER_MAX_TILES} tiles; a failure 
   } finally {
     process.off('unhandledRejection', onUnhandled);
   }
+});
+
+test('a helper worker that died is replaced on the next parse', { timeout: 180_000 }, async () => {
+  const model = await loadPackageFromDir(await resolveModelDir());
+  const made: RemoteEngine[] = [];
+  const helper = meanHelper(model, () => {
+    // a worker-like engine over a MessageChannel, served by a SessionEngine in this thread
+    const { port1, port2 } = new MessageChannel();
+    const e = new RemoteEngine(port1, () => {
+      port1.close();
+      port2.close();
+    });
+    port1.on('message', (m) => e.receive(m));
+    const serve = serveEngine(port2, SessionEngine.create(model, nodeRuntime({ threads: 1 })));
+    port2.on('message', (m) => void serve(m));
+    made.push(e);
+    return e;
+  });
+  const codec = await Codec.create({ model, runtime: nodeRuntime({ threads: 2 }), helper });
+  open.push(codec);
+  const { bytes } = await codec.encode(syntheticImage(160, 96, 9), { quality: 50 });
+  const first = await codec.decode(bytes);
+  assert.equal(made.length, 1);
+  made[0]!.fail(new Error('worker exited'));
+  assert.ok(made[0]!.failed);
+  const again = await codec.decode(bytes);
+  assert.equal(made.length, 2, 'a new worker took the parse');
+  assert.deepEqual(again.data, first.data);
 });

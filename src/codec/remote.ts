@@ -62,6 +62,11 @@ export class RemoteEngine implements TileEngine, MeanSide {
     }
   }
 
+  /** Whether the worker died (fail()): every later call fails. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** The worker died: every call in flight and every later one fails. */
   fail(e: unknown): void {
     this.failure = e;

@@ -26,11 +26,22 @@ export function workerEngines(modelDir: string, count: number, threads = 1): Rem
 }
 
 /** The helper: a worker (one intra-op thread) that runs the float half of parsing, started on
- *  first use with the networks it runs (meanHalf: nothing to read or verify again). An encoder or
- *  decoder that never parses never starts it. */
-export function meanHelper(model: ModelPackage): MeanSide & { dispose(): Promise<void> } {
+ *  first use with the networks it runs (meanHalf: nothing to read or verify again), and again
+ *  after one died. An encoder or decoder that never parses never starts it. `start`: how a
+ *  worker is made (tests). */
+export function meanHelper(
+  model: ModelPackage,
+  start: () => RemoteEngine = () => spawn({ pkg: meanHalf(model), threads: 1 }),
+): MeanSide & { dispose(): Promise<void> } {
   let worker: RemoteEngine | undefined;
-  const get = () => (worker ??= spawn({ pkg: meanHalf(model), threads: 1 }));
+  const get = () => {
+    // a worker that died (out of memory, killed) fails the calls it had; the next parse gets a new one
+    if (worker?.failed) {
+      void worker.dispose().catch(() => undefined);
+      worker = undefined;
+    }
+    return (worker ??= start());
+  };
   return {
     meanStart: (id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean) => get().meanStart(id, z, lh, lw, slices, withMu),
     meanPush: (id: number, q: Int32Array) => get().meanPush(id, q),
