@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
 
-import { Codec, HELPER_MAX_TILES } from '../src/codec/codec.js';
-import { SessionEngine, type MeanSide, type ZRegion } from '../src/codec/engine.js';
+import { Codec } from '../src/codec/codec.js';
+import { SessionEngine, type ZRegion } from '../src/codec/engine.js';
+import { HELPER_MAX_TILES, type MeanSide } from '../src/codec/helper.js';
 import { RemoteEngine, serveEngine } from '../src/codec/remote.js';
 import { createCodec, resolveModelDir } from '../src/node/index.js';
 import { loadPackageFromDir } from '../src/node/package.js';

@@ -7,7 +7,8 @@ import { CodecError } from '../core/errors.js';
 import { gainForQuality, ungain, type ModelPackage } from '../model/package.js';
 import type { Runtime, TensorData } from '../runtime/types.js';
 import { encodeWithEffort, rdoWeights } from './effort.js';
-import { decodeZ, SessionEngine, type MeanSide, type TileEngine, type ZRegion } from './engine.js';
+import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
+import { helps, type MeanSide } from './helper.js';
 import { aborted, inTiles, quiet, schedule } from './schedule.js';
 import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Rect, type Tile } from './tiles.js';
 import { checkScale, downscale, previewHead, previewTiles, type Scale } from './scale.js';
@@ -135,13 +136,6 @@ export interface CodecOptions {
 
 export const DEFAULT_TILE_SIZE = 1024;
 
-/** Pictures of at most this many tiles parse with the helper thread (CodecOptions.helper). Its
- *  thread holds memory of its own (glibc keeps a malloc arena per thread at its peak): a 24 MP
- *  decode at 1/8 took 3.5 s against 3.9 but peaked at 418 MB against 335 (hic-base-v6, 24 tiles),
- *  so a big picture keeps its whole parse in one thread and uses tile workers for speed. */
-export const HELPER_MAX_TILES = 4;
-
-const helps = (L: Layout): boolean => L.tiles.length <= HELPER_MAX_TILES;
 /** Largest block side for the analysis transform (pixels): bounds the encoder's memory (24 MP,
  *  one engine: 921 MB peak with 512, 1.36 GB with 768, 1.74 GB with 1024; same bytes). */
 const ANALYSIS_BLOCK = 512;

@@ -9,6 +9,7 @@ import type { CdfTable } from '../entropy/tables.js';
 import { type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/package.js';
 import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
 import { chooseSymbols } from './effort.js';
+import type { MeanChain, MeanSide } from './helper.js';
 import { cropPlanar, rectHeight, rectWidth, type Rect } from './tiles.js';
 
 /** The parsed latent of one tile: transmitted symbols, their table indices, and ŷ in the gained
@@ -54,38 +55,6 @@ export interface TileEngine {
   /** g_s on ŷ [M, lh, lw] → RGB [3, 16·lh, 16·lw] (float, not clamped). */
   synthesize(yHat: Float32Array, lh: number, lw: number): Promise<Float32Array>;
   dispose(): Promise<void>;
-}
-
-/**
- * The float half of parsing a tile: μ_h = hyper_mean(ẑ), each slice's μ from μ_h and the ŷ_g of
- * the slices before (the mean nets), ŷ_g = q + μ. The symbols never depend on it (their table
- * indices come from the integer half: hyper_scale, the scale nets), so it can run beside the
- * integer half and rANS, in another thread (a helper worker: node/index.ts). One chain per tile,
- * by id; the calls of a chain are served in order.
- */
-export interface MeanSide {
-  /** μ_h on the ẑ around a tile; the chain will take `slices` slices (a reduced-size decode: the
-   *  first ones). With `withMu`, resolves to μ of the first slice (the encoder needs each μ). */
-  meanStart(id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined>;
-  /** The next slice's symbols q [c, lh, lw] (transferred to a helper: not used after); with
-   *  `withMu`, resolves to μ of the slice after it (undefined after the last). */
-  meanPush(id: number, q: Int32Array): Promise<Float32Array | undefined>;
-  /** ŷ_g of the channels pushed, and μ_h when every slice was pushed (for the refinement). */
-  meanFinish(id: number): Promise<{ yHatG: Float32Array; muH?: Float32Array }>;
-}
-
-/** A chain's state between its calls (SessionEngine). */
-interface MeanChain {
-  readonly muH: Float32Array;
-  readonly yHatG: Float32Array;
-  readonly lh: number;
-  readonly lw: number;
-  readonly slices: number;
-  readonly withMu: boolean;
-  /** slices pushed so far */
-  next: number;
-  /** μ of slice `next`, computed as soon as the slices before it were in */
-  mu: Float32Array;
 }
 
 const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });

@@ -1,7 +1,8 @@
 // A TileEngine in another thread: the codec's tiles go to workers (worker_threads in Node, Web
 // Workers in browsers) over a message port. The arrays of each call are transferred, not copied.
 import { CodecError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
-import type { MeanSide, TileEngine, TileSymbols, ZRegion } from './engine.js';
+import type { TileEngine, TileSymbols, ZRegion } from './engine.js';
+import type { MeanSide } from './helper.js';
 
 /** The part of MessagePort / Worker / parentPort both sides use. */
 export interface Port {

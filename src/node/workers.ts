@@ -1,9 +1,10 @@
 // Worker threads that take a Codec's tiles, each with its own ONNX Runtime sessions, so that big
 // images use every core (tiles are independent after ẑ; see FORMAT.md), and the helper that takes
-// the float half of parsing beside the main thread (engine.ts, MeanSide).
+// the float half of parsing beside the main thread (codec/helper.ts, MeanSide).
 import { Worker } from 'node:worker_threads';
 
-import type { MeanSide, ZRegion } from '../codec/engine.js';
+import type { ZRegion } from '../codec/engine.js';
+import type { MeanSide } from '../codec/helper.js';
 import { RemoteEngine } from '../codec/remote.js';
 import { CodecError } from '../core/errors.js';
 import { meanHalf, type ModelPackage } from '../model/package.js';

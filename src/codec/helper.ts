@@ -1,0 +1,46 @@
+// The helper thread of parsing: what it runs (the float half: μ_h, the slices' means, ŷ_g = q + μ)
+// and which pictures use it. SessionEngine (engine.ts) runs a chain itself or hands it to a helper
+// (node/workers.ts meanHelper: a worker thread).
+import type { ZRegion } from './engine.js';
+import type { Layout } from './tiles.js';
+
+/**
+ * The float half of parsing a tile: μ_h = hyper_mean(ẑ), each slice's μ from μ_h and the ŷ_g of
+ * the slices before (the mean nets), ŷ_g = q + μ. The symbols never depend on it (their table
+ * indices come from the integer half: hyper_scale, the scale nets), so it can run beside the
+ * integer half and rANS, in another thread (a helper worker: node/workers.ts). One chain per tile,
+ * by id; the calls of a chain are served in order.
+ */
+export interface MeanSide {
+  /** μ_h on the ẑ around a tile; the chain will take `slices` slices (a reduced-size decode: the
+   *  first ones). With `withMu`, resolves to μ of the first slice (the encoder needs each μ). */
+  meanStart(id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined>;
+  /** The next slice's symbols q [c, lh, lw] (transferred to a helper: not used after); with
+   *  `withMu`, resolves to μ of the slice after it (undefined after the last). */
+  meanPush(id: number, q: Int32Array): Promise<Float32Array | undefined>;
+  /** ŷ_g of the channels pushed, and μ_h when every slice was pushed (for the refinement). */
+  meanFinish(id: number): Promise<{ yHatG: Float32Array; muH?: Float32Array }>;
+}
+
+/** A chain's state between its calls (SessionEngine). */
+export interface MeanChain {
+  readonly muH: Float32Array;
+  readonly yHatG: Float32Array;
+  readonly lh: number;
+  readonly lw: number;
+  readonly slices: number;
+  readonly withMu: boolean;
+  /** slices pushed so far */
+  next: number;
+  /** μ of slice `next`, computed as soon as the slices before it were in */
+  mu: Float32Array;
+}
+
+/** Pictures of at most this many tiles parse with the helper thread (CodecOptions.helper). Its
+ *  thread holds memory of its own (glibc keeps a malloc arena per thread at its peak): a 24 MP
+ *  decode at 1/8 took 3.5 s against 3.9 but peaked at 418 MB against 335 (hic-base-v6, 24 tiles),
+ *  so a big picture keeps its whole parse in one thread and uses tile workers for speed. */
+export const HELPER_MAX_TILES = 4;
+
+/** Whether a picture of this layout parses with the helper. */
+export const helps = (L: Layout): boolean => L.tiles.length <= HELPER_MAX_TILES;
