@@ -8,7 +8,7 @@ import { gainForQuality, ungain, type ModelPackage } from '../model/package.js';
 import type { Runtime, TensorData } from '../runtime/types.js';
 import { encodeWithEffort, rdoWeights } from './effort.js';
 import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
-import { helps, type MeanSide } from './helper.js';
+import { helps, type Helper } from './helper.js';
 import { aborted, inTiles, quiet, schedule } from './schedule.js';
 import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Rect, type Tile } from './tiles.js';
 import { checkScale, downscale, previewHead, previewTiles, type Scale } from './scale.js';
@@ -131,7 +131,7 @@ export interface CodecOptions {
   /** A MeanSide in another thread (e.g. a worker: node/index.ts) that takes the float half of
    *  parsing beside this thread's integer half (engine.ts), when the codec runs its tiles on its
    *  own sessions; disposed with the codec. */
-  readonly helper?: MeanSide & { dispose(): Promise<void> };
+  readonly helper?: Helper;
 }
 
 export const DEFAULT_TILE_SIZE = 1024;

@@ -9,7 +9,7 @@ import type { CdfTable } from '../entropy/tables.js';
 import { type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/package.js';
 import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
 import { chooseSymbols } from './effort.js';
-import type { MeanChain, MeanSide } from './helper.js';
+import type { Helper, MeanChain, MeanSide } from './helper.js';
 import { cropPlanar, rectHeight, rectWidth, type Rect } from './tiles.js';
 
 /** The parsed latent of one tile: transmitted symbols, their table indices, and ŷ in the gained
@@ -93,6 +93,8 @@ export class SessionEngine implements TileEngine, MeanSide {
    *  session, a decoder never builds the analysis ones. */
   private readonly open = new Map<string, Promise<InferenceSession>>();
   private readonly chains = new Map<number, MeanChain>();
+  /** The context slices as [start, channels] (one slice of M without a context model). */
+  private readonly sliceParts: readonly (readonly [number, number])[];
   /** The mean chains' calls, in order (with no helper they interleave with the integer half). */
   private meanQueue: Promise<unknown> = Promise.resolve();
   private nextChain = 1;
@@ -101,12 +103,15 @@ export class SessionEngine implements TileEngine, MeanSide {
     private readonly model: ModelPackage,
     private readonly runtime: Runtime,
     /** Where the float half of parsing runs (MeanSide); this engine itself when there is none. */
-    private readonly helper?: MeanSide & { dispose(): Promise<void> },
-  ) {}
+    private readonly helper?: Helper,
+  ) {
+    const ctx = model.context;
+    this.sliceParts = ctx ? ctx.slices.map((c, i) => [ctx.starts[i]!, c] as const) : [[0, model.manifest.latent.channels] as const];
+  }
 
   /** `helper`: a MeanSide in another thread that takes the float half of parsing (disposed with
    *  this engine). */
-  static async create(model: ModelPackage, runtime: Runtime, helper?: MeanSide & { dispose(): Promise<void> }): Promise<SessionEngine> {
+  static async create(model: ModelPackage, runtime: Runtime, helper?: Helper): Promise<SessionEngine> {
     return new SessionEngine(model, runtime, helper);
   }
 
@@ -214,15 +219,19 @@ export class SessionEngine implements TileEngine, MeanSide {
     return cropPlanar(a, a.length / (W * H), W, H, { x0: z.tile.x0 * r, y0: z.tile.y0 * r, x1: z.tile.x1 * r, y1: z.tile.y1 * r }) as T;
   }
 
-  /** The context slices as [start, channels] (one slice of M without a context model), and how
-   *  many of them a decode reading `limit` channels takes (whole slices; undefined: all). */
-  private parts(limit?: number): { parts: (readonly [number, number])[]; n: number; mm: number } {
-    const m = this.model.manifest.latent.channels;
-    const ctx = this.model.context;
-    const parts = ctx ? ctx.slices.map((c, i) => [ctx.starts[i]!, c] as const) : [[0, m] as const];
-    const n = limit === undefined || limit >= m ? parts.length : parts.findIndex(([s, c]) => s + c === limit) + 1;
+  /** How many slices a decode reading `limit` channels takes (whole slices; undefined: all). */
+  private slicesFor(limit?: number): number {
+    const parts = this.sliceParts;
+    const n = limit === undefined || limit >= this.model.manifest.latent.channels ? parts.length : parts.findIndex(([s, c]) => s + c === limit) + 1;
     if (n === 0) throw new CodecError('E_MODEL_INTEGRITY', `${limit} channels is not the end of a context slice`);
-    return { parts, n, mm: n === parts.length ? m : limit! };
+    return n;
+  }
+
+  /** The channels of the first n slices. */
+  private channelsOf(n: number): number {
+    const last = this.sliceParts[n - 1];
+    if (!last) throw new CodecError('E_MODEL_INTEGRITY', `no slice ${n - 1}`);
+    return last[0] + last[1];
   }
 
   private checkMuH(muH: Float32Array, plane: number): void {
@@ -231,7 +240,7 @@ export class SessionEngine implements TileEngine, MeanSide {
 
   /** μ of slice i: its mean net, or its part of μ_h. */
   private async meanOf(i: number, muH: Float32Array, yHatG: Float32Array, lh: number, lw: number): Promise<Float32Array> {
-    const [s, c] = this.parts().parts[i]!;
+    const [s, c] = this.sliceParts[i]!;
     const mu = this.model.context ? await this.sliceMean(i, muH, yHatG, s, c, lh, lw) : muH;
     if (mu.length !== c * lh * lw) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: mean network output has the wrong size`);
     return mu;
@@ -247,10 +256,7 @@ export class SessionEngine implements TileEngine, MeanSide {
     return this.queued(async () => {
       const muH = await this.hyperMean(z);
       this.checkMuH(muH, lh * lw);
-      const { parts } = this.parts();
-      const last = parts[slices - 1];
-      if (!last) throw new CodecError('E_MODEL_INTEGRITY', `no slice ${slices - 1}`);
-      const yHatG = new Float32Array((last[0] + last[1]) * lh * lw);
+      const yHatG = new Float32Array(this.channelsOf(slices) * lh * lw);
       const mu = await this.meanOf(0, muH, yHatG, lh, lw);
       this.chains.set(id, { muH, yHatG, lh, lw, slices, withMu, next: 0, mu });
       return withMu ? mu.slice() : undefined; // a copy: a helper's reply transfers it
@@ -262,7 +268,7 @@ export class SessionEngine implements TileEngine, MeanSide {
       const ch = this.chains.get(id);
       if (!ch || ch.next >= ch.slices) throw new CodecError('E_MODEL_INTEGRITY', `mean chain ${id}: no slice to take`);
       const plane = ch.lh * ch.lw;
-      const s = this.parts().parts[ch.next]![0] * plane;
+      const s = this.sliceParts[ch.next]![0] * plane;
       if (q.length !== ch.mu.length) throw new CodecError('E_MODEL_INTEGRITY', `slice ${ch.next}: symbols of the wrong size`);
       for (let j = 0; j < q.length; j++) ch.yHatG[s + j] = q[j]! + ch.mu[j]!;
       if (++ch.next === ch.slices) return undefined;
@@ -276,7 +282,7 @@ export class SessionEngine implements TileEngine, MeanSide {
       const ch = this.chains.get(id);
       this.chains.delete(id);
       if (!ch) throw new CodecError('E_MODEL_INTEGRITY', `mean chain ${id} was not started`);
-      return ch.next === this.parts().parts.length ? { yHatG: ch.yHatG, muH: ch.muH } : { yHatG: ch.yHatG };
+      return ch.next === this.sliceParts.length ? { yHatG: ch.yHatG, muH: ch.muH } : { yHatG: ch.yHatG };
     });
   }
 
@@ -294,9 +300,8 @@ export class SessionEngine implements TileEngine, MeanSide {
     symbol: (s: number, c: number, k: Uint8Array, mu: Float32Array | undefined) => Int32Array,
   ): Promise<{ k: Uint8Array; q: Int32Array; yHatG: Float32Array; muH?: Float32Array }> {
     const ctx = this.model.context;
-    const { parts } = this.parts();
-    const last = parts[n - 1]!;
-    const mm = last[0] + last[1];
+    const parts = this.sliceParts;
+    const mm = this.channelsOf(n);
     const plane = lh * lw;
     const side: MeanSide = (helper && this.helper) || this;
     const id = this.nextChain++;
@@ -306,7 +311,8 @@ export class SessionEngine implements TileEngine, MeanSide {
       pending.push(p);
       return p;
     };
-    let mu = track(side.meanStart(id, { ...z, zHat: z.zHat.slice() }, lh, lw, n, withMu));
+    // a helper takes ẑ by transfer: its own copy (the integer half still reads this one)
+    let mu = track(side.meanStart(id, side === this ? z : { ...z, zHat: z.zHat.slice() }, lh, lw, n, withMu));
     let finished = false;
     try {
       const scale = await this.hyperScale(z);
@@ -367,7 +373,7 @@ export class SessionEngine implements TileEngine, MeanSide {
     const zEnc = new RansEncoder(zHat.length);
     for (let i = 0; i < zHat.length; i++) zEnc.put(zHat[i]!, tableOf(zTables, zIds[i]!, 'E_MODEL_INTEGRITY'));
     const yEnc = new RansEncoder(this.model.manifest.latent.channels * plane);
-    await this.slices(z, lh, lw, this.parts().n, true, helper, (s, c, k, mu) => {
+    await this.slices(z, lh, lw, this.sliceParts.length, true, helper, (s, c, k, mu) => {
       const out = chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu!, k, yTables, plane, rdo?.subarray(s, s + c));
       for (let j = 0; j < out.length; j++) yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
       return out;
@@ -377,7 +383,7 @@ export class SessionEngine implements TileEngine, MeanSide {
 
   async decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number, helper = true): Promise<TileSymbols> {
     const { yTables } = this.model;
-    const { parts, n } = this.parts(channels);
+    const n = this.slicesFor(channels);
     const yDec = new RansDecoder(y);
     const r = await this.slices(z, lh, lw, n, false, helper, (_s, c, k) => {
       const out = new Int32Array(c * lh * lw);
@@ -389,7 +395,7 @@ export class SessionEngine implements TileEngine, MeanSide {
       return out;
     });
     // a stream read only in part cannot be checked for its end
-    if (n === parts.length) yDec.finish();
+    if (n === this.sliceParts.length) yDec.finish();
     return { zHat: this.tileZ(z), ...r };
   }
 

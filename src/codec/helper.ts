@@ -22,6 +22,9 @@ export interface MeanSide {
   meanFinish(id: number): Promise<{ yHatG: Float32Array; muH?: Float32Array }>;
 }
 
+/** A helper as an engine holds it: the float half of parsing, disposed with the engine. */
+export type Helper = MeanSide & { dispose(): Promise<void> };
+
 /** A chain's state between its calls (SessionEngine). */
 export interface MeanChain {
   readonly muH: Float32Array;

@@ -65,7 +65,8 @@ export async function createCodec(opts: NodeCodecOptions = {}): Promise<Codec> {
   const engines = opts.workers ? workerEngines(dir, opts.workers, opts.threads ?? 1) : undefined;
   // with no tile workers and two cores or more, a worker takes the float half of parsing (μ_h and
   // the slice means) beside this thread's integer half and rANS (engine.ts, MeanSide)
-  const helper = !engines && !opts.runtime && (opts.helper ?? true) && (opts.threads ?? availableParallelism()) >= 2 && availableParallelism() >= 2 ? meanHelper(model) : undefined;
+  const cores = availableParallelism();
+  const helper = !engines && !opts.runtime && (opts.helper ?? true) && Math.min(opts.threads ?? cores, cores) >= 2 ? meanHelper(model) : undefined;
   return Codec.create({
     model, runtime,
     ...(helper ? { helper } : {}),

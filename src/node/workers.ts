@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 
 import type { ZRegion } from '../codec/engine.js';
-import type { MeanSide } from '../codec/helper.js';
+import type { Helper } from '../codec/helper.js';
 import { RemoteEngine } from '../codec/remote.js';
 import { CodecError } from '../core/errors.js';
 import { meanHalf, type ModelPackage } from '../model/package.js';
@@ -33,7 +33,7 @@ export function workerEngines(modelDir: string, count: number, threads = 1): Rem
 export function meanHelper(
   model: ModelPackage,
   start: () => RemoteEngine = () => spawn({ pkg: meanHalf(model), threads: 1 }),
-): MeanSide & { dispose(): Promise<void> } {
+): Helper {
   let worker: RemoteEngine | undefined;
   const get = () => {
     // a worker that died (out of memory, killed) fails the calls it had; the next parse gets a new one

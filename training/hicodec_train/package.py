@@ -226,7 +226,7 @@ def integer_depth_to_space(model_path: Path) -> int:
 
     m = onnx.load(str(model_path))
     g = m.graph
-    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer if list(i.dims) == [2]}  # the [b, b] block constants
     prod = {o: n for n in g.node for o in n.output}
     users: dict[str, list] = {}
     for n in g.node:
@@ -242,7 +242,7 @@ def integer_depth_to_space(model_path: Path) -> int:
             continue
         cat = prod.get(r6.input[1])
         blocks = [inits[i] for i in (cat.input if cat is not None and cat.op_type == "Concat" else []) if i in inits
-                  and inits[i].shape == (2,) and inits[i][0] == inits[i][1]]
+                  and inits[i][0] == inits[i][1]]
         if len(blocks) != 1:
             continue
         replace[id(after[0])] = helper.make_node("DepthToSpace", [r6.input[0]], [after[0].output[0]], blocksize=int(blocks[0][0]), mode="CRD")
