@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { CodecError } from '../src/core/errors.js';
-import { decodeValues, encodeValues } from '../src/entropy/rans.js';
+import { decodeValues, encodeValues, RansDecoder, RansEncoder } from '../src/entropy/rans.js';
 import { makeTable, parseTables, type CdfTable } from '../src/entropy/tables.js';
 
 interface GoldenCase {
@@ -61,6 +61,33 @@ test('random round trip with escapes on both sides', () => {
   assert.deepEqual(Array.from(decodeValues(bytes, ids, tables)), values);
 });
 
+test('the queue coder (put) and the one-pass coder (encodeValues) write the same bytes, even when every value escapes', () => {
+  const rng = lcg(11);
+  const tables = [randomTable(rng, 2, 0), randomTable(rng, 30, -15)];
+  for (const escapeRate of [0, 0.05, 1]) {
+    const ids: number[] = [];
+    const values: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      ids.push(i % 2);
+      values.push(rng() < escapeRate ? Math.floor((rng() - 0.5) * 2 ** 31) : Math.floor(rng() * 2));
+    }
+    const enc = new RansEncoder(10);
+    values.forEach((v, i) => enc.put(v, tables[ids[i]!]!));
+    const bytes = encodeValues(values, ids, tables);
+    assert.equal(hex(enc.finish()), hex(bytes), `escape rate ${escapeRate}`);
+    // one value at a time and many at once read the same values
+    const dec = new RansDecoder(bytes);
+    const many = new Int32Array(values.length);
+    dec.getMany(many.subarray(0, 1000), ids.slice(0, 1000), tables);
+    for (let i = 1000; i < 3000; i++) many[i] = dec.get(tables[ids[i]!]!);
+    dec.getMany(many.subarray(3000), ids.slice(3000), tables);
+    dec.finish();
+    assert.deepEqual(Array.from(many), values);
+  }
+  assert.throws(() => encodeValues([1], [2], tables, 'E_MODEL_INTEGRITY'), (e: unknown) => e instanceof CodecError && e.code === 'E_MODEL_INTEGRITY');
+  assert.throws(() => decodeValues(encodeValues([1], [1], tables), [5], tables), (e: unknown) => e instanceof CodecError && e.code === 'E_CORRUPT');
+});
+
 test('truncated and corrupted streams end in a CodecError, never a hang or a wrong success', () => {
   const c = golden.cases[0]!;
   const tables = c.tables.map((t) => makeTable(t.offset, t.freqs));
@@ -87,6 +114,9 @@ test('table files: valid ones parse, bad ones are refused with stable codes', ()
   const t = makeTable(-2, [100, 65000, 400, 36]);
   assert.equal(t.n, 3);
   assert.throws(() => makeTable(0, [1, 2]), (e: unknown) => e instanceof CodecError && e.code === 'E_CORRUPT');
+  // values beyond int32 would be stored wrapped: refused with the table
+  assert.throws(() => makeTable(0x7fffffff, [65000, 500, 36]), (e: unknown) => e instanceof CodecError && e.code === 'E_CORRUPT');
+  assert.equal(makeTable(0x7fffffff, [65500, 36]).n, 1);
   const file = new Uint8Array(8 + 8 + 8);
   const v = new DataView(file.buffer);
   file.set([0x48, 0x43, 0x54, 0x31]);

@@ -3,7 +3,7 @@
 // in the chunk: one for flat neighbourhoods (all four neighbours equal) and one for the rest. Mattes
 // and cut-outs are mostly flat, so most pixels cost a small fraction of a bit.
 import { CodecError } from '../core/errors.js';
-import { RansDecoder, RansEncoder } from '../entropy/rans.js';
+import { encodeValues, RansDecoder } from '../entropy/rans.js';
 import { makeTable, TOTAL, type CdfTable } from '../entropy/tables.js';
 
 const METHOD_MED = 0;
@@ -60,9 +60,7 @@ export function encodeAlpha(alpha: Uint8Array, width: number, height: number): U
   }
   const freqs = counts.map(frequencies);
   const tables = freqs.map(table);
-  const enc = new RansEncoder(sym.length);
-  for (let i = 0; i < sym.length; i++) enc.put(sym[i]!, tables[ctx[i]!]!);
-  const stream = enc.finish();
+  const stream = encodeValues(sym, ctx, tables);
   // tables: per context a 32-byte bitmap of the symbols whose frequency is above 1 (LSB first),
   // then those frequencies as uint16 in symbol order; every other symbol has frequency 1
   const head: number[] = [METHOD_MED];

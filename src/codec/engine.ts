@@ -4,7 +4,7 @@
 // integer-only; see docs/MODEL.md and docs/determinism.md.
 import type { TileStreams } from '../bitstream/container.js';
 import { CodecError } from '../core/errors.js';
-import { RansDecoder, RansEncoder } from '../entropy/rans.js';
+import { decodeValues, encodeValues, RansDecoder } from '../entropy/rans.js';
 import type { CdfTable } from '../entropy/tables.js';
 import { type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/package.js';
 import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
@@ -75,17 +75,7 @@ export function channelIds(n: number, channels: number): Uint16Array {
 export function decodeZ(stream: Uint8Array, channels: number, h: number, w: number, tables: readonly CdfTable[]): Int32Array {
   const n = channels * h * w;
   const ids = channelIds(n, channels);
-  const dec = new RansDecoder(stream);
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = dec.get(tableOf(tables, ids[i]!, 'E_CORRUPT'));
-  dec.finish();
-  return out;
-}
-
-function tableOf(tables: readonly CdfTable[], id: number, code: 'E_CORRUPT' | 'E_MODEL_INTEGRITY'): CdfTable {
-  const t = tables[id];
-  if (t === undefined) throw new CodecError(code, `table id ${id} out of range`);
-  return t;
+  return decodeValues(stream, ids, tables);
 }
 
 export class SessionEngine implements TileEngine, MeanSide {
@@ -370,15 +360,11 @@ export class SessionEngine implements TileEngine, MeanSide {
     const { yTables, zTables } = this.model;
     const zHat = this.tileZ(z);
     const zIds = channelIds(zHat.length, this.model.manifest.latent.hyper_channels);
-    const zEnc = new RansEncoder(zHat.length);
-    for (let i = 0; i < zHat.length; i++) zEnc.put(zHat[i]!, tableOf(zTables, zIds[i]!, 'E_MODEL_INTEGRITY'));
-    const yEnc = new RansEncoder(this.model.manifest.latent.channels * plane);
-    await this.slices(z, lh, lw, this.sliceParts.length, true, helper, (s, c, k, mu) => {
-      const out = chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu!, k, yTables, plane, rdo?.subarray(s, s + c));
-      for (let j = 0; j < out.length; j++) yEnc.put(out[j]!, tableOf(yTables, k[j]!, 'E_MODEL_INTEGRITY'));
-      return out;
-    });
-    return { z: zEnc.finish(), y: yEnc.finish() };
+    const zStream = encodeValues(zHat, zIds, zTables, 'E_MODEL_INTEGRITY');
+    const { q, k } = await this.slices(z, lh, lw, this.sliceParts.length, true, helper, (s, c, k, mu) =>
+      chooseSymbols(yG.subarray(s * plane, (s + c) * plane), mu!, k, yTables, plane, rdo?.subarray(s, s + c)));
+    // the slices' symbols are planar in stream order: one pass over them codes the whole tile
+    return { z: zStream, y: encodeValues(q, k, yTables, 'E_MODEL_INTEGRITY') };
   }
 
   async decodeLatent(y: Uint8Array, lh: number, lw: number, z: ZRegion, channels?: number, helper = true): Promise<TileSymbols> {
@@ -387,11 +373,7 @@ export class SessionEngine implements TileEngine, MeanSide {
     const yDec = new RansDecoder(y);
     const r = await this.slices(z, lh, lw, n, false, helper, (_s, c, k) => {
       const out = new Int32Array(c * lh * lw);
-      for (let j = 0; j < out.length; j++) {
-        const v = yDec.get(tableOf(yTables, k[j]!, 'E_CORRUPT'));
-        if (v > 0x7fffffff || v < -0x80000000) throw new CodecError('E_CORRUPT', 'decoded value out of range');
-        out[j] = v;
-      }
+      yDec.getMany(out, k, yTables);
       return out;
     });
     // a stream read only in part cannot be checked for its end

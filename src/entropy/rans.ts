@@ -7,13 +7,94 @@
 //   nb = bit length of u (u < 2^31)             5 bypass bits
 //   the nb−1 bits of u below its leading 1      chunks of ≤ 16 bypass bits, high chunk first
 // Preconditions: tables come from makeTable(); symbols are integers with |s| < 2^30.
-import { CodecError } from '../core/errors.js';
-import { LUT_SHIFT, PRECISION, type CdfTable } from './tables.js';
+import { CodecError, type ErrorCode } from '../core/errors.js';
+import { LUT_SHIFT, PRECISION, TOTAL, type CdfTable } from './tables.js';
 
 const L = 1 << 23;
 const MASK = (1 << PRECISION) - 1;
 const MAX_ESCAPE = 2 ** 31;
 
+const XMAX_UNIT = (L >>> PRECISION) << 8; // an op of frequency f may start from x < XMAX_UNIT·f
+
+/** The ops of an escaped value (stream order): the escape symbol, then the payload's bit length
+ *  and its bits below the leading 1 as bypass ops (value·2^(16−b), frequency 2^(16−b)). */
+function escapeOps(s: number, table: CdfTable, code: ErrorCode): number[] {
+  const { n, cum } = table;
+  const ops = [cum[n]!, cum[n + 1]! - cum[n]!];
+  const u = s < 0 ? 2 * (-s - 1) + 1 : 2 * (s - n);
+  if (!(u < MAX_ESCAPE)) throw new CodecError(code, `symbol ${s + table.offset} is too far outside its table`);
+  const nb = 32 - Math.clz32(u); // bit length (u < 2^31)
+  const bypass = (value: number, bits: number) => {
+    const f = 1 << (PRECISION - bits);
+    ops.push(value * f, f);
+  };
+  bypass(nb, 5);
+  let rest = nb - 1;
+  while (rest > 0) {
+    const b = Math.min(16, rest);
+    rest -= b;
+    bypass(Math.floor(u / 2 ** rest) % (1 << b), b);
+  }
+  return ops;
+}
+
+/** The coder's state while it writes backwards: state x, and the bytes buf[pos…]. */
+class BackWriter {
+  buf: Uint8Array;
+  pos: number;
+  x = L;
+
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+    this.pos = size;
+  }
+
+  /** Room for `bytes` more before pos (every op writes at most 2: x < 2^31 before it). */
+  room(bytes: number): void {
+    if (this.pos >= bytes) return;
+    const grown = new Uint8Array(2 * this.buf.length + bytes);
+    const used = this.buf.length - this.pos;
+    grown.set(this.buf.subarray(this.pos), grown.length - used);
+    this.buf = grown;
+    this.pos = grown.length - used;
+  }
+
+  /** Encodes ops[from…to) (start, freq pairs) last to first. */
+  ops(ops: ArrayLike<number>, from: number, to: number): void {
+    this.room(to - from + 4);
+    const buf = this.buf;
+    let { x, pos } = this;
+    for (let i = to - 2; i >= from; i -= 2) {
+      const start = ops[i]!;
+      const freq = ops[i + 1]!;
+      const xMax = XMAX_UNIT * freq;
+      while (x >= xMax) {
+        buf[--pos] = x & 0xff;
+        x >>>= 8;
+      }
+      // x < 2^31, so the quotient truncates exactly, and one division serves both quotient and rest
+      const q = (x / freq) >>> 0;
+      x = q * TOTAL + (x - q * freq) + start;
+    }
+    this.x = x;
+    this.pos = pos;
+  }
+
+  /** Flushes the state; the stream. */
+  finish(): Uint8Array {
+    this.room(4);
+    let x = this.x;
+    for (let i = 0; i < 4; i++) {
+      this.buf[--this.pos] = x & 0xff;
+      x >>>= 8;
+    }
+    return this.buf.slice(this.pos);
+  }
+}
+
+/** A queue of values coded one call at a time (rANS codes in reverse: nothing is written before
+ *  `finish`). For many values at once, `encodeValues` is faster: it codes them from the caller's
+ *  arrays in one pass. */
 export class RansEncoder {
   private ops: Uint32Array;
   private count = 0;
@@ -34,11 +115,6 @@ export class RansEncoder {
     this.ops[this.count++] = freq;
   }
 
-  private bypass(value: number, bits: number): void {
-    const f = 1 << (PRECISION - bits);
-    this.push(value * f, f);
-  }
-
   /** Queues one value (stream order). */
   put(value: number, table: CdfTable): void {
     const s = value - table.offset;
@@ -47,42 +123,15 @@ export class RansEncoder {
       this.push(cum[s]!, cum[s + 1]! - cum[s]!);
       return;
     }
-    this.push(cum[n]!, cum[n + 1]! - cum[n]!);
-    const u = s < 0 ? 2 * (-s - 1) + 1 : 2 * (s - n);
-    if (!(u < MAX_ESCAPE)) throw new CodecError('E_INVALID_OPTION', `symbol ${value} is too far outside its table`);
-    const nb = 32 - Math.clz32(u); // bit length (u < 2^31)
-    this.bypass(nb, 5);
-    let rest = nb - 1;
-    while (rest > 0) {
-      const b = Math.min(16, rest);
-      rest -= b;
-      this.bypass(Math.floor(u / 2 ** rest) % (1 << b), b);
-    }
+    const ops = escapeOps(s, table, 'E_INVALID_OPTION');
+    for (let i = 0; i < ops.length; i += 2) this.push(ops[i]!, ops[i + 1]!);
   }
 
   /** Encodes everything queued (in reverse, so that the decoder reads forward). */
   finish(): Uint8Array {
-    const nOps = this.count / 2;
-    const buf = new Uint8Array(2 * nOps + 4);
-    let pos = buf.length;
-    let x = L;
-    for (let i = nOps - 1; i >= 0; i--) {
-      const start = this.ops[2 * i]!;
-      const freq = this.ops[2 * i + 1]!;
-      const xMax = ((L >>> PRECISION) << 8) * freq;
-      while (x >= xMax) {
-        buf[--pos] = x & 0xff;
-        x >>>= 8;
-      }
-      // x < 2^31, so the quotient truncates exactly, and one division serves both quotient and rest
-      const q = (x / freq) >>> 0;
-      x = q * (1 << PRECISION) + (x - q * freq) + start;
-    }
-    for (let i = 0; i < 4; i++) {
-      buf[--pos] = x & 0xff;
-      x >>>= 8;
-    }
-    return buf.slice(pos);
+    const w = new BackWriter(this.count + 4);
+    w.ops(this.ops, 0, this.count);
+    return w.finish();
   }
 }
 
@@ -112,6 +161,20 @@ export class RansDecoder {
     return v;
   }
 
+  /** The value of an escape symbol (just decoded) of `table`: its bypass payload. */
+  private escaped(table: CdfTable): number {
+    const nb = this.bits(5);
+    let u = nb > 0 ? 1 : 0;
+    let rest = nb - 1;
+    while (rest > 0) {
+      const b = Math.min(16, rest);
+      rest -= b;
+      u = u * (1 << b) + this.bits(b);
+    }
+    const s = u % 2 === 1 ? -(u - 1) / 2 - 1 : u / 2 + table.n;
+    return s + table.offset;
+  }
+
   /** Decodes one value coded with `table`. */
   get(table: CdfTable): number {
     const { cum, n, lut } = table;
@@ -125,17 +188,50 @@ export class RansDecoder {
       else hi = mid;
     }
     this.advance(cum[lo]!, cum[lo + 1]! - cum[lo]!, slot);
-    if (lo < n) return lo + table.offset;
-    const nb = this.bits(5);
-    let u = nb > 0 ? 1 : 0;
-    let rest = nb - 1;
-    while (rest > 0) {
-      const b = Math.min(16, rest);
-      rest -= b;
-      u = u * (1 << b) + this.bits(b);
+    return lo < n ? lo + table.offset : this.escaped(table);
+  }
+
+  /** Decodes out.length values, value i with tables[ids[i]] (`code`: the error of a missing
+   *  table). The same as `get` in a loop, with the state in locals. */
+  getMany(out: Int32Array, ids: ArrayLike<number>, tables: readonly CdfTable[], code: ErrorCode = 'E_CORRUPT'): void {
+    const data = this.data;
+    const end = data.length;
+    let x = this.x;
+    let pos = this.pos;
+    for (let i = 0; i < out.length; i++) {
+      const t = tables[ids[i]!];
+      if (t === undefined) throw new CodecError(code, `table id ${ids[i]} out of range`);
+      const cum = t.cum;
+      const lut = t.lut;
+      const slot = x & MASK;
+      const b = slot >>> LUT_SHIFT;
+      let lo = lut[b]!;
+      let hi = lut[b + 1]! + 1; // cum[lo] <= slot < cum[hi]
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >>> 1;
+        if (cum[mid]! <= slot) lo = mid;
+        else hi = mid;
+      }
+      const start = cum[lo]!;
+      x = (cum[lo + 1]! - start) * (x >>> PRECISION) + slot - start; // < 2^32: the shift is the exact floor
+      while (x < L) {
+        if (pos >= end) throw new CodecError('E_TRUNCATED', 'entropy-coded stream is truncated');
+        x = x * 256 + data[pos++]!;
+      }
+      if (lo < t.n) {
+        out[i] = lo + t.offset;
+        continue;
+      }
+      this.x = x;
+      this.pos = pos;
+      const v = this.escaped(t);
+      if (v > 0x7fffffff || v < -0x80000000) throw new CodecError('E_CORRUPT', 'decoded value out of range');
+      out[i] = v;
+      x = this.x;
+      pos = this.pos;
     }
-    const s = u % 2 === 1 ? -(u - 1) / 2 - 1 : u / 2 + n;
-    return s + table.offset;
+    this.x = x;
+    this.pos = pos;
   }
 
   /** A stream must end exactly where its symbols end, with the coder back in its initial state. */
@@ -146,28 +242,54 @@ export class RansDecoder {
   }
 }
 
-/** Codes `values[i]` with `tables[tableIds[i]]`. */
-export function encodeValues(values: ArrayLike<number>, tableIds: ArrayLike<number>, tables: readonly CdfTable[]): Uint8Array {
-  if (values.length !== tableIds.length) throw new CodecError('E_INVALID_OPTION', 'values and table ids differ in length');
-  const enc = new RansEncoder(values.length);
-  for (let i = 0; i < values.length; i++) {
+/** Codes `values[i]` with `tables[tableIds[i]]`, in one backward pass over the caller's arrays (no
+ *  queue). `code`: the error of a missing table or a value too far outside its table. */
+export function encodeValues(
+  values: ArrayLike<number>, tableIds: ArrayLike<number>, tables: readonly CdfTable[], code: ErrorCode = 'E_INVALID_OPTION',
+): Uint8Array {
+  const n = values.length;
+  if (n !== tableIds.length) throw new CodecError(code, 'values and table ids differ in length');
+  const w = new BackWriter(2 * n + 16);
+  let buf = w.buf;
+  let pos = w.pos;
+  let x = L;
+  for (let i = n - 1; i >= 0; i--) {
     const t = tables[tableIds[i]!];
-    if (t === undefined) throw new CodecError('E_INVALID_OPTION', `table id ${tableIds[i]} out of range`);
-    enc.put(values[i]!, t);
+    if (t === undefined) throw new CodecError(code, `table id ${tableIds[i]} out of range`);
+    const s = values[i]! - t.offset;
+    if (s >= 0 && s < t.n) {
+      // in-range values write at most 2 bytes each: the first 2n+16 bytes never run out
+      const cum = t.cum;
+      const start = cum[s]!;
+      const freq = cum[s + 1]! - start;
+      const xMax = XMAX_UNIT * freq;
+      while (x >= xMax) {
+        buf[--pos] = x & 0xff;
+        x >>>= 8;
+      }
+      const q = (x / freq) >>> 0;
+      x = q * TOTAL + (x - q * freq) + start;
+      continue;
+    }
+    const ops = escapeOps(s, t, code);
+    w.x = x;
+    w.pos = pos;
+    w.room(ops.length + 2 * i + 16); // the escape's bytes, and the in-range values still to come
+    w.ops(ops, 0, ops.length);
+    buf = w.buf;
+    pos = w.pos;
+    x = w.x;
   }
-  return enc.finish();
+  w.x = x;
+  w.pos = pos;
+  return w.finish();
 }
 
+/** Decodes tableIds.length values, value i with tables[tableIds[i]]; the stream must end there. */
 export function decodeValues(data: Uint8Array, tableIds: ArrayLike<number>, tables: readonly CdfTable[]): Int32Array {
   const dec = new RansDecoder(data);
   const out = new Int32Array(tableIds.length);
-  for (let i = 0; i < tableIds.length; i++) {
-    const t = tables[tableIds[i]!];
-    if (t === undefined) throw new CodecError('E_CORRUPT', `table id ${tableIds[i]} out of range`);
-    const v = dec.get(t);
-    if (v > 0x7fffffff || v < -0x80000000) throw new CodecError('E_CORRUPT', 'decoded value out of range');
-    out[i] = v;
-  }
+  dec.getMany(out, tableIds, tables);
   dec.finish();
   return out;
 }

@@ -25,7 +25,10 @@ export interface CdfTable {
 export const LUT_SHIFT = 6;
 
 export function makeTable(offset: number, freqs: ArrayLike<number>): CdfTable {
-  if (!Number.isInteger(offset)) throw new CodecError('E_CORRUPT', `table offset ${offset} is not an integer`);
+  // every in-range value (offset … offset + n − 1) must be an int32: decoders store them unchecked
+  if (!Number.isInteger(offset) || offset < -0x80000000 || offset + freqs.length - 2 > 0x7fffffff) {
+    throw new CodecError('E_CORRUPT', `table offset ${offset} is not an integer whose values fit in 32 bits`);
+  }
   if (freqs.length < 2 || freqs.length > TOTAL / 2) {
     throw new CodecError('E_CORRUPT', `table has ${freqs.length} entries; expected 2..${TOTAL / 2}`);
   }
