@@ -262,17 +262,37 @@ function planarRegion(img: RgbImage, r: Rect): Float32Array {
   const out = new Float32Array(3 * rw * rh);
   const { width: w, height: h, data } = img;
   const plane = rw * rh;
+  const inside = Math.max(0, Math.min(rw, w - r.x0)); // columns before the right edge's replicas
   for (let y = 0; y < rh; y++) {
-    const sy = Math.min(r.y0 + y, h - 1);
-    for (let x = 0; x < rw; x++) {
-      const s = (sy * w + Math.min(r.x0 + x, w - 1)) * 3;
-      const d = y * rw + x;
-      out[d] = data[s]! / 255;
-      out[plane + d] = data[s + 1]! / 255;
-      out[2 * plane + d] = data[s + 2]! / 255;
+    const row = Math.min(r.y0 + y, h - 1) * w;
+    const d0 = y * rw;
+    for (let x = 0, s = (row + r.x0) * 3; x < inside; x++, s += 3) {
+      out[d0 + x] = UNIT[data[s]!]!;
+      out[plane + d0 + x] = UNIT[data[s + 1]!]!;
+      out[2 * plane + d0 + x] = UNIT[data[s + 2]!]!;
+    }
+    for (let x = inside; x < rw; x++) {
+      const s = (row + Math.min(r.x0 + x, w - 1)) * 3;
+      out[d0 + x] = UNIT[data[s]!]!;
+      out[plane + d0 + x] = UNIT[data[s + 1]!]!;
+      out[2 * plane + d0 + x] = UNIT[data[s + 2]!]!;
     }
   }
   return out;
+}
+
+/** v/255 for every byte v, as float32: a lookup instead of a division per sample (same values). */
+const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+/** The planar [m, rect] block of the analysis' y times each channel's gain. */
+function gainedBlock(a: Analysis, m: number, gain: ArrayLike<number>, rect: Rect): Float32Array {
+  const yG = cropPlanar(a.y, m, a.wy, a.hy, rect);
+  const plane = rectWidth(rect) * rectHeight(rect);
+  for (let c = 0; c < m; c++) {
+    const g = gain[c]!;
+    for (let j = c * plane, end = j + plane; j < end; j++) yG[j] = yG[j]! * g;
+  }
+  return yG;
 }
 
 export class Codec {
@@ -380,18 +400,12 @@ export class Codec {
     const rdo = rdoWeights(this.model, quality, opts.effort);
     const gain = gainForQuality(this.model, quality);
     const r = this.zRatio();
-    const gained = (rect: Rect) => {
-      const yG = cropPlanar(a.y, m, a.wy, a.hy, rect);
-      const plane = rectWidth(rect) * rectHeight(rect);
-      for (let c = 0; c < m; c++) for (let j = 0; j < plane; j++) yG[c * plane + j]! *= gain[c]!;
-      return yG;
-    };
     const zHat = new Int32Array((zc * L.wy * L.hy) / (r * r));
     const engines = await this.engines();
     await schedule(engines, L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
       const reg = grow(t.latent, HYPER_ANALYSIS_HALO, L.wy, L.hy);
-      const z = await e.hyperAnalyze(gained(reg), rectHeight(reg), rectWidth(reg));
+      const z = await e.hyperAnalyze(gainedBlock(a, m, gain, reg), rectHeight(reg), rectWidth(reg));
       const zr = { x0: reg.x0 / r, y0: reg.y0 / r, x1: reg.x1 / r, y1: reg.y1 / r };
       if (z.length !== zc * rectWidth(zr) * rectHeight(zr)) throw new CodecError('E_MODEL_INTEGRITY', 'hyper-analysis output has the wrong size');
       const own = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
@@ -399,7 +413,7 @@ export class Codec {
     }, quiet(opts), 'coding'); // the second pass reports the tiles
     const tiles = await schedule(engines, L.tiles.length, (e, i) => {
       const t = L.tiles[i]!;
-      return e.encodeLatent(gained(t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), rdo?.slice(), helps(L));
+      return e.encodeLatent(gainedBlock(a, m, gain, t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), rdo?.slice(), helps(L));
     }, opts, 'coding');
     const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, color, tileSize: L.tileSize, tiles, extra });
     return { bytes, zBytes: tiles.reduce((s, t) => s + t.z.length, 0), yBytes: tiles.reduce((s, t) => s + t.y.length, 0) };
