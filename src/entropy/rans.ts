@@ -258,7 +258,8 @@ export function encodeValues(
     if (t === undefined) throw new CodecError(code, `table id ${tableIds[i]} out of range`);
     const s = values[i]! - t.offset;
     if (s >= 0 && s < t.n) {
-      // in-range values write at most 2 bytes each: the first 2n+16 bytes never run out
+      // BackWriter.ops' step, inlined so that the hot loop keeps x and pos in locals; in-range
+      // values write at most 2 bytes each: the first 2n+16 bytes never run out
       const cum = t.cum;
       const start = cum[s]!;
       const freq = cum[s + 1]! - start;
