@@ -15,6 +15,12 @@
 #       the campaign on the 512-channel model: resumes runs/campaign/last.pt when it is a 512-channel
 #       checkpoint; else moves the 384-channel campaign folder aside (runs/campaign-v6) and continues
 #       the A/B's v7 arm with its optimizer (runs/ab7/v7/last.pt); 2 threads; WALL minutes (default 60)
+#   COOL_MIN=20 bash training/recipes/base-v7.sh cooldown
+#       the cooldown A/B before a ship, from the campaign checkpoint with its optimizer: the campaign
+#       itself goes on at lr 1e-4 (runs/campaign, 1 thread) against a branch at lr 1e-5
+#       (runs/cool, 1 thread), side by side, COOL_MIN CPU-minutes more each (default 20); then
+#       `campaign.py eval` of each. The branch is what ships if it wins; the campaign goes on from
+#       its own trunk either way (a cooled model is a poor start for more training at full lr).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
@@ -47,5 +53,18 @@ case "${1:-campaign}" in
       --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 \
       --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}"
     ;;
-  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign" >&2; exit 2 ;;
+  cooldown)
+    CFG=training/recipes/base-v7-512.json
+    [ -f runs/campaign/last.pt ] || { echo "no campaign checkpoint" >&2; exit 2; }
+    [ -e runs/cool ] && { echo "runs/cool exists: move it first" >&2; exit 2; }
+    mkdir -p runs/cool && cp runs/campaign/last.pt runs/cool/start.pt
+    CPU=$(/usr/bin/python3 -c "import torch; print(torch.load('runs/cool/start.pt', map_location='cpu')['cpu_elapsed'] / 60)")
+    LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${COOL_MIN:-20}, 1))")
+    SAME=(--config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999
+          --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --threads 1 --cpu-limit "$LIMIT")
+    /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" --lr 1e-4 > runs/cool/trunk.out 2>&1 &
+    /usr/bin/python3 training/train.py --out runs/cool --resume runs/cool/start.pt "${SAME[@]}" --lr 1e-5 > runs/cool/cool.out 2>&1 &
+    wait
+    ;;
+  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh cooldown" >&2; exit 2 ;;
 esac
