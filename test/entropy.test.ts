@@ -88,6 +88,58 @@ test('the queue coder (put) and the one-pass coder (encodeValues) write the same
   assert.throws(() => decodeValues(encodeValues([1], [1], tables), [5], tables), (e: unknown) => e instanceof CodecError && e.code === 'E_CORRUPT');
 });
 
+/** The coder as it was before the one-pass encoder (a queue of start/frequency pairs coded last
+ *  to first), kept as an independent oracle for encodeValues' bytes. */
+function oracleEncode(values: number[], ids: number[], tables: CdfTable[]): Uint8Array {
+  const ops: number[] = [];
+  const bypass = (v: number, bits: number) => ops.push(v * 2 ** (16 - bits), 2 ** (16 - bits));
+  values.forEach((v, i) => {
+    const t = tables[ids[i]!]!;
+    const s = v - t.offset;
+    if (s >= 0 && s < t.n) return void ops.push(t.cum[s]!, t.cum[s + 1]! - t.cum[s]!);
+    ops.push(t.cum[t.n]!, t.cum[t.n + 1]! - t.cum[t.n]!);
+    const u = s < 0 ? 2 * (-s - 1) + 1 : 2 * (s - t.n);
+    const nb = 32 - Math.clz32(u);
+    bypass(nb, 5);
+    for (let rest = nb - 1; rest > 0;) {
+      const b = Math.min(16, rest);
+      rest -= b;
+      bypass(Math.floor(u / 2 ** rest) % 2 ** b, b);
+    }
+  });
+  const out: number[] = [];
+  let x = 2 ** 23;
+  for (let i = ops.length - 2; i >= 0; i -= 2) {
+    const [start, freq] = [ops[i]!, ops[i + 1]!];
+    while (x >= 2 ** 15 * freq) {
+      out.push(x % 256);
+      x = Math.floor(x / 256);
+    }
+    x = Math.floor(x / freq) * 65536 + (x % freq) + start;
+  }
+  for (let i = 0; i < 4; i++) {
+    out.push(x % 256);
+    x = Math.floor(x / 256);
+  }
+  return Uint8Array.from(out.reverse());
+}
+
+test('encodeValues writes the bytes of the old queue coder (oracle), through buffer growth', () => {
+  const rng = lcg(5);
+  const tables = [randomTable(rng, 4, -2), randomTable(rng, 60, -30)];
+  for (const escapeRate of [0, 0.01, 0.5, 1]) {
+    const ids = Array.from({ length: 3000 }, () => Math.floor(rng() * 2));
+    const values = ids.map(() => (rng() < escapeRate ? Math.floor((rng() - 0.5) * 2 ** 31) : Math.floor((rng() - 0.5) * 8)));
+    assert.equal(hex(encodeValues(values, ids, tables)), hex(oracleEncode(values, ids, tables)), `escape rate ${escapeRate}`);
+  }
+});
+
+test('a decoded escape outside int32 is a corrupt stream', () => {
+  const t = [makeTable(0x7fffff00, [65500, 36])];
+  const bytes = encodeValues([0x7fffff00 + 2 ** 30], [0], t);
+  assert.throws(() => decodeValues(bytes, [0], t), (e: unknown) => e instanceof CodecError && e.code === 'E_CORRUPT');
+});
+
 test('truncated and corrupted streams end in a CodecError, never a hang or a wrong success', () => {
   const c = golden.cases[0]!;
   const tables = c.tables.map((t) => makeTable(t.offset, t.freqs));

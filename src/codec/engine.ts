@@ -312,6 +312,8 @@ export class SessionEngine implements TileEngine, MeanSide {
       for (let i = 0; i < n; i++) {
         const [s, c] = parts[i]!;
         const ki = ctx ? await this.sliceScale(i, scale, q, s, lh, lw) : scale;
+        // table ids are bytes: an id the k array could not hold would be coded as another
+        if (!(ki instanceof Uint8Array)) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: scale network output is not uint8`);
         if (ki.length !== c * plane) throw new CodecError('E_MODEL_INTEGRITY', `slice ${i}: network output has the wrong size`);
         const mui = withMu ? await mu : undefined;
         const qi = symbol(s, c, ki, mui);
