@@ -14,7 +14,9 @@
 #   bash training/recipes/base-v7.sh campaign
 #       the campaign on the 512-channel model: resumes runs/campaign/last.pt when it is a 512-channel
 #       checkpoint; else moves the 384-channel campaign folder aside (runs/campaign-v6) and continues
-#       the A/B's v7 arm with its optimizer (runs/ab7/v7/last.pt); 2 threads; WALL minutes (default 60)
+#       the A/B's v7 arm with its optimizer (runs/ab7/v7/last.pt), or on a machine without runs/ the
+#       shipped package (weights, fresh optimizer; v6 extended to 512 channels); 2 threads; WALL
+#       minutes (default 60)
 #   COOL_MIN=20 bash training/recipes/base-v7.sh cooldown
 #       the cooldown A/B before a ship, from the campaign checkpoint with its optimizer: the campaign
 #       itself goes on at lr 1e-4 (runs/campaign, 1 thread) against a branch at lr 1e-5
@@ -47,7 +49,14 @@ case "${1:-campaign}" in
         mkdir -p runs/campaign/evals && cp -r runs/campaign-v6/evals/. runs/campaign/evals/  # the eval history stays in place
         echo "# the 384-channel campaign moved to runs/campaign-v6" >&2
       fi
-      START=(--resume runs/ab7/v7/last.pt); echo "# the campaign continues the A/B's v7 arm" >&2
+      DEF=models/$(cat models/DEFAULT)
+      if [ -f runs/ab7/v7/last.pt ]; then
+        START=(--resume runs/ab7/v7/last.pt); echo "# the campaign continues the A/B's v7 arm" >&2
+      else
+        # the shipped package's weights (fresh optimizer): a 512-channel one as it is, a 384-channel
+        # one (hic-base-v6) extended by --config (model.extend_latent), as the A/B's v7 arm started
+        START=(--init "$DEF"); echo "# no v7 checkpoint: starting from the shipped $DEF (weights; fresh optimizer)" >&2
+      fi
     fi
     /usr/bin/python3 training/train.py --out runs/campaign "${START[@]}" --config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 \
       --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 \
