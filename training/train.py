@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, channel_order_by_rate, init_new_slice_index, load_adapted, portable_checkpoint, rd_loss  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, adapt_lambdas, channel_order_by_rate, init_new_slice_index, load_adapted, portable_checkpoint, rd_loss  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -255,6 +255,11 @@ def main(argv=None) -> int:
             ckpt = adapt_checkpoint(ckpt, ModelConfig(**{**cfg.to_dict(), "lean_slices": overrides["lean_slices"]}))
             cfg = ModelConfig(**ckpt["config"])
             say(f"# resumed with lean_slices {cfg.lean_slices} (weights, EMA and Adam moments adapted)")
+        if "lambdas" in overrides and tuple(sorted(float(v) for v in overrides["lambdas"])) != tuple(cfg.lambdas):
+            # new λ points (log_gain rows): the other change a resume takes
+            ckpt = adapt_lambdas(ckpt, overrides["lambdas"])
+            cfg = ModelConfig(**ckpt["config"])
+            say(f"# resumed with the λ points {list(cfg.lambdas)} (log_gain, EMA, its Adam moments and the λ balance adapted)")
     elif init_state is not None:
         # --config on top of the initial model's configuration (e.g. a wider λ set, new parts)
         base = init_cfg.to_dict()

@@ -537,6 +537,32 @@ def adapt_checkpoint(ck: dict, new: ModelConfig) -> dict:
                 optimizer=dict(state=state, param_groups=groups))
 
 
+def adapt_lambdas(ck: dict, lambdas) -> dict:
+    """A full training checkpoint for a new set of λ points (e.g. points added below the trained
+    range, so that quality 0 is trained instead of extrapolated): log_gain of the weights and of
+    the EMA through remap_log_gain (the points that stay keep their rows; a new one starts where
+    the neighbouring points put it, gain ∝ √λ beyond the ends), log_gain's Adam moments kept for
+    the points that stay and zero for new ones, and the λ balance's running losses likewise (0:
+    not seen yet). Every other tensor and state is unchanged."""
+    old_cfg = ModelConfig(**ck["config"])
+    old, new = list(old_cfg.lambdas), sorted(float(v) for v in lambdas)
+    cfg = ModelConfig(**{**old_cfg.to_dict(), "lambdas": tuple(new), "qualities": None})
+    keep = lambda t: torch.stack([t[old.index(v)] if v in old else torch.zeros_like(t[0]) for v in new])  # noqa: E731
+    gain = lambda d: {**d, "log_gain": remap_log_gain(d["log_gain"], old, new)} if d else d  # noqa: E731
+    out = dict(ck, config=cfg.to_dict(), model=gain(ck["model"]), ema=gain(ck.get("ema")))
+    opt = ck.get("optimizer")
+    if opt and len(opt["param_groups"]) > 1:  # log_gain has its own group, the last (train.py)
+        i = opt["param_groups"][-1]["params"][0]
+        st = opt["state"].get(i)
+        if st is not None:
+            state = dict(opt["state"])
+            state[i] = {**st, "exp_avg": keep(st["exp_avg"]), "exp_avg_sq": keep(st["exp_avg_sq"])}
+            out["optimizer"] = dict(opt, state=state)
+    if ck.get("loss_scale") is not None:
+        out["loss_scale"] = keep(ck["loss_scale"])
+    return out
+
+
 def portable_checkpoint(ck: dict, **record) -> dict:
     """A full training checkpoint → the portable one (`train.py --release`, the weights
     `campaign.py eval` keeps): the EMA weights (else the last) as `model`, on the CPU, without

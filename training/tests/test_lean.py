@@ -2,13 +2,14 @@
 and stay outside the LRP. Converting a model drops exactly those paths, a resumed checkpoint keeps
 its Adam moments, and the package says what the decoder must do (no mean graph, refine_channels)."""
 import json
+import math
 
 import pytest
 import torch
 
 import export
 from hicodec_train import ort
-from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, load_adapted
+from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, adapt_lambdas, load_adapted
 from hicodec_train.package import load_package_model, round_weights_fp16
 
 SMALL = dict(arch="v5", M=64, Nz=32, N=32, hs_hidden=32, hm_hidden=32, ga_dims=[16, 32, 48], gs_dims=[48], gs_depths=[1],
@@ -111,3 +112,35 @@ def test_a_lean_package_is_format_3_and_restores(tmp_path):
     x, g = _picture(), back.gain_for_quality(50)[None]
     with torch.no_grad():
         assert torch.equal(back(x, g, noise=False)["q"], ref(x, g, noise=False)["q"])
+
+
+def test_new_lambda_points_keep_the_trained_rows_and_their_adam_moments():
+    cfg = ModelConfig(**SMALL, lambdas=[0.0018, 0.013, 0.0483])
+    m = _trained(cfg).train()
+    main = [p for n, p in m.named_parameters() if not n.endswith("quantiles") and n != "log_gain"]
+    opt = torch.optim.Adam([dict(params=main), dict(params=[m.log_gain])], lr=1e-4)
+    # a gradient on every log_gain row, so that every old point has moments to keep
+    out = m(_picture(64, 64), torch.exp(m.log_gain).mean(0)[None])
+    (out["x_hat"].square().mean() - torch.log(out["lik_y"]).mean() + m.log_gain.square().sum()).backward()
+    opt.step()
+    ck = dict(config=cfg.to_dict(), model=m.state_dict(), ema={k: v.clone() for k, v in m.state_dict().items()},
+              optimizer=opt.state_dict(), step=1, loss_scale=torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    ck2 = adapt_lambdas(ck, [0.00045, 0.0009, 0.0018, 0.013, 0.0483])
+    new = ModelConfig(**ck2["config"])
+    assert new.lambdas == (0.00045, 0.0009, 0.0018, 0.013, 0.0483) and new.qualities == (0, 25, 50, 75, 100)
+    m2 = HiCodec(new)
+    m2.load_state_dict(ck2["model"])
+    m2.load_state_dict(ck2["ema"])
+    lg, lg0 = m2.log_gain.detach(), m.log_gain.detach()
+    assert torch.equal(lg[2:], lg0)  # the trained points are unchanged
+    assert torch.allclose(lg[0], lg0[0] + 0.5 * math.log(0.00045 / 0.0018))  # new: gain ∝ √λ below the range
+    main2 = [p for n, p in m2.named_parameters() if not n.endswith("quantiles") and n != "log_gain"]
+    opt2 = torch.optim.Adam([dict(params=main2), dict(params=[m2.log_gain])], lr=1e-4)
+    opt2.load_state_dict(ck2["optimizer"])
+    st, st0 = opt2.state[m2.log_gain], opt.state[m.log_gain]
+    assert torch.equal(st["exp_avg"][2:], st0["exp_avg"]) and torch.equal(st["exp_avg_sq"][2:], st0["exp_avg_sq"])
+    assert not st["exp_avg"][:2].any() and not st["exp_avg_sq"][:2].any()
+    assert ck2["loss_scale"].tolist() == [0.0, 0.0, 1.0, 2.0, 3.0]
+    for p, p0 in zip(main2, main):  # everything else as it was
+        if opt.state[p0]:
+            assert torch.equal(opt2.state[p]["exp_avg"], opt.state[p0]["exp_avg"])
