@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { CodecError } from '../src/core/errors.js';
-import { decodeValues, encodeValues, RansDecoder, RansEncoder } from '../src/entropy/rans.js';
+import { decodeValues, encodeValues, RansDecoder } from '../src/entropy/rans.js';
 import { makeTable, parseTables, type CdfTable } from '../src/entropy/tables.js';
 
 interface GoldenCase {
@@ -61,7 +61,7 @@ test('random round trip with escapes on both sides', () => {
   assert.deepEqual(Array.from(decodeValues(bytes, ids, tables)), values);
 });
 
-test('the queue coder (put) and the one-pass coder (encodeValues) write the same bytes, even when every value escapes', () => {
+test('the queue coder (oracle) and the one-pass coder (encodeValues) write the same bytes, even when every value escapes', () => {
   const rng = lcg(11);
   const tables = [randomTable(rng, 2, 0), randomTable(rng, 30, -15)];
   for (const escapeRate of [0, 0.05, 1]) {
@@ -71,10 +71,8 @@ test('the queue coder (put) and the one-pass coder (encodeValues) write the same
       ids.push(i % 2);
       values.push(rng() < escapeRate ? Math.floor((rng() - 0.5) * 2 ** 31) : Math.floor(rng() * 2));
     }
-    const enc = new RansEncoder(10);
-    values.forEach((v, i) => enc.put(v, tables[ids[i]!]!));
     const bytes = encodeValues(values, ids, tables);
-    assert.equal(hex(enc.finish()), hex(bytes), `escape rate ${escapeRate}`);
+    assert.equal(hex(oracleEncode(values, ids, tables)), hex(bytes), `escape rate ${escapeRate}`);
     // one value at a time and many at once read the same values
     const dec = new RansDecoder(bytes);
     const many = new Int32Array(values.length);

@@ -92,47 +92,19 @@ class BackWriter {
   }
 }
 
-/** A queue of values coded one call at a time (rANS codes in reverse: nothing is written before
- *  `finish`). For many values at once, `encodeValues` is faster: it codes them from the caller's
- *  arrays in one pass. */
-export class RansEncoder {
-  private ops: Uint32Array;
-  private count = 0;
-
-  /** `expected`: how many values will be put (escapes add a few more), so that the queue is
-   *  allocated once instead of doubled ~10 times for a tile's 600k symbols. */
-  constructor(expected = 512) {
-    this.ops = new Uint32Array(2 * Math.max(512, Math.ceil(expected * 1.02)));
+/** The symbol (0…n, n: escape) whose interval holds `slot`: the lookup table's bucket, then a
+ *  binary search within it. */
+function symbolAt(t: CdfTable, slot: number): number {
+  const { cum, lut } = t;
+  const b = slot >>> LUT_SHIFT;
+  let lo = lut[b]!;
+  let hi = lut[b + 1]! + 1; // cum[lo] <= slot < cum[hi]
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (cum[mid]! <= slot) lo = mid;
+    else hi = mid;
   }
-
-  private push(start: number, freq: number): void {
-    if (this.count + 2 > this.ops.length) {
-      const grown = new Uint32Array(this.ops.length * 2);
-      grown.set(this.ops);
-      this.ops = grown;
-    }
-    this.ops[this.count++] = start;
-    this.ops[this.count++] = freq;
-  }
-
-  /** Queues one value (stream order). */
-  put(value: number, table: CdfTable): void {
-    const s = value - table.offset;
-    const { n, cum } = table;
-    if (s >= 0 && s < n) {
-      this.push(cum[s]!, cum[s + 1]! - cum[s]!);
-      return;
-    }
-    const ops = escapeOps(s, table, 'E_INVALID_OPTION');
-    for (let i = 0; i < ops.length; i += 2) this.push(ops[i]!, ops[i + 1]!);
-  }
-
-  /** Encodes everything queued (in reverse, so that the decoder reads forward). */
-  finish(): Uint8Array {
-    const w = new BackWriter(this.count + 4);
-    w.ops(this.ops, 0, this.count);
-    return w.finish();
-  }
+  return lo;
 }
 
 export class RansDecoder {
@@ -177,16 +149,9 @@ export class RansDecoder {
 
   /** Decodes one value coded with `table`. */
   get(table: CdfTable): number {
-    const { cum, n, lut } = table;
+    const { cum, n } = table;
     const slot = this.x & MASK;
-    const b = slot >>> LUT_SHIFT;
-    let lo = lut[b]!;
-    let hi = lut[b + 1]! + 1; // cum[lo] <= slot < cum[hi]
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >>> 1;
-      if (cum[mid]! <= slot) lo = mid;
-      else hi = mid;
-    }
+    const lo = symbolAt(table, slot);
     this.advance(cum[lo]!, cum[lo + 1]! - cum[lo]!, slot);
     return lo < n ? lo + table.offset : this.escaped(table);
   }
@@ -202,16 +167,8 @@ export class RansDecoder {
       const t = tables[ids[i]!];
       if (t === undefined) throw new CodecError(code, `table id ${ids[i]} out of range`);
       const cum = t.cum;
-      const lut = t.lut;
       const slot = x & MASK;
-      const b = slot >>> LUT_SHIFT;
-      let lo = lut[b]!;
-      let hi = lut[b + 1]! + 1; // cum[lo] <= slot < cum[hi]
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >>> 1;
-        if (cum[mid]! <= slot) lo = mid;
-        else hi = mid;
-      }
+      const lo = symbolAt(t, slot);
       const start = cum[lo]!;
       x = (cum[lo + 1]! - start) * (x >>> PRECISION) + slot - start; // < 2^32: the shift is the exact floor
       while (x < L) {
