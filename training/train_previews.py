@@ -94,6 +94,21 @@ def validate(model, heads: dict, files: list[Path], limit: int | None = None) ->
     return {key: {k: round(float(np.mean(v)), 2) for k, v in a.items()} for key, a in acc.items()}
 
 
+def merge_heads(shipped: dict | None, trained: list[dict]) -> tuple[list[dict], dict]:
+    """The manifest's heads after a run that trained `trained` (entries): the package's heads for
+    the scales this run did not train stay (their files are in the package already), so a run of
+    one scale does not drop the others. Returns the heads (largest scale first) and what the
+    previews record adds: `kept` (those scales) and `earlier` (the training records they came from)."""
+    shipped = shipped or {}
+    done = {e["scale"] for e in trained}
+    kept = [e for e in shipped.get("heads", []) if e["scale"] not in done]
+    heads = sorted(trained + kept, key=lambda e: -e["scale"])
+    if not kept:
+        return heads, {}
+    earlier = ([shipped["training"]] if "training" in shipped else []) + list(shipped.get("earlier", []))
+    return heads, {"kept": sorted((e["scale"] for e in kept), reverse=True), "earlier": earlier}
+
+
 def warm_start(head, package: Path, manifest: dict, hidden: int) -> bool:
     """Loads the package's shipped head of the same scale, channels, width and up steps into
     `head` (the ONNX initializers carry the PyTorch names); False if none."""
@@ -232,6 +247,7 @@ def main(argv=None) -> int:
                                for k in heads if heads[k].scale == s},
             })
         m = json.loads((tmp / "manifest.json").read_text())
+        entries, history = merge_heads(m.get("previews"), entries)
         m["previews"] = {
             "rules": ("decode at 1/s of the size: read the y stream's first `channels` channels (whole context slices, in "
                       "order; stop there), ŷ = (q + μ)/gain of those channels without the LRP refinement, x = preview_s{s}(ŷ) "
@@ -244,6 +260,7 @@ def main(argv=None) -> int:
                          "cpu_minutes": round(cpu() / 60, 1), "wall_minutes": round((time.time() - t0) / 60, 1),
                          "threads": args.threads, "data": str(data), "validation": f"{args.val} × qualities {list(VAL_QUALITIES)}",
                          "torch": torch.__version__, "commit": git_commit()},
+            **history,
         }
         files = {f.name: {"sha256": sha256(f), "bytes": f.stat().st_size} for f in sorted(tmp.iterdir()) if f.is_file() and f.name != "manifest.json"}
         m["files"] = files

@@ -92,3 +92,21 @@ def test_warm_start_loads_the_shipped_head_exactly():
             ref = head(y).numpy()
         got = ort.run(pkg / spec["file"], {"y_hat": y.numpy()})["x"]
         assert np.abs(got - ref).max() < 1e-4
+
+
+def test_a_run_of_one_scale_keeps_the_other_heads():
+    """train_previews --heads 4:192 on a package with heads at 1/8, 1/4 and 1/2: the new 1/4 head
+    replaces the shipped one, 1/8 and 1/2 stay listed, and their training record is kept."""
+    import train_previews
+
+    shipped = {"heads": [{"scale": 8, "file": "preview_s8.onnx"}, {"scale": 4, "file": "preview_s4.onnx", "old": True},
+                         {"scale": 2, "file": "preview_s2.onnx"}],
+               "training": {"command": "first"}, "earlier": [{"command": "zeroth"}]}
+    heads, extra = train_previews.merge_heads(shipped, [{"scale": 4, "file": "preview_s4.onnx"}])
+    assert [h["scale"] for h in heads] == [8, 4, 2]
+    assert "old" not in heads[1]
+    assert extra == {"kept": [8, 2], "earlier": [{"command": "first"}, {"command": "zeroth"}]}
+    # every scale trained again: nothing kept, no history carried
+    heads, extra = train_previews.merge_heads(shipped, [{"scale": s} for s in (2, 8, 4)])
+    assert [h["scale"] for h in heads] == [8, 4, 2] and extra == {}
+    assert train_previews.merge_heads(None, [{"scale": 8}]) == ([{"scale": 8}], {})
