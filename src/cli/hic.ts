@@ -91,6 +91,8 @@ const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const printJson = (v: unknown, out: string) => (out === '-' ? process.stderr : process.stdout).write(JSON.stringify(v, null, 2) + '\n');
 const ms = (t0: number) => Math.round(performance.now() - t0);
 const fmt = (n: number, d: number) => n.toFixed(d);
+/** A figure for JSON, which has no infinity (PSNR of identical pictures): null. */
+const finiteOrNull = (n: number) => (Number.isFinite(n) ? n : null);
 
 interface CommonOpts {
   model?: string;
@@ -190,8 +192,9 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       source: read.source, converted: read.converted,
       ...(stats.searched.length ? { searched_qualities: stats.searched, target_met: stats.targetMet } : {}),
       encode_ms: encodeMs,
-      // `psnr` is the same figure under its old name, for scripts that read it
-      ...(decoded ? { psnr_rgb: psnrRgb, psnr: psnrRgb, decode_ms: decodeMs } : {}),
+      // `psnr` is the same figure under its old name, for scripts that read it; JSON has no
+      // infinity, so a decode identical to the input gives null there and `identical: true`
+      ...(decoded ? { psnr_rgb: finiteOrNull(psnrRgb!), psnr: finiteOrNull(psnrRgb!), identical: psnrRgb === Infinity, decode_ms: decodeMs } : {}),
     };
     if (o.json) {
       printJson(report, out);
@@ -199,7 +202,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       log(`${input} → ${out}: ${image.width}×${image.height} ${['gray', 'gray+alpha', 'RGB', 'RGBA'][image.channels - 1]}, quality ${stats.quality}, ${stats.bytes} bytes, ` +
         `${fmt(stats.bpp, 4)} bpp (z ${fmt(report.bpp_z, 4)}, y ${fmt(report.bpp_y, 4)}${stats.alphaBytes ? `, alpha ${stats.alphaBytes} bytes` : ''}` +
         `${stats.metadataBytes ? `, metadata ${stats.metadataBytes} bytes` : ''}), ` +
-        `${stats.color === 'gray' ? 'gray' : 'RGB'} PSNR ${fmt(psnrRgb ?? NaN, 2)} dB${stats.alphaBytes ? ' (alpha lossless, not counted)' : ''}, encode ${encodeMs} ms, decode ${decodeMs} ms (${codec.backend})`);
+        `${stats.color === 'gray' ? 'gray' : 'RGB'} PSNR ${psnrRgb === Infinity ? '∞ dB (identical to the input)' : `${fmt(psnrRgb ?? NaN, 2)} dB`}${stats.alphaBytes ? ' (alpha lossless, not counted)' : ''}, encode ${encodeMs} ms, decode ${decodeMs} ms (${codec.backend})`);
       for (const c of read.converted) log(`  converted: ${c}`);
     }
   });
