@@ -142,7 +142,7 @@ test('hic explain writes panels, a report and a summary', async () => {
     const hic = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'explain', ...args], { cwd: dir, encoding: 'utf8' });
     let r = hic('p.png', '--point', '40,30', '-q', '30');
     assert.equal(r.status, 0, r.stderr);
-    // the default model's latent width (384 for hic-base-v6), read from its manifest
+    // the default model's latent width (512 for hic-base-v7), read from its manifest
     const m = JSON.parse(await readFile(join(REPO, 'models', (await readFile(join(REPO, 'models/DEFAULT'), 'utf8')).trim(), 'manifest.json'), 'utf8')).latent.channels as number;
     assert.match(r.stdout, new RegExp(`180×120 → 12×8 = 96 tokens of ${m} values`));
     const files = (await readdir(join(dir, 'p.explain'))).sort();
