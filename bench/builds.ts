@@ -12,16 +12,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { machine } from '../src/bench/machine.js';
-import { median } from '../src/bench/run.js';
+import { argValue, median } from '../src/bench/run.js';
 import { decodeImageFile } from '../src/node/image.js';
 import * as current from '../src/node/index.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const KODAK = process.env['HICODEC_KODAK'] ?? join(REPO, '..', 'shared', 'data', 'kodak');
-const opt = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
+const opt = argValue;
 const BASE = opt('--baseline');
 if (!BASE) throw new Error('usage: builds.js --baseline DIR [--model ID|DIR] [--images N] [--reps N] [--quality Q] [--name NAME]');
 const MODEL = opt('--model');

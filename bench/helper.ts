@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { machine } from '../src/bench/machine.js';
-import { median } from '../src/bench/run.js';
+import { argValue, median } from '../src/bench/run.js';
 import type { Scale } from '../src/codec/scale.js';
 import { decodeImageFile } from '../src/node/image.js';
 import { createCodec } from '../src/node/index.js';
@@ -19,14 +19,11 @@ import { createCodec } from '../src/node/index.js';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const KODAK = process.env['HICODEC_KODAK'] ?? join(REPO, '..', 'shared', 'data', 'kodak');
 const arg = (name: string, d: number) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : d;
+  const v = argValue(name);
+  return v !== undefined ? Number(v) : d;
 };
 const N = arg('--images', 24);
-const opt = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
+const opt = argValue;
 const BASELINE = opt('--baseline-model');
 const REPS = arg('--reps', 2);
 const QUALITY = 75;

@@ -17,17 +17,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { machine } from '../src/bench/machine.js';
-import { median } from '../src/bench/run.js';
+import { argValue, median } from '../src/bench/run.js';
 import { decodeImageFile } from '../src/node/image.js';
 import { createCodec, loadClassifier, resolveClassifierDir } from '../src/node/index.js';
 import { nodeRuntime } from '../src/runtime/node.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = process.env['HICODEC_SHARED'] ?? join(REPO, '..', 'shared', 'data');
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1]! : dflt;
-};
+const arg = (name: string, dflt: string) => argValue(name) ?? dflt;
 const RUN = join(REPO, arg('--run', 'runs/vit'));
 const TIMING = Number(arg('--timing', '60'));
 const QUALITIES = [0, 25, 50, 75, 100];

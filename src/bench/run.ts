@@ -68,6 +68,12 @@ export interface BenchResult {
 /** The middle value (the upper one of the two for an even count). */
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
+/** The value after `--name` on a bench's command line (undefined when the option is absent). */
+export function argValue(name: string, argv: readonly string[] = process.argv): string | undefined {
+  const i = argv.indexOf(name);
+  return i > 0 ? argv[i + 1] : undefined;
+}
+
 /** Runs `fn`, sampling the process RSS every 5 ms (native work runs off the JS thread). */
 async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peak: number }> {
   let peak = process.memoryUsage.rss();

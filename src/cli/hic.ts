@@ -194,7 +194,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
       encode_ms: encodeMs,
       // `psnr` is the same figure under its old name, for scripts that read it; JSON has no
       // infinity, so a decode identical to the input gives null there and `identical: true`
-      ...(decoded ? { psnr_rgb: finiteOrNull(psnrRgb!), psnr: finiteOrNull(psnrRgb!), identical: psnrRgb === Infinity, decode_ms: decodeMs } : {}),
+      ...(psnrRgb !== undefined ? { psnr_rgb: finiteOrNull(psnrRgb), psnr: finiteOrNull(psnrRgb), identical: psnrRgb === Infinity, decode_ms: decodeMs } : {}),
     };
     if (o.json) {
       printJson(report, out);
