@@ -59,6 +59,9 @@ def parse_args(argv=None):
     p.add_argument("--scale-min", type=float, default=0.75, help="device crops: smallest rescaling factor")
     p.add_argument("--scale-max", type=float, default=1.0,
                    help="device crops: largest rescaling factor (> 1 enlarges, for full-resolution statistics)")
+    p.add_argument("--scale-tail", default="0:0", metavar="P:TOP",
+                   help="device crops: a share P drawn from [scale-max, TOP] instead (strong enlargement: smooth regions "
+                        "at camera resolution); 0:0 none")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--aux-lr", type=float, default=1e-3)
     p.add_argument("--gain-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the log-gain vectors")
@@ -274,7 +277,8 @@ def main(argv=None) -> int:
         images = load_images(args.pack)
         sources = [str(args.pack)]
         sampler = DeviceCropSampler(images, args.crop, device, seed=args.seed * 1000 + rank, scale_min=args.scale_min,
-                                    gray_prob=args.gray_prob, scale_max=args.scale_max)
+                                    gray_prob=args.gray_prob, scale_max=args.scale_max,
+                                    scale_tail=tuple(float(v) for v in args.scale_tail.split(":")))
         order_crops = lambda: DeviceCropSampler(images, args.crop, "cpu", seed=12345, scale_min=1.0).batch(16)  # noqa: E731
     else:
         roots = args.data or [default_data_root() / "cid22"]

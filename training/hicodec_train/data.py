@@ -96,14 +96,21 @@ class DeviceCropSampler:
     random position, resamples it to crop×crop with bilinear `grid_sample`, and flips it at random.
     s < 1 shrinks a larger window (denser detail); s > 1 enlarges a smaller one, which gives the
     smoother per-pixel statistics of full-resolution camera photos (CID22 is downscaled to 512²).
+    scale_tail = (p, top) draws a share p of the crops from [scale_max, top] instead: a few strongly
+    enlarged windows (smooth skies, walls, out-of-focus backgrounds at camera resolution) without
+    moving the bulk of the distribution; (0, ·) draws no extra random numbers, so a sampler
+    without a tail makes the same crops as before it existed.
     All randomness comes from one generator on the device, whose state a checkpoint carries."""
 
     def __init__(self, images: list[np.ndarray], crop: int, device, seed: int = 0, scale_min: float = 0.75,
-                 gray_prob: float = 0.0, scale_max: float = 1.0):
+                 gray_prob: float = 0.0, scale_max: float = 1.0, scale_tail: tuple[float, float] = (0.0, 0.0)):
         if not images:
             raise ValueError("no training images found")
         if not 0 < scale_min <= scale_max:
             raise ValueError(f"scale range [{scale_min}, {scale_max}] is empty")
+        if not 0 <= scale_tail[0] <= 1 or (scale_tail[0] > 0 and scale_tail[1] < scale_max):
+            raise ValueError(f"scale tail {scale_tail}: share in [0, 1] and top ≥ scale_max ({scale_max})")
+        self.scale_tail = scale_tail
         self.crop, self.scale_min, self.scale_max, self.gray_prob = crop, scale_min, scale_max, gray_prob
         self.device = torch.device(device)
         small = [a.shape for a in images if min(a.shape[:2]) < crop]
@@ -130,6 +137,10 @@ class DeviceCropSampler:
         c = self.crop
         idx = (self._rand(n) * self.n).long().clamp_max(self.n - 1)
         s = self.scale_min + (self.scale_max - self.scale_min) * self._rand(n)
+        if self.scale_tail[0] > 0:
+            p, top = self.scale_tail
+            tail = self._rand(n) < p
+            s = torch.where(tail, self.scale_max + (top - self.scale_max) * self._rand(n), s)
         pos = self._rand(n, 2)
         flips = self._rand(n, 2) < 0.5
         gray = self._rand(n) < self.gray_prob

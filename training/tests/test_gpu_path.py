@@ -70,6 +70,22 @@ def test_device_crops_are_random_flipped_rescaled_and_resumable():
     assert float((c - ref).abs().max()) < 1e-5
 
 
+def test_scale_tail_enlarges_a_share_of_crops_and_leaves_no_tail_unchanged():
+    imgs = [np.random.default_rng(7).integers(0, 256, (256, 256, 3), dtype=np.uint8)]
+    plain = DeviceCropSampler(imgs, 64, "cpu", seed=3, scale_min=0.75, scale_max=1.5)
+    none = DeviceCropSampler(imgs, 64, "cpu", seed=3, scale_min=0.75, scale_max=1.5, scale_tail=(0.0, 0.0))
+    assert torch.equal(plain.batch(6), none.batch(6))  # no tail: the same random stream, the same crops
+
+    def roughness(x):  # mean absolute difference of horizontal neighbours: noise enlarged 4× is smoother
+        return float((x[..., 1:] - x[..., :-1]).abs().mean())
+
+    tail = DeviceCropSampler(imgs, 64, "cpu", seed=3, scale_min=1.0, scale_max=1.0, scale_tail=(1.0, 4.0))
+    ones = DeviceCropSampler(imgs, 64, "cpu", seed=3, scale_min=1.0, scale_max=1.0)
+    assert roughness(tail.batch(16)) < 0.7 * roughness(ones.batch(16))
+    with pytest.raises(ValueError, match="tail"):
+        DeviceCropSampler(imgs, 64, "cpu", scale_max=1.5, scale_tail=(0.2, 1.2))
+
+
 def test_chain_train_resume_split_join_export(packs, tmp_path):
     d, _, cfg = packs
     straight = tmp_path / "straight"
