@@ -1,7 +1,7 @@
 // encode()/decode(): tiles, the networks, gains, entropy coding, the container — and back.
 // The per-tile work lives in engine.ts (in this thread, or in workers); this file schedules it,
 // assembles the latent and the pixels, and owns the options and the rate search.
-import { DEFAULT_MAX_PIXELS, MAX_TILE, TILE_UNIT, parseContainer, writeContainer, type ColorMode, type OptionalChunk } from '../bitstream/container.js';
+import { DEFAULT_MAX_PIXELS, MAX_TILE, TILE_UNIT, parseContainer, writeContainer, type ColorMode, type Container, type OptionalChunk } from '../bitstream/container.js';
 import { decodeAlpha, encodeAlpha } from './alpha.js';
 import { CodecError } from '../core/errors.js';
 import { gainForQuality, ungain, type ModelPackage } from '../model/package.js';
@@ -9,11 +9,14 @@ import type { Runtime, TensorData } from '../runtime/types.js';
 import { encodeWithEffort, rdoWeights } from './effort.js';
 import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
 import { helps, type Helper } from './helper.js';
-import { aborted, inTiles, quiet, schedule } from './schedule.js';
+import { aborted, inTiles, offsetProgress, quiet, type Reclaiming, reclaiming, schedule } from './schedule.js';
 import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Rect, type Tile } from './tiles.js';
-import { checkScale, downscale, previewHead, previewTiles, type Scale } from './scale.js';
+import { type BandSink, checkScale, downscale, previewHead, PreviewRows, type Scale } from './scale.js';
 import { refineTiles } from './refine.js';
 import { refineTiny } from './tiny.js';
+import { checkImage, joinPicture, metadataChunks, planarRegion, splitPicture } from './picture.js';
+
+export { splitPicture } from './picture.js';
 
 export { channelIds, type TileEngine, type TileSymbols } from './engine.js';
 
@@ -186,104 +189,6 @@ function targetBytesOf(opts: EncodeOptions, image: RgbImage): number | undefined
   return undefined;
 }
 
-function checkImage(image: Picture, maxPixels: number): 1 | 2 | 3 | 4 {
-  const { width: w, height: h } = image;
-  const ch = image.channels ?? 3;
-  if (![1, 2, 3, 4].includes(ch)) throw new CodecError('E_INVALID_OPTION', `Expected 1, 2, 3 or 4 for channels but received ${String(ch)}`);
-  if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || image.data?.length !== w * h * ch) {
-    throw new CodecError('E_INVALID_OPTION', `Expected an image with width·height·${ch} bytes but received ${w}×${h} with ${image.data?.length}`);
-  }
-  if (w > 65535 || h > 65535 || w * h > maxPixels) throw new CodecError('E_LIMIT_EXCEEDED', `${w}×${h} exceeds the pixel limit`);
-  return ch;
-}
-
-/** A picture split for coding: the colour planes as RGB (gray replicated), the colour mode, and
- *  the alpha plane unless it is absent or fully opaque. */
-export function splitPicture(p: Picture): { rgb: RgbImage; color: ColorMode; alpha?: Uint8Array } {
-  const ch = p.channels ?? 3;
-  if (ch === 3) return { rgb: p, color: 'rgb' };
-  const n = p.width * p.height;
-  const rgb = new Uint8Array(n * 3);
-  const alpha = ch === 2 || ch === 4 ? new Uint8Array(n) : undefined;
-  let opaque = true;
-  for (let i = 0; i < n; i++) {
-    if (ch <= 2) {
-      const g = p.data[i * ch]!;
-      rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = g;
-    } else {
-      rgb[3 * i] = p.data[4 * i]!;
-      rgb[3 * i + 1] = p.data[4 * i + 1]!;
-      rgb[3 * i + 2] = p.data[4 * i + 2]!;
-    }
-    if (alpha) {
-      alpha[i] = p.data[i * ch + ch - 1]!;
-      if (alpha[i] !== 255) opaque = false;
-    }
-  }
-  return { rgb: { width: p.width, height: p.height, data: rgb }, color: ch <= 2 ? 'gray' : 'rgb', ...(alpha && !opaque ? { alpha } : {}) };
-}
-
-/** The decoded RGB back to the picture's own channels: gray as the mean of R, G, B; alpha appended. */
-function joinPicture(rgb: RgbImage, color: ColorMode, alpha: Uint8Array | undefined, metadata: ImageMetadata): DecodedPicture {
-  const n = rgb.width * rgb.height;
-  if (color === 'rgb' && !alpha) return { ...rgb, channels: 3, metadata };
-  const ch = ((color === 'gray' ? 1 : 3) + (alpha ? 1 : 0)) as 1 | 2 | 3 | 4;
-  const out = new Uint8Array(n * ch);
-  for (let i = 0; i < n; i++) {
-    const r = rgb.data[3 * i]!;
-    const g = rgb.data[3 * i + 1]!;
-    const b = rgb.data[3 * i + 2]!;
-    if (color === 'gray') {
-      out[i * ch] = Math.round((r + g + b) / 3);
-    } else {
-      out[i * ch] = r;
-      out[i * ch + 1] = g;
-      out[i * ch + 2] = b;
-    }
-    if (alpha) out[i * ch + ch - 1] = alpha[i]!;
-  }
-  return { width: rgb.width, height: rgb.height, channels: ch, data: out, metadata };
-}
-
-function metadataChunks(m: ImageMetadata | undefined, alpha: Uint8Array | undefined): Partial<Record<OptionalChunk, Uint8Array>> {
-  const out: Partial<Record<OptionalChunk, Uint8Array>> = {};
-  if (m?.icc?.length) out.ICCP = m.icc;
-  if (m?.exif?.length) out.EXIF = m.exif;
-  if (m?.xmp?.length) out['XMP '] = m.xmp;
-  if (alpha) out.ALPH = alpha;
-  return out;
-}
-
-/** The padded image's pixels in `r` (padded-image coordinates; edge replicate beyond the image)
- *  as planar float [3, h, w] in [0, 1]. */
-function planarRegion(img: RgbImage, r: Rect): Float32Array {
-  const rw = rectWidth(r);
-  const rh = rectHeight(r);
-  const out = new Float32Array(3 * rw * rh);
-  const { width: w, height: h, data } = img;
-  const plane = rw * rh;
-  const inside = Math.max(0, Math.min(rw, w - r.x0)); // columns before the right edge's replicas
-  for (let y = 0; y < rh; y++) {
-    const row = Math.min(r.y0 + y, h - 1) * w;
-    const d0 = y * rw;
-    for (let x = 0, s = (row + r.x0) * 3; x < inside; x++, s += 3) {
-      out[d0 + x] = UNIT[data[s]!]!;
-      out[plane + d0 + x] = UNIT[data[s + 1]!]!;
-      out[2 * plane + d0 + x] = UNIT[data[s + 2]!]!;
-    }
-    for (let x = inside; x < rw; x++) {
-      const s = (row + Math.min(r.x0 + x, w - 1)) * 3;
-      out[d0 + x] = UNIT[data[s]!]!;
-      out[plane + d0 + x] = UNIT[data[s + 1]!]!;
-      out[2 * plane + d0 + x] = UNIT[data[s + 2]!]!;
-    }
-  }
-  return out;
-}
-
-/** v/255 for every byte v, as float32: a lookup instead of a division per sample (same values). */
-const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
-
 /** The planar [m, rect] block of the analysis' y times each channel's gain. */
 function gainedBlock(a: Analysis, m: number, gain: ArrayLike<number>, rect: Rect): Float32Array {
   const yG = cropPlanar(a.y, m, a.wy, a.hy, rect);
@@ -339,6 +244,10 @@ export class Codec {
     return this.workers.length ? this.workers : [await this.ownEngine()];
   }
 
+  private reclaiming<O extends WorkOptions>(opts: O, tiles: number): O & Reclaiming {
+    return reclaiming(opts, tiles, this.runtime);
+  }
+
   private halos(): { analysis: number; synthesis: number } {
     const l = this.model.manifest.latent;
     return { analysis: l.analysis_halo ?? DEFAULT_ANALYSIS_HALO, synthesis: l.synthesis_halo ?? DEFAULT_SYNTHESIS_HALO };
@@ -352,6 +261,7 @@ export class Codec {
     // blocks of 512 even for small images: as fast as one piece here (kodim23: 174–184 ms for two
     // blocks with their halos, 195 ms whole), and memory stays bounded
     const L = layout(image.width, image.height, Math.min(ANALYSIS_BLOCK, checkTileSize(opts.tileSize ?? this.tileSize)));
+    const coding = layout(image.width, image.height, checkTileSize(opts.tileSize ?? this.tileSize)).tiles.length;
     const m = this.model.manifest.latent.channels;
     const y = new Float32Array(m * L.hy * L.wy);
     const halo = this.halos().analysis;
@@ -363,7 +273,7 @@ export class Codec {
       const lat = { x0: px.x0 / STRIDE, y0: px.y0 / STRIDE, x1: px.x1 / STRIDE, y1: px.y1 / STRIDE };
       if (yr.length !== m * rectWidth(lat) * rectHeight(lat)) throw new CodecError('E_MODEL_INTEGRITY', 'analysis output has the wrong size');
       pastePlanar(y, L.wy, L.hy, t.latent, yr, lat, m);
-    }, inTiles(opts, layout(image.width, image.height, checkTileSize(opts.tileSize ?? this.tileSize)).tiles.length, L.tiles.length), 'analysis');
+    }, inTiles(this.reclaiming(opts, coding), coding, L.tiles.length), 'analysis');
     return { y, hy: L.hy, wy: L.wy };
   }
 
@@ -410,11 +320,11 @@ export class Codec {
       if (z.length !== zc * rectWidth(zr) * rectHeight(zr)) throw new CodecError('E_MODEL_INTEGRITY', 'hyper-analysis output has the wrong size');
       const own = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
       pastePlanar(zHat, L.wy / r, L.hy / r, own, Int32Array.from(z, (v) => Math.round(v)), zr, zc);
-    }, quiet(opts), 'coding'); // the second pass reports the tiles
+    }, quiet(this.reclaiming(opts, L.tiles.length)), 'coding'); // the second pass reports the tiles
     const tiles = await schedule(engines, L.tiles.length, (e, i) => {
       const t = L.tiles[i]!;
       return e.encodeLatent(gainedBlock(a, m, gain, t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), rdo?.slice(), helps(L));
-    }, opts, 'coding');
+    }, this.reclaiming(opts, L.tiles.length), 'coding');
     const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, color, tileSize: L.tileSize, tiles, extra });
     return { bytes, zBytes: tiles.reduce((s, t) => s + t.z.length, 0), yBytes: tiles.reduce((s, t) => s + t.y.length, 0) };
   }
@@ -480,13 +390,9 @@ export class Codec {
     return { c, L: layout(c.width, c.height, tileSize) };
   }
 
-  /** Parses every tile of a stream (no synthesis): ẑ of all tiles first (cheap, this thread),
-   *  then each tile's y; returns ŷ_g, ẑ and, with `symbols`, q and k, on the global grids. */
-  private async parseTiles(bytes: Uint8Array, opts: WorkOptions, symbols: boolean, channels?: number) {
-    const { c, L } = this.parse(bytes);
+  /** ẑ of every tile of a parsed stream (cheap, this thread) on the global ẑ grid. */
+  private parseZ(c: Container, L: Layout, opts: WorkOptions): Int32Array {
     const { hyper_channels: zc } = this.model.manifest.latent;
-    const m = channels ?? this.model.manifest.latent.channels;
-    const n = m * L.hy * L.wy;
     const r = this.zRatio();
     const zHat = new Int32Array((zc * L.hy * L.wy) / (r * r));
     L.tiles.forEach((t, i) => {
@@ -495,23 +401,53 @@ export class Codec {
       const z = decodeZ(c.tiles[i]!.z, zc, rectHeight(own), rectWidth(own), this.model.zTables);
       pastePlanar(zHat, L.wy / r, L.hy / r, own, z, own, zc);
     });
+    return zHat;
+  }
+
+  /** Parses the first `channels` channels (whole context slices, no refinement) tile row by tile
+   *  row into the rows `sink` opens, telling it when each tile row is in (a reduced-size decode:
+   *  scale.ts, PreviewRows). */
+  private async parseBands(c: Container, L: Layout, opts: WorkOptions, channels: number, sink: BandSink): Promise<void> {
+    const zHat = this.parseZ(c, L, opts);
+    const work = this.reclaiming(opts, L.tiles.length);
+    for (let row = 0; row < L.rows; row++) {
+      const tiles = L.tiles.slice(row * L.cols, (row + 1) * L.cols);
+      const { y0, y1 } = tiles[0]!.latent;
+      const { data, top } = sink.open(y0, y1);
+      await schedule(await this.engines(), tiles.length, async (e, i) => {
+        const t = tiles[i]!;
+        const s = await e.decodeLatent(c.tiles[t.index]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), channels, helps(L));
+        const at = { ...t.latent, y0: t.latent.y0 - top, y1: t.latent.y1 - top };
+        pastePlanar(data, L.wy, y1 - top, at, s.yHatG, at, channels);
+      }, offsetProgress(work, row * L.cols, L.tiles.length), 'parsing');
+      await sink.done(y1);
+    }
+  }
+
+  /** Parses every tile of a stream (no synthesis): ẑ of all tiles first (cheap, this thread),
+   *  then each tile's y; returns ŷ_g, ẑ and, with `symbols`, q and k, on the global grids. */
+  private async parseTiles(bytes: Uint8Array, opts: WorkOptions, symbols: boolean) {
+    const { c, L } = this.parse(bytes);
+    const m = this.model.manifest.latent.channels;
+    const n = m * L.hy * L.wy;
+    const zHat = this.parseZ(c, L, opts);
     let yHatG: Float32Array = new Float32Array(n);
-    const refines = !!this.model.context?.refine && m === this.model.manifest.latent.channels;
+    const refines = !!this.model.context?.refine;
     // μ_h only for the channels the refinement reads (v6: 192 of 384)
     const rc = this.model.context?.refineChannels ?? m;
     const muH = refines ? new Float32Array((rc * n) / m) : undefined;
     const all = symbols ? { q: new Int32Array(n), k: new Uint8Array(n) } : undefined;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
-      const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), channels, helps(L));
+      const s = await e.decodeLatent(c.tiles[i]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), undefined, helps(L));
       pastePlanar(yHatG, L.wy, L.hy, t.latent, s.yHatG, t.latent, m);
       if (muH && s.muH) pastePlanar(muH, L.wy, L.hy, t.latent, s.muH, t.latent, rc); // its first rc channels
       if (all) {
         pastePlanar(all.q, L.wy, L.hy, t.latent, s.q, t.latent, m);
         pastePlanar(all.k, L.wy, L.hy, t.latent, s.k, t.latent, m);
       }
-    }, opts, 'parsing');
-    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, rc, L, opts);
+    }, this.reclaiming(opts, L.tiles.length), 'parsing');
+    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, rc, L, this.reclaiming(opts, L.tiles.length));
     return { c, L, yHatG, zHat, all };
   }
 
@@ -531,11 +467,20 @@ export class Codec {
   async decode(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedPicture> {
     const s = checkScale(opts.scale);
     const head = previewHead(this.model, s);
-    const { c, L, yHatG } = await this.parseTiles(bytes, opts, false, head?.channels);
+    const { c, L } = this.parse(bytes);
+    let rgb: RgbImage;
+    if (head) {
+      // no reclaim between the heads: little is left per tile (a 2.4 MB crop), and a collection
+      // costs more than that
+      const rows = new PreviewRows(await this.engines(), this.model, c.quality, L, s, opts);
+      await this.parseBands(c, L, opts, head.channels, rows);
+      rgb = rows.result();
+    } else {
+      const full = await this.synthesizeTiles((await this.parseTiles(bytes, opts, false)).yHatG, c.quality, L, opts, true);
+      rgb = downscale(full.data, full.width, full.height, 3, s);
+    }
     const full = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined;
     const alpha = full && downscale(full, c.width, c.height, 1, s).data;
-    const rgb = head ? await previewTiles(await this.engines(), this.model, yHatG, c.quality, L, s, opts)
-      : await this.synthesizeTiles(yHatG, c.quality, L, opts, true).then((p) => downscale(p.data, p.width, p.height, 3, s));
     const m = c.extra;
     return joinPicture(rgb, c.color, alpha, { ...(m.ICCP ? { icc: m.ICCP.slice() } : {}), ...(m.EXIF ? { exif: m.EXIF.slice() } : {}), ...(m['XMP '] ? { xmp: m['XMP '].slice() } : {}) });
   }
@@ -555,7 +500,7 @@ export class Codec {
       const rh = rectHeight(reg) * STRIDE;
       if (x.length !== 3 * rw * rh) throw new CodecError('E_MODEL_INTEGRITY', 'synthesis output has the wrong size');
       toRgb(out, L.width, t.pixels, x, rw, rh, reg.x0 * STRIDE, reg.y0 * STRIDE);
-    }, opts, 'synthesis');
+    }, this.reclaiming(opts, L.tiles.length), 'synthesis');
     return { width: L.width, height: L.height, data: out };
   }
 

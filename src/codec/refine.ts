@@ -3,7 +3,7 @@
 // the parsed latent around it, and a tiled stream decodes as if it were one tile there (refined
 // per tile, the error along 128-px tile borders was 1.6× the interior's with hic-base-v5).
 import type { TileEngine } from './engine.js';
-import { quiet, schedule } from './schedule.js';
+import { quiet, type Reclaiming, schedule } from './schedule.js';
 import { cropPlanar, grow, pastePlanar, rectHeight, rectWidth, type Layout } from './tiles.js';
 import type { WorkOptions } from './codec.js';
 
@@ -14,7 +14,7 @@ export const REFINE_HALO = 2;
  *  channels: those (the model's refineChannels) refined, the rest (lean slices) as they are. The
  *  refined channels are collected apart and written back once every tile has read its unrefined
  *  neighbourhood, so the extra memory is r channels, not m (a 24 MP picture: 72 MB, not 144). */
-export async function refineTiles(engines: readonly TileEngine[], yHatG: Float32Array, muH: Float32Array, r: number, L: Layout, opts: WorkOptions): Promise<Float32Array> {
+export async function refineTiles(engines: readonly TileEngine[], yHatG: Float32Array, muH: Float32Array, r: number, L: Layout, opts: WorkOptions & Reclaiming): Promise<Float32Array> {
   const n = r * L.wy * L.hy;
   const out = new Float32Array(n);
   const mu = muH.subarray(0, n);

@@ -8,9 +8,9 @@
 // against). Output size: ceil(W/s) × ceil(H/s); gray and alpha keep their form (alpha is decoded
 // losslessly and area-averaged).
 import { CodecError } from '../core/errors.js';
-import { gainForQuality, ungain, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
+import { gainForQuality, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
 import type { TileEngine } from './engine.js';
-import { schedule } from './schedule.js';
+import { offsetProgress, type Reclaiming, schedule } from './schedule.js';
 import { cropPlanar, grow, rectHeight, rectWidth, STRIDE, toRgb, type Layout } from './tiles.js';
 import type { RgbImage, WorkOptions } from './codec.js';
 
@@ -75,32 +75,102 @@ export function scaleCosts(manifest: Manifest): { scale: Scale; method: 'head' |
   });
 }
 
-/** The preview head tile by tile (each with its halo) on ŷ_g of the first `head.channels`
- *  channels, global grid [channels, hy, wy] → 8-bit RGB at 1/s. ŷ_g is divided by the gain in
- *  place (24 MP at 1/8: a 50 MB copy saved). */
-export async function previewTiles(
-  engines: readonly TileEngine[], model: ModelPackage, yHatG: Float32Array, quality: number, L: Layout, s: Scale,
-  opts: WorkOptions,
-): Promise<RgbImage> {
-  const head = previewHead(model, s);
-  if (!head) throw new CodecError('E_MODEL_INTEGRITY', `the model has no preview head for 1/${s}`);
-  const k = head.channels;
-  const yHat = ungain(yHatG, gainForQuality(model, quality), k, yHatG);
-  const { width, height } = scaledSize(L.width, L.height, s);
-  const out = new Uint8Array(width * height * 3);
-  const r = STRIDE / s; // output pixels per latent position
-  await schedule(engines, L.tiles.length, async (e, i) => {
-    const t = L.tiles[i]!;
-    const reg = grow(t.latent, head.halo, L.wy, L.hy);
-    const x = await e.preview(s, cropPlanar(yHat, k, L.wy, L.hy, reg), k, rectHeight(reg), rectWidth(reg));
-    const rw = rectWidth(reg) * r;
-    const rh = rectHeight(reg) * r;
-    if (x.length !== 3 * rw * rh) throw new CodecError('E_MODEL_INTEGRITY', 'preview output has the wrong size');
-    // tile edges are multiples of 128 px, so of s: the tile's pixels at 1/s, clipped to the picture
-    const px = { x0: t.pixels.x0 / s, y0: t.pixels.y0 / s, x1: Math.min(width, Math.ceil(t.pixels.x1 / s)), y1: Math.min(height, Math.ceil(t.pixels.y1 / s)) };
-    toRgb(out, width, px, x, rw, rh, reg.x0 * r, reg.y0 * r);
-  }, opts, 'synthesis');
-  return { width, height, data: out };
+/** Rows of the latent grid as a parse fills them, tile row by tile row (codec.ts parseBands). */
+export interface BandSink {
+  /** A buffer for ŷ_g of latent rows [y0, y1), planar [channels, y1 − top, wy]: latent row y sits
+   *  at y − top; the rows from `top` to y0 are kept from earlier rows. */
+  open(y0: number, y1: number): { data: Float32Array; top: number };
+  /** Every row before y1 is in. */
+  done(y1: number): Promise<void>;
+}
+
+/**
+ * The preview head tile by tile (each with its halo) on ŷ_g of the first `head.channels`
+ * channels as a parse delivers them tile row by tile row (a BandSink): a tile row runs as soon as
+ * the rows its halo reaches are in, and rows no later tile row reaches are dropped. So a picture
+ * holds its latent a few tile rows at a time: 24 MP at 1/8, 128 channels, about 13 MB where the
+ * whole grid took 48. Output: 8-bit RGB at 1/s.
+ */
+export class PreviewRows implements BandSink {
+  private win = new Float32Array(0);
+  private top = 0;
+  private filled = 0;
+  private row = 0;
+  private readonly head: PreviewSpec & { bytes: Uint8Array };
+  private readonly gain: Float32Array;
+  readonly out: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+
+  constructor(
+    private readonly engines: readonly TileEngine[], model: ModelPackage, quality: number, private readonly L: Layout,
+    private readonly s: Scale, private readonly opts: WorkOptions & Reclaiming,
+  ) {
+    const head = previewHead(model, s);
+    if (!head) throw new CodecError('E_MODEL_INTEGRITY', `the model has no preview head for 1/${s}`);
+    this.head = head;
+    this.gain = gainForQuality(model, quality);
+    ({ width: this.width, height: this.height } = scaledSize(L.width, L.height, s));
+    this.out = new Uint8Array(this.width * this.height * 3);
+  }
+
+  open(y0: number, y1: number): { data: Float32Array; top: number } {
+    if (y0 !== this.filled) throw new CodecError('E_MODEL_INTEGRITY', `latent rows from ${y0} after rows up to ${this.filled}`);
+    const { channels: k } = this.head;
+    const W = this.L.wy;
+    const kept = this.filled - this.top;
+    const data = new Float32Array(k * (y1 - this.top) * W);
+    for (let c = 0; c < k; c++) data.set(this.win.subarray(c * kept * W, (c + 1) * kept * W), c * (y1 - this.top) * W);
+    this.win = data;
+    return { data, top: this.top };
+  }
+
+  async done(y1: number): Promise<void> {
+    const { L, s } = this;
+    const { channels: k, halo } = this.head;
+    const W = L.wy;
+    const rows = y1 - this.top;
+    // ŷ = ŷ_g / gain of the new rows, in place
+    for (let c = 0; c < k; c++) {
+      const g = this.gain[c]!;
+      for (let j = (c * rows + this.filled - this.top) * W, end = (c + 1) * rows * W; j < end; j++) this.win[j] = this.win[j]! / g;
+    }
+    this.filled = y1;
+    const r = STRIDE / s; // output pixels per latent position
+    const rowOf = (i: number) => L.tiles.slice(i * L.cols, (i + 1) * L.cols);
+    while (this.row < L.rows && Math.min(L.hy, rowOf(this.row)[0]!.latent.y1 + halo) <= y1) {
+      const tiles = rowOf(this.row);
+      await schedule(this.engines, tiles.length, async (e, i) => {
+        const t = tiles[i]!;
+        const reg = grow(t.latent, halo, W, L.hy);
+        const local = { ...reg, y0: reg.y0 - this.top, y1: reg.y1 - this.top };
+        const x = await e.preview(s, cropPlanar(this.win, k, W, rows, local), k, rectHeight(reg), rectWidth(reg));
+        const rw = rectWidth(reg) * r;
+        const rh = rectHeight(reg) * r;
+        if (x.length !== 3 * rw * rh) throw new CodecError('E_MODEL_INTEGRITY', 'preview output has the wrong size');
+        // tile edges are multiples of 128 px, so of s: the tile's pixels at 1/s, clipped to the picture
+        const px = { x0: t.pixels.x0 / s, y0: t.pixels.y0 / s, x1: Math.min(this.width, Math.ceil(t.pixels.x1 / s)), y1: Math.min(this.height, Math.ceil(t.pixels.y1 / s)) };
+        toRgb(this.out, this.width, px, x, rw, rh, reg.x0 * r, reg.y0 * r);
+      }, offsetProgress(this.opts, this.row * L.cols, L.tiles.length), 'synthesis');
+      this.row++;
+    }
+    // keep the rows the next tile row's halo reaches
+    const from = this.row < L.rows ? Math.max(this.top, rowOf(this.row)[0]!.latent.y0 - halo) : y1;
+    if (from > this.top) {
+      this.win = cropPlanar(this.win, k, W, rows, { x0: 0, x1: W, y0: from - this.top, y1: rows });
+      this.top = from;
+    }
+  }
+
+  /** Latent rows held now (those a tile row still to run reaches). */
+  get rowsHeld(): number {
+    return this.filled - this.top;
+  }
+
+  result(): RgbImage {
+    if (this.row < this.L.rows) throw new CodecError('E_MODEL_INTEGRITY', `preview: ${this.L.rows - this.row} tile rows not decoded`);
+    return { width: this.width, height: this.height, data: this.out };
+  }
 }
 
 /** Area downscale by s of interleaved 8-bit pixels with `ch` channels; edge blocks average the

@@ -5,6 +5,7 @@
 // only its second, so that no count runs twice.
 import { CodecError } from '../core/errors.js';
 import type { Progress, WorkOptions } from './codec.js';
+import type { Runtime } from '../runtime/types.js';
 import type { TileEngine } from './engine.js';
 
 export function aborted(signal: AbortSignal | undefined): void {
@@ -26,8 +27,24 @@ function yieldToEvents(): Promise<void> {
   });
 }
 
+/** What the codec adds to a stage's options on a picture of many tiles: a call after each item
+ *  that frees what the item left behind (Runtime.reclaim). */
+export interface Reclaiming {
+  readonly reclaim?: () => void;
+}
+
+/** Pictures of more coding tiles than this free each tile's leftovers as it ends (Runtime.reclaim):
+ *  on one or a few tiles the collections would cost time and save nothing. */
+export const RECLAIM_TILES = 4;
+
+/** `opts` of a stage over the tiles of a picture of `tiles` coding tiles, with the runtime's
+ *  reclaim after each piece of work when the picture has many. */
+export function reclaiming<O extends WorkOptions>(opts: O, tiles: number, runtime: Runtime): O & Reclaiming {
+  return tiles > RECLAIM_TILES && runtime.reclaim ? { ...opts, reclaim: () => runtime.reclaim!() } : opts;
+}
+
 /** Runs `work(engine, item)` for every item, each engine taking the next item when it is free. */
-export async function schedule<T>(engines: readonly TileEngine[], n: number, work: (e: TileEngine, i: number) => Promise<T>, opts: WorkOptions, stage: Progress['stage']): Promise<T[]> {
+export async function schedule<T>(engines: readonly TileEngine[], n: number, work: (e: TileEngine, i: number) => Promise<T>, opts: WorkOptions & Reclaiming, stage: Progress['stage']): Promise<T[]> {
   const out = new Array<T>(n);
   let next = 0;
   let done = 0;
@@ -37,6 +54,7 @@ export async function schedule<T>(engines: readonly TileEngine[], n: number, wor
       aborted(opts.signal);
       const i = next++;
       out[i] = await work(e, i);
+      opts.reclaim?.();
       opts.onProgress?.({ stage, done: ++done, total: n });
     }
   };
@@ -47,7 +65,7 @@ export async function schedule<T>(engines: readonly TileEngine[], n: number, wor
 
 /** `opts` for work done in `pieces` pieces (pieces ≥ tiles), reported as floor(done · tiles /
  *  pieces) of `tiles` coding tiles, each count once: the last piece reports tiles/tiles. */
-export function inTiles(opts: WorkOptions, tiles: number, pieces: number): WorkOptions {
+export function inTiles<O extends WorkOptions>(opts: O, tiles: number, pieces: number): O {
   const report = opts.onProgress;
   if (!report || tiles === pieces) return opts;
   let last = 0;
@@ -60,7 +78,14 @@ export function inTiles(opts: WorkOptions, tiles: number, pieces: number): WorkO
   };
 }
 
+/** `opts` for one part of a stage done in parts (a tile row at a time): its items reported after
+ *  the `before` done in the parts before it, out of `total`. */
+export function offsetProgress<O extends WorkOptions>(opts: O, before: number, total: number): O {
+  const report = opts.onProgress;
+  return report ? { ...opts, onProgress: (p: Progress) => report({ stage: p.stage, done: before + p.done, total }) } : opts;
+}
+
 /** `opts` without progress, for a first pass whose tiles the second pass reports. */
-export function quiet(opts: WorkOptions): WorkOptions {
-  return opts.signal ? { signal: opts.signal } : {};
+export function quiet(opts: WorkOptions & Reclaiming): WorkOptions & Reclaiming {
+  return { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.reclaim ? { reclaim: opts.reclaim } : {}) };
 }

@@ -42,4 +42,7 @@ export interface Runtime {
   /** Backend and thread count, for logs and benchmarks. */
   readonly name: string;
   createSession(model: Uint8Array, opts?: SessionOptions): Promise<InferenceSession>;
+  /** Frees now what a tile's work left unreferenced (tensors, crops), where the platform allows
+   *  it; the codec calls it after each tile of a picture of many tiles (codec.ts, RECLAIM_TILES). */
+  reclaim?(): void;
 }
