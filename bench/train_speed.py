@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Training throughput: image pixels per second of one full training step (forward, rate–distortion
-loss, backward, gradient clip, Adam, the aux step of the factorized prior, EMA) of the v4 and v5
-configurations, in the same run, interleaved, and where the time of a step goes (forward +
-backward of g_a, g_s and everything else, measured separately).
+loss, backward, gradient clip, Adam, the aux step of the factorized prior, EMA) of the v4, v5 and
+v7 configurations, v7 also with the transforms under bf16 autocast (`train.py --amp bf16`: on a
+CPU with AVX512-BF16 oneDNN runs their convolutions and matmuls in bf16), in the same run,
+interleaved, and where the time of a step goes (forward + backward of g_a, g_s and everything
+else, measured separately).
 
   /usr/bin/python3 bench/train_speed.py [--threads 2] [--steps 6] [--rounds 3] [--out bench/results]
 
@@ -28,14 +30,21 @@ from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, rd_loss  # noqa: E402
 
-V4 = json.loads((REPO / "models" / "hic-base-v4" / "manifest.json").read_text())["training"]["config"]
-V5 = json.loads((REPO / "training" / "recipes" / "base-v5.json").read_text())
-# (name, config, batch, crop): v4 as it was trained (8 × 128²) and at 256², v5 at 256²
+def recipe(name: str) -> dict:
+    return {k: v for k, v in json.loads((REPO / "training" / "recipes" / name).read_text()).items() if not k.startswith("_")}
+
+
+V4 = recipe("base-v4.json")  # hic-base-v4's training config (its package left the tree)
+V5 = recipe("base-v5.json")
+V7 = recipe("base-v7-512.json")
+# (name, config, batch, crop, bf16 autocast): v4 as it was trained (8 × 128²) and at 256², v5 and
+# v7 at 256², v7 with bf16
 CASES = [
-    ("v4 8×128²", V4, 8, 128),
-    ("v4 4×256²", V4, 4, 256),
-    ("v5 4×256²", V5, 4, 256),
-    ("v5 8×256²", V5, 8, 256),
+    ("v4 8×128²", V4, 8, 128, False),
+    ("v4 4×256²", V4, 4, 256, False),
+    ("v5 8×256²", V5, 8, 256, False),
+    ("v7 8×256²", V7, 8, 256, False),
+    ("v7 8×256² bf16", V7, 8, 256, True),
 ]
 # The v4 cases also run in a child process with glibc's default allocator (HICODEC_DEFAULT_MALLOC=1):
 # the first of those, v4 8×128² untuned, is the baseline (v4 as it was trained).
@@ -44,8 +53,9 @@ CASES = [
 class Step:
     """One training step as train.py runs it (CPU path)."""
 
-    def __init__(self, cfg: dict, batch: int, crop: int):
+    def __init__(self, cfg: dict, batch: int, crop: int, amp: bool = False):
         torch.manual_seed(0)
+        self.amp = amp
         self.model = HiCodec(ModelConfig(**cfg)).train()
         main = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
         aux = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
@@ -59,7 +69,8 @@ class Step:
         self.pixels = batch * crop * crop
 
     def __call__(self) -> None:
-        out = self.model(self.x, self.gain)
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=self.amp):
+            out = self.model(self.x, self.gain)
         loss = rd_loss(out, self.x, self.lam)["loss"]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -80,12 +91,17 @@ class Step:
         res = {}
         x = self.x
         y = torch.randn(x.shape[0], m.cfg.M, x.shape[2] // 16, x.shape[3] // 16, requires_grad=True)
-        for name, fn in (("g_a", lambda: m.g_a(x).square().mean()), ("g_s", lambda: m.g_s(y).square().mean())):
-            fn().backward()  # warm-up
+        for name, fn in (("g_a", lambda: m.g_a(x).float().square().mean()), ("g_s", lambda: m.g_s(y).float().square().mean())):
+            def run():
+                with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=self.amp):
+                    loss = fn()
+                loss.backward()
+
+            run()  # warm-up
             t = time.perf_counter()
             for _ in range(3):
                 m.zero_grad(set_to_none=True)
-                fn().backward()
+                run()
             res[name] = (time.perf_counter() - t) / 3
         return res
 
@@ -119,7 +135,7 @@ def main(argv=None) -> int:
     cases = CASES
     if args.child:  # the v4 cases with the default allocator, as v4 was trained (JSON to stdout)
         cases = [c for c in CASES if c[1] is V4]
-    steps = {name: Step(cfg, b, c) for name, cfg, b, c in cases}
+    steps = {name: Step(cfg, b, c, amp) for name, cfg, b, c, amp in cases}
     for s in steps.values():  # warm-up
         s()
         s()
@@ -131,12 +147,12 @@ def main(argv=None) -> int:
                 s()
                 times[name].append(time.perf_counter() - t)
     rows = []
-    for (name, cfg, b, c), s in zip(cases, steps.values()):
+    for (name, cfg, b, c, amp), s in zip(cases, steps.values()):
         med = statistics.median(times[name])
         parts = s.parts()
         macs = model_macs_per_pixel(s.model)
         rows.append({
-            "case": name + ("" if args.child else ", tuned malloc"), "allocator": allocator, "arch": cfg.get("arch", "v4"), "batch": b, "crop": c, "pixels_per_step": s.pixels,
+            "case": name + ("" if args.child else ", tuned malloc"), "allocator": allocator, "arch": cfg.get("arch", "v4"), "batch": b, "crop": c, "bf16": amp, "pixels_per_step": s.pixels,
             "step_s_median": round(med, 4), "step_s_all": [round(t, 4) for t in times[name]],
             "pixels_per_s": round(s.pixels / med), "g_a_fwd_bwd_s": round(parts["g_a"], 4), "g_s_fwd_bwd_s": round(parts["g_s"], 4),
             "rest_s": round(med - parts["g_a"] - parts["g_s"], 4),
