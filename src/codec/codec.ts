@@ -426,8 +426,7 @@ export class Codec {
 
   /** Parses every tile of a stream (no synthesis): ẑ of all tiles first (cheap, this thread),
    *  then each tile's y; returns ŷ_g, ẑ and, with `symbols`, q and k, on the global grids. */
-  private async parseTiles(bytes: Uint8Array, opts: WorkOptions, symbols: boolean) {
-    const { c, L } = this.parse(bytes);
+  private async parseTiles({ c, L }: { c: Container; L: Layout }, opts: WorkOptions, symbols: boolean) {
     const m = this.model.manifest.latent.channels;
     const n = m * L.hy * L.wy;
     const zHat = this.parseZ(c, L, opts);
@@ -453,7 +452,7 @@ export class Codec {
 
   /** Parses a stream down to its symbols (no synthesis): the integer, bit-exact part of decoding. */
   async decodeSymbols(bytes: Uint8Array, opts: WorkOptions = {}): Promise<Symbols> {
-    const { c, yHatG, zHat, all } = await this.parseTiles(bytes, opts, true);
+    const { c, yHatG, zHat, all } = await this.parseTiles(this.parse(bytes), opts, true);
     return { width: c.width, height: c.height, quality: c.quality, zHat, k: all!.k, q: all!.q, yHatG };
   }
 
@@ -476,7 +475,7 @@ export class Codec {
       await this.parseBands(c, L, opts, head.channels, rows);
       rgb = rows.result();
     } else {
-      const full = await this.synthesizeTiles((await this.parseTiles(bytes, opts, false)).yHatG, c.quality, L, opts, true);
+      const full = await this.synthesizeTiles((await this.parseTiles({ c, L }, opts, false)).yHatG, c.quality, L, opts, true);
       rgb = downscale(full.data, full.width, full.height, 3, s);
     }
     const full = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined;
