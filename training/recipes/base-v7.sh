@@ -17,6 +17,13 @@
 #       the A/B's v7 arm with its optimizer (runs/ab7/v7/last.pt), or on a machine without runs/ the
 #       shipped package (weights, fresh optimizer; v6 extended to 512 channels); 2 threads; WALL
 #       minutes (default 60)
+#   AB_MIN=30 bash training/recipes/base-v7.sh amp
+#       the bf16 A/B: from the campaign checkpoint with its optimizer, the campaign itself goes on in
+#       fp32 (runs/campaign, 1 thread) against a branch whose transforms run under bf16 autocast
+#       (runs/ab-amp, 1 thread; 1.5× the pixels per second on a CPU with AVX512-BF16,
+#       bench/train_speed.py), AB_MIN CPU-minutes more each (default 30); then `campaign.py eval` of each.
+#   TAIL=P:TOP (campaign, amp): a share P of the crops enlarged up to TOP× (train.py --scale-tail);
+#   AMP=bf16 (campaign): the transforms under bf16 autocast (train.py --amp)
 #   COOL_MIN=20 bash training/recipes/base-v7.sh cooldown
 #       the cooldown A/B before a ship, from the campaign checkpoint with its optimizer: the campaign
 #       itself goes on at lr 1e-4 (runs/campaign, 1 thread) against a branch at lr 1e-5
@@ -60,7 +67,21 @@ case "${1:-campaign}" in
     fi
     /usr/bin/python3 training/train.py --out runs/campaign "${START[@]}" --config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 \
       --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 \
-      --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}"
+      --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}" ${TAIL:+--scale-tail "$TAIL"} ${AMP:+--amp "$AMP"}
+    ;;
+  amp)
+    CFG=training/recipes/base-v7-512.json
+    [ -f runs/campaign/last.pt ] || { echo "no campaign checkpoint" >&2; exit 2; }
+    [ -e runs/ab-amp ] && { echo "runs/ab-amp exists: move it first" >&2; exit 2; }
+    mkdir -p runs/ab-amp && cp runs/campaign/last.pt runs/ab-amp/start.pt
+    CPU=$(/usr/bin/python3 -c "import torch; print(torch.load('runs/ab-amp/start.pt', map_location='cpu')['cpu_elapsed'] / 60)")
+    LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${AB_MIN:-30}, 1))")
+    SAME=(--config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999
+          --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1
+          --cpu-limit "$LIMIT" ${TAIL:+--scale-tail "$TAIL"})
+    /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" > runs/ab-amp/trunk.out 2>&1 &
+    /usr/bin/python3 training/train.py --out runs/ab-amp --resume runs/ab-amp/start.pt "${SAME[@]}" --amp bf16 > runs/ab-amp/bf16.out 2>&1 &
+    wait
     ;;
   cooldown)
     CFG=training/recipes/base-v7-512.json
@@ -75,5 +96,5 @@ case "${1:-campaign}" in
     /usr/bin/python3 training/train.py --out runs/cool --resume runs/cool/start.pt "${SAME[@]}" --lr 1e-5 > runs/cool/cool.out 2>&1 &
     wait
     ;;
-  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh cooldown" >&2; exit 2 ;;
+  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh amp | base-v7.sh cooldown" >&2; exit 2 ;;
 esac
