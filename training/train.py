@@ -497,10 +497,12 @@ def main(argv=None) -> int:
         if step % args.ckpt_every == 0 or time.time() - t_last_ckpt > args.ckpt_minutes * 60:
             save()
             t_last_ckpt = time.time()
-    for sig, h in old_handlers.items():
-        signal.signal(sig, h)
+    # a second SIGTERM/SIGINT while the last validation and checkpoint run is ignored like the first
+    # (the handlers were restored here before, and a repeated stop killed the run unsaved)
     run_validation()
     save()
+    for sig, h in old_handlers.items():
+        signal.signal(sig, h)
     if args.release is not None and rank == 0:
         args.release.parent.mkdir(parents=True, exist_ok=True)
         save_atomic(portable_checkpoint(checkpoint()), args.release)
