@@ -222,27 +222,33 @@ test('PreviewRows: fed tile row by tile row, the same pixels as fed the whole la
   assert.throws(() => rows.result(), (e: unknown) => e instanceof CodecError && e.code === 'E_MODEL_INTEGRITY');
 });
 
-test('pictures of more than 4 tiles free each tile\'s leftovers (Runtime.reclaim); pictures of up to 4 do not', async () => {
+test('pictures of more than 4 tiles free their leftovers (Runtime.reclaim, opt-in) at most once per 1024-px tile of work', async () => {
   const codec = await node();
-  const base = nodeRuntime({ threads: 2 });
+  assert.equal(nodeRuntime({ threads: 2 }).reclaim, undefined, 'off unless asked for');
+  const base = nodeRuntime({ threads: 2, reclaim: true });
   let calls = 0;
   const counting = { ...base, reclaim: () => { calls++; base.reclaim!(); } };
   const c = await Codec.create({ model: codec.modelPackage, runtime: counting });
   try {
-    for (const [w, tiles] of [[512, 4], [640, 5]] as const) {
+    // [width, tile size, coding tiles, calls expected when encoding, decoding, decoding at 1/8]
+    const cases = [
+      [4096, 1024, 4, 0, 0, 0],
+      // analysis: 10 blocks of 512 px, one call per 4; coding: ẑ and y passes; decode: parse, LRP, g_s
+      [5120, 1024, 5, 2 + 5 + 5, 5 + 5 + 5, 5],
+      [640, 128, 5, 0, 0, 0], // 5 tiles of 128 px: one call per 64 of them
+    ] as const;
+    for (const [w, tileSize, tiles, enc, dec, d8] of cases) {
+      const got: number[] = [];
       calls = 0;
-      const { bytes } = await c.encode(syntheticImage(w, 128, 3), { quality: 40, tileSize: 128 });
-      const enc = calls;
+      const { bytes } = await c.encode(syntheticImage(w, 64, 3), { quality: 40, tileSize });
+      got.push(calls);
       calls = 0;
       await c.decode(bytes);
-      const dec = calls;
+      got.push(calls);
       calls = 0;
       await c.decode(bytes, { scale: 8 });
-      if (tiles <= 4) assert.deepEqual([enc, dec, calls], [0, 0, 0]);
-      else {
-        assert.ok(enc >= 2 * tiles && dec >= 2 * tiles, `encode ${enc}, decode ${dec} reclaims for ${tiles} tiles`); // coding: ẑ and y passes; decode: parse, refine, synthesis
-        assert.equal(calls, tiles, 'a reduced decode reclaims after each tile it parses');
-      }
+      got.push(calls);
+      assert.deepEqual(got, [enc, dec, d8], `${w} px wide in ${tiles} tiles of ${tileSize}`);
     }
   } finally {
     await c.dispose();

@@ -127,6 +127,7 @@ async function withCodec<T>(opts: CommonOpts, model: string | undefined, fn: (c:
     ...(opts.model ?? model ? { model: (opts.model ?? model)! } : {}),
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.workers ? { workers: opts.workers } : {}),
+    reclaim: true, // a one-shot process: big pictures free each tile's leftovers (docs/MODEL.md)
   });
   try {
     return await fn(codec);

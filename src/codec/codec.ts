@@ -49,7 +49,9 @@ export interface DecodedPicture extends Picture {
   readonly metadata: ImageMetadata;
 }
 
-/** Progress of a long call: `done` of `total` coding tiles in the current stage (schedule.ts). */
+/** Progress of a long call: `done` of `total` coding tiles in the current stage (schedule.ts). A
+ *  reduced-size decode alternates 'parsing' and 'synthesis' (the heads) band by band of tile rows,
+ *  each stage's `done` counting on from where it was. */
 export interface Progress {
   readonly stage: 'analysis' | 'coding' | 'parsing' | 'synthesis';
   readonly done: number;
@@ -244,8 +246,8 @@ export class Codec {
     return this.workers.length ? this.workers : [await this.ownEngine()];
   }
 
-  private reclaiming<O extends WorkOptions>(opts: O, tiles: number): O & Reclaiming {
-    return reclaiming(opts, tiles, this.runtime);
+  private reclaiming<O extends WorkOptions>(opts: O, L: Layout, codingTiles = L.tiles.length): O & Reclaiming {
+    return reclaiming(opts, L.tileSize, codingTiles, this.runtime);
   }
 
   private halos(): { analysis: number; synthesis: number } {
@@ -273,7 +275,7 @@ export class Codec {
       const lat = { x0: px.x0 / STRIDE, y0: px.y0 / STRIDE, x1: px.x1 / STRIDE, y1: px.y1 / STRIDE };
       if (yr.length !== m * rectWidth(lat) * rectHeight(lat)) throw new CodecError('E_MODEL_INTEGRITY', 'analysis output has the wrong size');
       pastePlanar(y, L.wy, L.hy, t.latent, yr, lat, m);
-    }, inTiles(this.reclaiming(opts, coding), coding, L.tiles.length), 'analysis');
+    }, inTiles(this.reclaiming(opts, L, coding), coding, L.tiles.length), 'analysis');
     return { y, hy: L.hy, wy: L.wy };
   }
 
@@ -320,11 +322,11 @@ export class Codec {
       if (z.length !== zc * rectWidth(zr) * rectHeight(zr)) throw new CodecError('E_MODEL_INTEGRITY', 'hyper-analysis output has the wrong size');
       const own = { x0: t.latent.x0 / r, y0: t.latent.y0 / r, x1: t.latent.x1 / r, y1: t.latent.y1 / r };
       pastePlanar(zHat, L.wy / r, L.hy / r, own, Int32Array.from(z, (v) => Math.round(v)), zr, zc);
-    }, quiet(this.reclaiming(opts, L.tiles.length)), 'coding'); // the second pass reports the tiles
+    }, quiet(this.reclaiming(opts, L)), 'coding'); // the second pass reports the tiles
     const tiles = await schedule(engines, L.tiles.length, (e, i) => {
       const t = L.tiles[i]!;
       return e.encodeLatent(gainedBlock(a, m, gain, t.latent), rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), rdo?.slice(), helps(L));
-    }, this.reclaiming(opts, L.tiles.length), 'coding');
+    }, this.reclaiming(opts, L), 'coding');
     const bytes = writeContainer({ modelId: this.modelId, width: L.width, height: L.height, quality, color, tileSize: L.tileSize, tiles, extra });
     return { bytes, zBytes: tiles.reduce((s, t) => s + t.z.length, 0), yBytes: tiles.reduce((s, t) => s + t.y.length, 0) };
   }
@@ -409,12 +411,16 @@ export class Codec {
    *  scale.ts, PreviewRows). */
   private async parseBands(c: Container, L: Layout, opts: WorkOptions, channels: number, sink: BandSink): Promise<void> {
     const zHat = this.parseZ(c, L, opts);
-    const work = this.reclaiming(opts, L.tiles.length);
-    for (let row = 0; row < L.rows; row++) {
-      const tiles = L.tiles.slice(row * L.cols, (row + 1) * L.cols);
-      const { y0, y1 } = tiles[0]!.latent;
+    const work = this.reclaiming(opts, L);
+    const engines = await this.engines();
+    // a band is a barrier: with several engines (workers), enough tile rows that each has two tiles
+    const per = Math.max(1, Math.ceil((2 * engines.length) / L.cols));
+    for (let row = 0; row < L.rows; row += per) {
+      const tiles = L.tiles.slice(row * L.cols, Math.min(L.rows, row + per) * L.cols);
+      const { y0 } = tiles[0]!.latent;
+      const { y1 } = tiles[tiles.length - 1]!.latent;
       const { data, top } = sink.open(y0, y1);
-      await schedule(await this.engines(), tiles.length, async (e, i) => {
+      await schedule(engines, tiles.length, async (e, i) => {
         const t = tiles[i]!;
         const s = await e.decodeLatent(c.tiles[t.index]!.y, rectHeight(t.latent), rectWidth(t.latent), this.zRegion(zHat, L, t), channels, helps(L));
         const at = { ...t.latent, y0: t.latent.y0 - top, y1: t.latent.y1 - top };
@@ -445,8 +451,8 @@ export class Codec {
         pastePlanar(all.q, L.wy, L.hy, t.latent, s.q, t.latent, m);
         pastePlanar(all.k, L.wy, L.hy, t.latent, s.k, t.latent, m);
       }
-    }, this.reclaiming(opts, L.tiles.length), 'parsing');
-    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, rc, L, this.reclaiming(opts, L.tiles.length));
+    }, this.reclaiming(opts, L), 'parsing');
+    if (muH) yHatG = await refineTiles(await this.engines(), yHatG, muH, rc, L, this.reclaiming(opts, L));
     return { c, L, yHatG, zHat, all };
   }
 
@@ -467,19 +473,17 @@ export class Codec {
     const s = checkScale(opts.scale);
     const head = previewHead(this.model, s);
     const { c, L } = this.parse(bytes);
+    const full = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined; // a corrupt plane fails first
+    const alpha = full && downscale(full, c.width, c.height, 1, s).data;
     let rgb: RgbImage;
     if (head) {
-      // no reclaim between the heads: little is left per tile (a 2.4 MB crop), and a collection
-      // costs more than that
       const rows = new PreviewRows(await this.engines(), this.model, c.quality, L, s, opts);
       await this.parseBands(c, L, opts, head.channels, rows);
       rgb = rows.result();
     } else {
-      const full = await this.synthesizeTiles((await this.parseTiles({ c, L }, opts, false)).yHatG, c.quality, L, opts, true);
-      rgb = downscale(full.data, full.width, full.height, 3, s);
+      const whole = await this.synthesizeTiles((await this.parseTiles({ c, L }, opts, false)).yHatG, c.quality, L, opts, true);
+      rgb = downscale(whole.data, whole.width, whole.height, 3, s);
     }
-    const full = c.extra.ALPH ? decodeAlpha(c.extra.ALPH, c.width, c.height) : undefined;
-    const alpha = full && downscale(full, c.width, c.height, 1, s).data;
     const m = c.extra;
     return joinPicture(rgb, c.color, alpha, { ...(m.ICCP ? { icc: m.ICCP.slice() } : {}), ...(m.EXIF ? { exif: m.EXIF.slice() } : {}), ...(m['XMP '] ? { xmp: m['XMP '].slice() } : {}) });
   }
@@ -499,7 +503,7 @@ export class Codec {
       const rh = rectHeight(reg) * STRIDE;
       if (x.length !== 3 * rw * rh) throw new CodecError('E_MODEL_INTEGRITY', 'synthesis output has the wrong size');
       toRgb(out, L.width, t.pixels, x, rw, rh, reg.x0 * STRIDE, reg.y0 * STRIDE);
-    }, this.reclaiming(opts, L.tiles.length), 'synthesis');
+    }, this.reclaiming(opts, L), 'synthesis');
     return { width: L.width, height: L.height, data: out };
   }
 

@@ -10,7 +10,7 @@
 import { CodecError } from '../core/errors.js';
 import { gainForQuality, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
 import type { TileEngine } from './engine.js';
-import { offsetProgress, type Reclaiming, schedule } from './schedule.js';
+import { offsetProgress, schedule } from './schedule.js';
 import { cropPlanar, grow, rectHeight, rectWidth, STRIDE, toRgb, type Layout } from './tiles.js';
 import type { RgbImage, WorkOptions } from './codec.js';
 
@@ -96,6 +96,7 @@ export class PreviewRows implements BandSink {
   private top = 0;
   private filled = 0;
   private row = 0;
+  private readonly opts: WorkOptions;
   private readonly head: PreviewSpec & { bytes: Uint8Array };
   private readonly gain: Float32Array;
   readonly out: Uint8Array;
@@ -104,8 +105,11 @@ export class PreviewRows implements BandSink {
 
   constructor(
     private readonly engines: readonly TileEngine[], model: ModelPackage, quality: number, private readonly L: Layout,
-    private readonly s: Scale, private readonly opts: WorkOptions & Reclaiming,
+    private readonly s: Scale, opts: WorkOptions,
   ) {
+    // signal and progress only: no reclaim between the heads (little is left per tile, a 2.4 MB
+    // crop, and a collection costs more), whatever else the caller's options object carries
+    this.opts = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) };
     const head = previewHead(model, s);
     if (!head) throw new CodecError('E_MODEL_INTEGRITY', `the model has no preview head for 1/${s}`);
     this.head = head;

@@ -33,14 +33,22 @@ export interface Reclaiming {
   readonly reclaim?: () => void;
 }
 
-/** Pictures of more coding tiles than this free each tile's leftovers as it ends (Runtime.reclaim):
- *  on one or a few tiles the collections would cost time and save nothing. */
+/** Pictures of more coding tiles than this free what their pieces of work leave behind as they go
+ *  (Runtime.reclaim): on one or a few tiles the collections would cost time and save nothing. */
 export const RECLAIM_TILES = 4;
+/** At most one reclaim per this many pixels of work (a 1024-px tile's worth): a collection costs
+ *  ~10 ms however little was left, so pieces of 128 px call it every 64th. */
+const RECLAIM_PIXELS = 1024 * 1024;
 
-/** `opts` of a stage over the tiles of a picture of `tiles` coding tiles, with the runtime's
- *  reclaim after each piece of work when the picture has many. */
-export function reclaiming<O extends WorkOptions>(opts: O, tiles: number, runtime: Runtime): O & Reclaiming {
-  return tiles > RECLAIM_TILES && runtime.reclaim ? { ...opts, reclaim: () => runtime.reclaim!() } : opts;
+/** `opts` of a stage over pieces of `piece` pixels a side in a picture of `tiles` coding tiles,
+ *  with the runtime's reclaim after every piece or every few when the picture has many tiles; any
+ *  `reclaim` the caller's object carried is dropped. */
+export function reclaiming<O extends WorkOptions>(opts: O, piece: number, tiles: number, runtime: Runtime): O & Reclaiming {
+  const { reclaim: _, ...rest } = opts as O & Reclaiming;
+  if (tiles <= RECLAIM_TILES || !runtime.reclaim) return rest as O;
+  const every = Math.max(1, Math.round(RECLAIM_PIXELS / (piece * piece)));
+  let n = 0;
+  return { ...(rest as O), reclaim: () => (++n % every === 0 ? runtime.reclaim!() : undefined) };
 }
 
 /** Runs `work(engine, item)` for every item, each engine taking the next item when it is free. */

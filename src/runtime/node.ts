@@ -35,10 +35,12 @@ let collect: (() => void) | null | undefined = null;
 
 export function nodeRuntime(opts: RuntimeOptions = {}): Runtime {
   return {
-    reclaim() {
-      if (collect === null) collect = v8Collect(); // once per process, on first use
-      collect?.();
-    },
+    ...(opts.reclaim ? {
+      reclaim() {
+        if (collect === null) collect = v8Collect(); // once per process, on first use
+        collect?.();
+      },
+    } : {}),
     name: `onnxruntime-node (${opts.threads === 1 ? '1 thread' : `${opts.threads ?? 'default'} threads`})`,
     async createSession(model: Uint8Array, sopts: SessionOptions = {}): Promise<InferenceSession> {
       const threads = sopts.small ? 1 : opts.threads;

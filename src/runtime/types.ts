@@ -26,6 +26,10 @@ export interface RuntimeOptions {
   /** Write ONNX Runtime's per-operator profile of every session to files with this prefix
    *  (onnxruntime-node; benchmarks only). */
   readonly profilePrefix?: string;
+  /** Give the codec `reclaim` (onnxruntime-node: V8's collection, made callable by setting V8's
+   *  --expose-gc flag at run time, a process-wide change; default off in the library, on in the
+   *  CLI): pictures of more than 4 tiles then free their pieces' leftovers as they go. */
+  readonly reclaim?: boolean;
 }
 
 export interface SessionOptions {
