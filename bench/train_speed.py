@@ -68,8 +68,12 @@ class Step:
         self.gain = torch.exp(self.model.log_gain[len(self.model.cfg.lambdas) // 2]).detach()[None].expand(batch, -1)
         self.pixels = batch * crop * crop
 
+    def autocast(self):
+        """The transforms' dtype context, as train.py --amp sets it."""
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=self.amp)
+
     def __call__(self) -> None:
-        with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=self.amp):
+        with self.autocast():
             out = self.model(self.x, self.gain)
         loss = rd_loss(out, self.x, self.lam)["loss"]
         self.opt.zero_grad(set_to_none=True)
@@ -93,7 +97,7 @@ class Step:
         y = torch.randn(x.shape[0], m.cfg.M, x.shape[2] // 16, x.shape[3] // 16, requires_grad=True)
         for name, fn in (("g_a", lambda: m.g_a(x).float().square().mean()), ("g_s", lambda: m.g_s(y).float().square().mean())):
             def run():
-                with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=self.amp):
+                with self.autocast():
                     loss = fn()
                 loss.backward()
 

@@ -11,7 +11,7 @@ import { CodecError } from '../core/errors.js';
 import { gainForQuality, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
 import type { TileEngine } from './engine.js';
 import { offsetProgress, schedule } from './schedule.js';
-import { cropPlanar, grow, rectHeight, rectWidth, STRIDE, toRgb, type Layout } from './tiles.js';
+import { cropPlanar, grow, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Tile } from './tiles.js';
 import type { RgbImage, WorkOptions } from './codec.js';
 
 /** The reduction factor: 1 (full size), 2, 4 or 8. */
@@ -99,6 +99,8 @@ export class PreviewRows implements BandSink {
   private readonly opts: WorkOptions;
   private readonly head: PreviewSpec & { bytes: Uint8Array };
   private readonly gain: Float32Array;
+  /** The layout's tiles, row by row. */
+  private readonly tileRows: readonly (readonly Tile[])[];
   readonly out: Uint8Array;
   readonly width: number;
   readonly height: number;
@@ -114,6 +116,7 @@ export class PreviewRows implements BandSink {
     if (!head) throw new CodecError('E_MODEL_INTEGRITY', `the model has no preview head for 1/${s}`);
     this.head = head;
     this.gain = gainForQuality(model, quality);
+    this.tileRows = Array.from({ length: L.rows }, (_, i) => L.tiles.slice(i * L.cols, (i + 1) * L.cols));
     ({ width: this.width, height: this.height } = scaledSize(L.width, L.height, s));
     this.out = new Uint8Array(this.width * this.height * 3);
   }
@@ -141,9 +144,8 @@ export class PreviewRows implements BandSink {
     }
     this.filled = y1;
     const r = STRIDE / s; // output pixels per latent position
-    const rowOf = (i: number) => L.tiles.slice(i * L.cols, (i + 1) * L.cols);
-    while (this.row < L.rows && Math.min(L.hy, rowOf(this.row)[0]!.latent.y1 + halo) <= y1) {
-      const tiles = rowOf(this.row);
+    while (this.row < L.rows && Math.min(L.hy, this.tileRows[this.row]![0]!.latent.y1 + halo) <= y1) {
+      const tiles = this.tileRows[this.row]!;
       await schedule(this.engines, tiles.length, async (e, i) => {
         const t = tiles[i]!;
         const reg = grow(t.latent, halo, W, L.hy);
@@ -159,7 +161,7 @@ export class PreviewRows implements BandSink {
       this.row++;
     }
     // keep the rows the next tile row's halo reaches
-    const from = this.row < L.rows ? Math.max(this.top, rowOf(this.row)[0]!.latent.y0 - halo) : y1;
+    const from = this.row < L.rows ? Math.max(this.top, this.tileRows[this.row]![0]!.latent.y0 - halo) : y1;
     if (from > this.top) {
       this.win = cropPlanar(this.win, k, W, rows, { x0: 0, x1: W, y0: from - this.top, y1: rows });
       this.top = from;
