@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
 
-import { runCli, type CliRun } from './cli-run.js';
+import { runCli } from './cli-run.js';
 import { machine } from '../src/bench/machine.js';
 import { panels } from '../src/bench/plot.js';
 import type { Codec, DecodedPicture } from '../src/codec/codec.js';

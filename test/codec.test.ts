@@ -152,7 +152,6 @@ test('format 3 packages may leave lean slices without a mean graph and refine fe
   const base = JSON.parse(await readFile(`${dir}/manifest.json`, 'utf8'));
   if (!base.context) return assert.fail('the default model has a channel context');
   const n = base.context.slices.length;
-  const last = base.context.starts[n - 1] as number;
   const withManifest = (edit: (m: any) => void) => async (name: string) => {
     if (name !== 'manifest.json') return new Uint8Array(await readFile(`${dir}/${name}`));
     const m = structuredClone(base);

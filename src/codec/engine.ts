@@ -10,7 +10,7 @@ import { type ModelPackage, type NetworkRole, NETWORK_ROLES } from '../model/pac
 import type { InferenceSession, Runtime, TensorData } from '../runtime/types.js';
 import { chooseSymbols } from './effort.js';
 import type { Helper, MeanChain, MeanSide } from './helper.js';
-import { cropPlanar, rectHeight, rectWidth, type Rect } from './tiles.js';
+import { cropPlanar, type Rect } from './tiles.js';
 
 /** The parsed latent of one tile: transmitted symbols, their table indices, and ŷ in the gained
  *  domain *before* the model's refinement, with μ_h when the model refines (the codec refines
