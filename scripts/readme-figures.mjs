@@ -66,11 +66,15 @@ export function section() {
     const row = (mp, w = 0) => t.d.sizes.find((r) => r.megapixels === mp && r.workers === w);
     const big = row(24) ?? row(12) ?? row(6);
     if (big) {
+      const top = row(50);
+      const grow = (a, b) => (b.decode_maxrss_mb - a.decode_maxrss_mb) * 1e6 / ((b.width * b.height) - (a.width * a.height));
+      const perPx = top && top !== big ? grow(big, top).toFixed(0) : null;
       lines.push(
-        `**Memory and big photos** ([${t.file}](${t.file})${stale(t.d.model) ? `, ${t.d.model?.id ?? t.d.model}; not yet measured for the default model ${DEFAULT}` : ''}): images are coded in tiles, so memory is bounded by the tile, not the image: ` +
+        `**Memory and big photos** ([${t.file}](${t.file})${stale(t.d.model) ? `, ${t.d.model?.id ?? t.d.model}; not yet measured for the default model ${DEFAULT}` : ''}): images are coded in tiles, so the networks' memory is bounded by the tile` +
+          (perPx ? ` and the rest grows by ${perPx} bytes per pixel (the picture, its latent, the PNG's buffers; decode, ${big.megapixels} to 50 MP)` : '') + ': ' +
           `a ${big.megapixels} MP photo (${big.width}×${big.height}) encodes in ${(big.encode_ms / 1000).toFixed(0)} s with ${big.encode_maxrss_mb} MB peak and decodes in ` +
           `${(big.decode_ms / 1000).toFixed(0)} s with ${big.decode_maxrss_mb} MB peak (CLI, PNG in/out included)` +
-          (row(50) ? `; 50 MP: ${(row(50).encode_ms / 1000).toFixed(0)} s / ${row(50).encode_maxrss_mb} MB to encode, ${(row(50).decode_ms / 1000).toFixed(0)} s / ${row(50).decode_maxrss_mb} MB to decode.` : '.'),
+          (top ? `; 50 MP: ${(top.encode_ms / 1000).toFixed(0)} s / ${top.encode_maxrss_mb} MB to encode, ${(top.decode_ms / 1000).toFixed(0)} s / ${top.decode_maxrss_mb} MB to decode.` : '.'),
         '',
       );
     }
