@@ -72,6 +72,10 @@ def parse_args(argv=None):
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip")
     p.add_argument("--train-only", default=None,
                    help="comma-separated parameter-name prefixes to train (e.g. ctx.,h_s_scale.); everything else stays frozen")
+    p.add_argument("--freeze", default=None,
+                   help="comma-separated parameter-name prefixes to keep as they are (e.g. h_a.: the hyper-analysis, whose "
+                        "drift broke smooth skies at the lowest λ, training/tools/sky_probe.py); a run resumed from one "
+                        "made with --freeze needs the same flag (the optimizer's groups)")
     p.add_argument("--balance-lambdas", action="store_true",
                    help="divide each step's loss by a running mean of its λ point's loss, so that high-λ points (losses tens of "
                         "times larger) do not drown the others in the shared weights; each point's own optimum is unchanged")
@@ -309,6 +313,16 @@ def main(argv=None) -> int:
         prefixes = tuple(x.strip() for x in args.train_only.split(",") if x.strip())
         for n, prm in model.named_parameters():
             prm.requires_grad_(n.startswith(prefixes) or n.endswith("quantiles"))
+    if args.freeze:
+        frozen = tuple(x.strip() for x in args.freeze.split(",") if x.strip())
+        n_frozen = 0
+        for n, prm in model.named_parameters():
+            if n.startswith(frozen):
+                prm.requires_grad_(False)
+                n_frozen += prm.numel()
+        if not n_frozen:
+            raise SystemExit(f"--freeze {args.freeze}: no parameter has that prefix")
+        say(f"# frozen: {n_frozen:,} parameters ({args.freeze})")
     main_p, aux_p = split_params(model)
     gain_p = [model.log_gain] if model.log_gain.requires_grad else []
     main_p = [p for p in main_p if p is not model.log_gain and p.requires_grad]

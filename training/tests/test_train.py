@@ -54,6 +54,20 @@ def test_resume_continues_the_same_run(images, tiny_cfg_file, tmp_path):
     assert [h["loss"] for h in straight["history"]] == pytest.approx([h["loss"] for h in resumed["history"]], rel=1e-5)
 
 
+def test_freeze_keeps_those_parameters_and_trains_the_rest(images, tiny_cfg_file, tmp_path):
+    a = run(images, tiny_cfg_file, tmp_path / "a", 3)
+    torch.save(dict(config=a["config"], model=a["model"], step=0), tmp_path / "init.pt")
+    b = run(images, tiny_cfg_file, tmp_path / "b", 3, ["--init", str(tmp_path / "init.pt"), "--freeze", "h_a."])
+    frozen = [k for k in a["model"] if k.startswith("h_a.")]
+    assert frozen
+    for k in frozen:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    moved = [k for k in a["model"] if k.startswith("g_a.") and not torch.equal(a["model"][k], b["model"][k])]
+    assert moved  # the rest trains
+    with pytest.raises(SystemExit):
+        run(images, tiny_cfg_file, tmp_path / "c", 1, ["--freeze", "no_such_part."])
+
+
 def test_kodak_is_refused_as_training_data(tmp_path, tiny_cfg_file):
     d = tmp_path / "kodak"
     d.mkdir()
