@@ -24,6 +24,9 @@
 #       bench/train_speed.py), AB_MIN CPU-minutes more each (default 30); then `campaign.py eval` of each.
 #   TAIL=P:TOP (campaign, amp): a share P of the crops enlarged up to TOP× (train.py --scale-tail);
 #   AMP=bf16 (campaign): the transforms under bf16 autocast (train.py --amp)
+#   FREEZE=h_a. (campaign): parameters kept as they are (train.py --freeze); a checkpoint made with it
+#       resumes only with it (the optimizer's groups). The 2026-12-02 A/B arm: runs/ab-freeze, from
+#       the shipped package, 1 thread, --cpu-limit 78.7 (training/CAMPAIGN.md)
 #   COOL_MIN=20 bash training/recipes/base-v7.sh cooldown
 #       the cooldown A/B before a ship, from the campaign checkpoint with its optimizer: the campaign
 #       itself goes on at lr 1e-4 (runs/campaign, 1 thread) against a branch at lr 1e-5
@@ -67,7 +70,7 @@ case "${1:-campaign}" in
     fi
     /usr/bin/python3 training/train.py --out runs/campaign "${START[@]}" --config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 \
       --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 \
-      --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}" ${TAIL:+--scale-tail "$TAIL"} ${AMP:+--amp "$AMP"}
+      --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}" ${TAIL:+--scale-tail "$TAIL"} ${AMP:+--amp "$AMP"} ${FREEZE:+--freeze "$FREEZE"}
     ;;
   amp)
     CFG=training/recipes/base-v7-512.json
