@@ -24,9 +24,12 @@
 #       bench/train_speed.py), AB_MIN CPU-minutes more each (default 30); then `campaign.py eval` of each.
 #   TAIL=P:TOP (campaign, amp): a share P of the crops enlarged up to TOP× (train.py --scale-tail);
 #   AMP=bf16 (campaign): the transforms under bf16 autocast (train.py --amp)
-#   FREEZE=h_a. (campaign): parameters kept as they are (train.py --freeze); a checkpoint made with it
-#       resumes only with it (the optimizer's groups). The 2026-12-02 A/B arm: runs/ab-freeze, from
-#       the shipped package, 1 thread, --cpu-limit 78.7 (training/CAMPAIGN.md)
+#   FREEZE=prefixes (campaign, amp, cooldown; default h_a.): parameters kept as they are
+#       (train.py --freeze). The hyper-analysis drifted under training until smooth skies broke at
+#       the lowest λ (training/tools/sky_probe.py); the A/B arm that kept it (runs/ab-freeze, from
+#       the shipped package, 1 thread, 78.7 CPU-minutes) kept the sky whole and is the campaign's
+#       line since (training/CAMPAIGN.md). A checkpoint resumes only with the FREEZE it was made with
+#       (the optimizer's groups): the line before (runs/campaign-trunk-sky) needs FREEZE= .
 #   COOL_MIN=20 bash training/recipes/base-v7.sh cooldown
 #       the cooldown A/B before a ship, from the campaign checkpoint with its optimizer: the campaign
 #       itself goes on at lr 1e-4 (runs/campaign, 1 thread) against a branch at lr 1e-5
@@ -35,6 +38,8 @@
 #       its own trunk either way (a cooled model is a poor start for more training at full lr).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# the campaign's line since 2026-12-02 keeps the hyper-analysis as shipped (FREEZE= empty: none)
+FREEZE=${FREEZE-h_a.}
 DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
 COMMON=(--pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10
         --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1 --cpu-limit "${AB_MIN:-45}")
@@ -81,7 +86,7 @@ case "${1:-campaign}" in
     LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${AB_MIN:-30}, 1))")
     SAME=(--config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999
           --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1
-          --cpu-limit "$LIMIT" ${TAIL:+--scale-tail "$TAIL"})
+          --cpu-limit "$LIMIT" ${TAIL:+--scale-tail "$TAIL"} ${FREEZE:+--freeze "$FREEZE"})
     /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" > runs/ab-amp/trunk.out 2>&1 &
     /usr/bin/python3 training/train.py --out runs/ab-amp --resume runs/ab-amp/start.pt "${SAME[@]}" --amp bf16 > runs/ab-amp/bf16.out 2>&1 &
     wait
@@ -94,7 +99,7 @@ case "${1:-campaign}" in
     CPU=$(/usr/bin/python3 -c "import torch; print(torch.load('runs/cool/start.pt', map_location='cpu')['cpu_elapsed'] / 60)")
     LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${COOL_MIN:-20}, 1))")
     SAME=(--config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999
-          --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --threads 1 --cpu-limit "$LIMIT")
+          --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --threads 1 --cpu-limit "$LIMIT" ${FREEZE:+--freeze "$FREEZE"})
     /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" --lr 1e-4 > runs/cool/trunk.out 2>&1 &
     /usr/bin/python3 training/train.py --out runs/cool --resume runs/cool/start.pt "${SAME[@]}" --lr 1e-5 > runs/cool/cool.out 2>&1 &
     wait
