@@ -137,6 +137,11 @@ def gpu_utilization() -> float | None:
         return None
 
 
+def name_prefixes(arg: str) -> tuple[str, ...]:
+    """Parameter-name prefixes of a comma-separated option (--train-only, --freeze)."""
+    return tuple(x.strip() for x in arg.split(",") if x.strip())
+
+
 def split_params(model: torch.nn.Module):
     main, aux = [], []
     for n, p in model.named_parameters():
@@ -310,11 +315,11 @@ def main(argv=None) -> int:
         model = model.to(memory_format=torch.channels_last)
 
     if args.train_only:
-        prefixes = tuple(x.strip() for x in args.train_only.split(",") if x.strip())
+        prefixes = name_prefixes(args.train_only)
         for n, prm in model.named_parameters():
             prm.requires_grad_(n.startswith(prefixes) or n.endswith("quantiles"))
     if args.freeze:
-        frozen = tuple(x.strip() for x in args.freeze.split(",") if x.strip())
+        frozen = name_prefixes(args.freeze)
         n_frozen = 0
         for n, prm in model.named_parameters():
             if n.startswith(frozen):
