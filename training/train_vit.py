@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hicodec_train.vit import TokenViT, VitConfig, count, cosine_lr, rgb_patches, shift_tokens  # noqa: E402
+from hicodec_train.vit import TokenViT, VitConfig, count, cosine_lr, mix_tokens, rgb_patches, set_standardization, shift_tokens  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 QUALITIES = (0, 25, 50, 75, 100)
@@ -51,7 +51,8 @@ def load(data_dir: Path, split: str) -> dict:
     """The arrays training/tools/vit_prep.mjs wrote (raw, shapes in prep.json), memory-mapped."""
     sp = json.loads((data_dir / "prep.json").read_text())["splits"][split]
     out = {k: np.memmap(data_dir / f"{split}-{k}.{ext}", dtype=dt, mode="r", shape=tuple(sp[k]))
-           for k, ext, dt in (("latent", "f32", np.float32), ("decoded", "u8", np.uint8), ("original", "u8", np.uint8))}
+           for k, ext, dt in (("latent", "f32", np.float32), ("decoded", "u8", np.uint8), ("original", "u8", np.uint8))
+           if sp.get(k)}  # decoded: none from `vit_prep.mjs --latent-only`
     out["labels"] = np.fromfile(data_dir / f"{split}-labels.i64", dtype="<i8")
     return out
 
@@ -80,8 +81,12 @@ def train(args) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     tr, val = load(args.data, "train"), load(args.data, "val")
-    cfg = VitConfig(in_channels=tr["latent"].shape[2] if args.input == "latent" else 768, dim=args.dim, depth=args.depth, heads=args.heads, merge=args.merge)
+    cfg = VitConfig(in_channels=tr["latent"].shape[2] if args.input == "latent" else 768, dim=args.dim, depth=args.depth, heads=args.heads, merge=args.merge, dropout=args.dropout,
+                    standardize=args.standardize)
     model = TokenViT(cfg)
+    if args.standardize:  # statistics of 512 training samples, all qualities
+        pick = np.sort(rng.choice(tr["labels"].shape[0], min(512, tr["labels"].shape[0]), replace=False))
+        set_standardization(model, tokens_of(args.input, tr, rng.integers(0, tr["latent"].shape[0], len(pick)), pick))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     n = tr["labels"].shape[0]
     steps_per_epoch = n // args.batch
@@ -95,11 +100,14 @@ def train(args) -> int:
             idx = np.sort(perm[s * args.batch : (s + 1) * args.batch])
             qi = rng.integers(0, tr["latent"].shape[0], len(idx))  # one classifier for every rate
             x = shift_tokens(tokens_of(args.input, tr, qi, idx), rng, args.shift)
+            x, other, lam = mix_tokens(x, rng, args.mix)
             y = torch.from_numpy(tr["labels"][idx])
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(step, total, args.lr, args.warmup)
             logits, _ = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=0.1)
+            loss = lam * F.cross_entropy(logits, y, label_smoothing=0.1)
+            if lam < 1:
+                loss = loss + (1 - lam) * F.cross_entropy(logits, y[torch.from_numpy(other)], label_smoothing=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -110,7 +118,8 @@ def train(args) -> int:
         log.append(dict(epoch=epoch + 1, loss=round(float(loss), 4), val=acc, minutes=round((time.time() - t0) / 60, 1)))
         print(f"{args.input} epoch {epoch + 1}: loss {float(loss):.3f} val {acc} ({(time.time() - t0) / 60:.1f} min)", flush=True)
     torch.save(dict(model=model.state_dict(), config=cfg.to_dict(), input=args.input, log=log), args.data / f"vit-{args.input}.pt")
-    res = dict(input=args.input, parameters=count(model), config=cfg.to_dict(), epochs=args.epochs, batch=args.batch, lr=args.lr, shift=args.shift,
+    res = dict(input=args.input, parameters=count(model), config=cfg.to_dict(), epochs=args.epochs, batch=args.batch, lr=args.lr, shift=args.shift, mix=args.mix,
+               samples=int(n), flipped=int(json.loads((args.data / "prep.json").read_text())["splits"]["train"].get("flipped", 0)),
                accuracy=log[-1]["val"], log=log, minutes=round((time.time() - t0) / 60, 1), torch=torch.__version__)
     (args.data / f"results-{args.input}.json").write_text(json.dumps(res, indent=1) + "\n")
     return 0
@@ -197,6 +206,9 @@ def main(argv=None) -> int:
     b.add_argument("--heads", type=int, default=2)
     b.add_argument("--merge", type=int, default=1, help="m×m input tokens per ViT token (stride-m conv embed; 4× less attention at 2)")
     b.add_argument("--shift", type=int, default=0, help="augmentation: move each training grid by up to ±this many tokens")
+    b.add_argument("--mix", type=float, default=0.0, help="augmentation: CutMix or MixUp of the token grids on this share of the batches")
+    b.add_argument("--dropout", type=float, default=0.1)
+    b.add_argument("--standardize", action="store_true", help="shift and scale each input channel by its training mean and std")
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--eval-every", type=int, default=1, help="validate every this many epochs (and after the last)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -30,6 +31,7 @@ class VitConfig:
     classes: int = 5
     dropout: float = 0.1
     merge: int = 1  # m > 1: each m×m block of input tokens is one ViT token (a stride-m conv embed)
+    standardize: bool = False  # each input channel shifted and scaled by its training-set mean and std (buffers)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +64,9 @@ class TokenViT(nn.Module):
     def __init__(self, cfg: VitConfig):
         super().__init__()
         self.cfg = cfg
+        if cfg.standardize:  # set from the training data (set_standardization); saved with the weights
+            self.register_buffer("in_mean", torch.zeros(1, cfg.in_channels, 1, 1))
+            self.register_buffer("in_inv_std", torch.ones(1, cfg.in_channels, 1, 1))
         if cfg.merge > 1:
             self.embed = nn.Conv2d(cfg.in_channels, cfg.dim, cfg.merge, stride=cfg.merge)
         else:
@@ -80,6 +85,8 @@ class TokenViT(nn.Module):
         """grid: (B, C_in, H, W) tokens laid out as an image. Returns (logits, the class token's
         attention over the tokens in the last block, averaged over heads: (B, H·W), or
         (B, ⌊H/m⌋·⌊W/m⌋) with merge m)."""
+        if self.cfg.standardize:
+            grid = (grid - self.in_mean) * self.in_inv_std
         if self.cfg.merge > 1:
             e = self.embed(grid)  # (B, D, ⌊H/m⌋, ⌊W/m⌋): a trailing odd row or column is dropped
             b, _, h, w = e.shape
@@ -108,6 +115,37 @@ def shift_tokens(x: torch.Tensor, rng, max_shift: int) -> torch.Tensor:
     p = F.pad(x, (max_shift,) * 4, mode="replicate")
     off = rng.integers(0, 2 * max_shift + 1, (b, 2))
     return torch.stack([p[i, :, oy : oy + h, ox : ox + w] for i, (oy, ox) in enumerate(off)])
+
+
+@torch.no_grad()
+def set_standardization(model: TokenViT, sample: torch.Tensor) -> None:
+    """A standardizing model's input statistics from a sample of its training tokens (B, C, H, W):
+    the latent's channels differ in scale by orders of magnitude (low frequencies first)."""
+    mean = sample.mean(dim=(0, 2, 3), keepdim=True)
+    std = sample.std(dim=(0, 2, 3), keepdim=True)
+    model.in_mean.copy_(mean)
+    model.in_inv_std.copy_(1.0 / std.clamp_min(1e-6))
+
+
+def mix_tokens(x: torch.Tensor, rng, p: float) -> tuple[torch.Tensor, np.ndarray, float]:
+    """Training augmentation on a token grid (B, C, H, W), with probability p per batch: CutMix (a
+    random box of tokens from another sample of the batch, λ = the part kept) or, as often,
+    MixUp (λ·x + (1 − λ)·other). Returns the tokens, the other samples' order and λ (1: unmixed);
+    the loss is λ·CE(y) + (1 − λ)·CE(y[order])."""
+    b, _, h, w = x.shape
+    order = np.arange(b)
+    if p <= 0 or rng.random() >= p:
+        return x, order, 1.0
+    order = rng.permutation(b)
+    if rng.random() < 0.5:  # CutMix
+        lam = float(rng.beta(1.0, 1.0))
+        bh, bw = int(round(h * math.sqrt(1 - lam))), int(round(w * math.sqrt(1 - lam)))
+        y0, x0 = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
+        x = x.clone()
+        x[:, :, y0 : y0 + bh, x0 : x0 + bw] = x[order, :, y0 : y0 + bh, x0 : x0 + bw]
+        return x, order, 1.0 - bh * bw / (h * w)
+    lam = float(rng.beta(0.8, 0.8))
+    return lam * x + (1 - lam) * x[order], order, lam
 
 
 def rgb_patches(img: torch.Tensor, patch: int = 16) -> torch.Tensor:

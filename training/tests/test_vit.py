@@ -9,7 +9,7 @@ import torch
 
 import train_vit
 from hicodec_train import ort
-from hicodec_train.vit import TokenViT, VitConfig, rgb_patches, shift_tokens
+from hicodec_train.vit import TokenViT, VitConfig, mix_tokens, rgb_patches, shift_tokens
 
 
 def test_any_grid_and_attention_over_tokens():
@@ -44,6 +44,29 @@ def test_merged_tokens_and_shift_augmentation():
                 xs = np.clip(np.arange(5) + dx, 0, 4)
                 ok |= torch.equal(y[i], x[i][:, ys][:, :, xs])
         assert ok
+
+
+def test_mix_tokens_cutmix_and_mixup():
+    """p = 0 leaves the batch alone; otherwise each output is a CutMix (every token from the sample
+    or its partner, λ = the share from the sample) or a MixUp (λ·x + (1 − λ)·partner)."""
+    x = torch.randn(6, 4, 8, 8)
+    rng = np.random.default_rng(3)
+    same, order, lam = mix_tokens(x, rng, 0.0)
+    assert same is x and lam == 1.0 and (order == np.arange(6)).all()
+    kinds = set()
+    for _ in range(40):
+        y, order, lam = mix_tokens(x, rng, 1.0)
+        assert y.shape == x.shape and 0.0 <= lam <= 1.0 and sorted(order) == list(range(6))
+        own = (y == x).all(1)  # tokens taken from the sample itself
+        other = (y == x[order]).all(1)
+        if bool((own | other).all()):  # CutMix: the share of own tokens is λ (partner == self counts as own)
+            kinds.add("cut")
+            for i in np.nonzero(order != np.arange(6))[0]:  # one box for the batch: 1 − λ of the tokens moved
+                assert abs((1 - lam) - (~own[i]).float().mean().item()) < 1e-6
+        else:
+            kinds.add("mix")
+            assert torch.allclose(y, lam * x + (1 - lam) * x[order], atol=1e-6)
+    assert kinds == {"cut", "mix"}
 
 
 def write_data(d, n=24):
