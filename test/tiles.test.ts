@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 
 import { parseContainer } from '../src/bitstream/container.js';
 import type { Progress, RgbImage } from '../src/codec/codec.js';
-import { cropPlanar, layout, pastePlanar, toRgb } from '../src/codec/tiles.js';
+import { analysisBlock, cropPlanar, layout, pastePlanar, toRgb } from '../src/codec/tiles.js';
 import { CodecError } from '../src/core/errors.js';
 import { psnr } from '../src/metrics/psnr.js';
 import { createCodec } from '../src/node/index.js';
@@ -177,6 +177,25 @@ test('progress reports every tile of every stage, in coding tiles, each count on
     codec.decode(bytes, { signal: ac.signal, onProgress: (p) => p.stage === 'synthesis' && p.done === 2 && ac.abort() }),
     (e: unknown) => e instanceof CodecError && e.code === 'E_ABORTED',
   );
+});
+
+test('analysis blocks: a picture no bigger than an inner block with its halos goes whole, and y does not depend on the blocks', async () => {
+  // 512-px blocks with a 64-px halo: an inner block takes 640² pixels
+  assert.equal(analysisBlock(768, 512, 512, 64), 768); // Kodak: 393,216 ≤ 409,600
+  assert.equal(analysisBlock(640, 640, 512, 64), 640);
+  assert.equal(analysisBlock(1250, 300, 512, 64), 1280); // padded 1280×320, one block of 1280
+  assert.equal(analysisBlock(800, 600, 512, 64), 512); // padded 832×640: blocks
+  assert.equal(analysisBlock(300, 260, 128, 64), 128); // a small tileSize keeps its blocks
+  assert.equal(analysisBlock(100, 100, 512, 64), 512);
+  for (const [w, h] of [[768, 512], [1250, 300]] as const) assert.equal(layout(w, h, analysisBlock(w, h, 512, 64)).tiles.length, 1);
+  const codec = await node();
+  const img = syntheticImage(768, 512, 4);
+  const whole = await codec.analyze(img); // one block
+  const blocks = await codec.analyze(img, { tileSize: 256 }); // 3 × 2 blocks of 256 with their halos
+  assert.equal(whole.y.length, blocks.y.length);
+  let d = 0;
+  for (let i = 0; i < whole.y.length; i++) d = Math.max(d, Math.abs(whole.y[i]! - blocks.y[i]!));
+  assert.ok(d < 1e-4, `y differs by ${d} between one block and six`); // 0 on this machine
 });
 
 test('worker threads give the same bytes and pixels as this thread', async () => {

@@ -10,7 +10,7 @@ import { encodeWithEffort, rdoWeights } from './effort.js';
 import { decodeZ, SessionEngine, type TileEngine, type ZRegion } from './engine.js';
 import { helps, type Helper } from './helper.js';
 import { aborted, inTiles, offsetProgress, quiet, type Reclaiming, reclaiming, schedule } from './schedule.js';
-import { cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Rect, type Tile } from './tiles.js';
+import { analysisBlock, cropPlanar, grow, layout, pastePlanar, PAD, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Rect, type Tile } from './tiles.js';
 import { type BandSink, checkScale, downscale, previewHead, PreviewRows, type Scale } from './scale.js';
 import { refineTiles } from './refine.js';
 import { refineTiny } from './tiny.js';
@@ -260,13 +260,11 @@ export class Codec {
    *  for memory: at most ANALYSIS_BLOCK pixels a side, whatever the coding tiles are. */
   async analyze(image: RgbImage, opts: WorkOptions & { tileSize?: number } = {}): Promise<Analysis> {
     checkImage(image, this.maxPixels);
-    // blocks of 512 even for small images: as fast as one piece here (kodim23: 174–184 ms for two
-    // blocks with their halos, 195 ms whole), and memory stays bounded
-    const L = layout(image.width, image.height, Math.min(ANALYSIS_BLOCK, checkTileSize(opts.tileSize ?? this.tileSize)));
+    const halo = this.halos().analysis;
+    const L = layout(image.width, image.height, analysisBlock(image.width, image.height, Math.min(ANALYSIS_BLOCK, checkTileSize(opts.tileSize ?? this.tileSize)), halo));
     const coding = layout(image.width, image.height, checkTileSize(opts.tileSize ?? this.tileSize)).tiles.length;
     const m = this.model.manifest.latent.channels;
     const y = new Float32Array(m * L.hy * L.wy);
-    const halo = this.halos().analysis;
     await schedule(await this.engines(), L.tiles.length, async (e, i) => {
       const t = L.tiles[i]!;
       // pixel region = the tile's latent area ×16, grown by the halo, clipped to the padded image

@@ -242,9 +242,9 @@ export class SessionEngine implements TileEngine, MeanSide {
     return p;
   }
 
-  meanStart(id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined> {
+  meanStart(id: number, from: ZRegion | Float32Array, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined> {
     return this.queued(async () => {
-      const muH = await this.hyperMean(z);
+      const muH = from instanceof Float32Array ? from : await this.hyperMean(from);
       this.checkMuH(muH, lh * lw);
       const yHatG = new Float32Array(this.channelsOf(slices) * lh * lw);
       const mu = await this.meanOf(0, muH, yHatG, lh, lw);
@@ -301,8 +301,13 @@ export class SessionEngine implements TileEngine, MeanSide {
       pending.push(p);
       return p;
     };
-    // a helper takes ẑ by transfer: its own copy (the integer half still reads this one)
-    let mu = track(side.meanStart(id, side === this ? z : { ...z, zHat: z.zHat.slice() }, lh, lw, n, withMu));
+    // The encoder waits for every μ, and μ_h is the longest step of the float half: with a helper
+    // (one ONNX Runtime thread) it runs here on this engine's threads first, and the helper gets
+    // μ_h (by transfer) for the slice means (Kodak q75: see docs/MODEL.md, "encode"). The decoder
+    // never waits for a μ: the helper computes μ_h from ẑ beside the integer half. A helper takes
+    // ẑ by transfer: its own copy (the integer half still reads this one).
+    const from = side === this ? z : withMu ? await this.hyperMean(z) : { ...z, zHat: z.zHat.slice() };
+    let mu = track(side.meanStart(id, from, lh, lw, n, withMu));
     let finished = false;
     try {
       const scale = await this.hyperScale(z);

@@ -12,9 +12,10 @@ import type { Layout } from './tiles.js';
  * by id; the calls of a chain are served in order.
  */
 export interface MeanSide {
-  /** μ_h on the ẑ around a tile; the chain will take `slices` slices (a reduced-size decode: the
-   *  first ones). With `withMu`, resolves to μ of the first slice (the encoder needs each μ). */
-  meanStart(id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined>;
+  /** μ_h on the ẑ around a tile, or μ_h as given (the tile's, planar [M, lh, lw]; transferred to a
+   *  helper: not used after); the chain will take `slices` slices (a reduced-size decode: the first
+   *  ones). With `withMu`, resolves to μ of the first slice (the encoder needs each μ). */
+  meanStart(id: number, from: ZRegion | Float32Array, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined>;
   /** The next slice's symbols q [c, lh, lw] (transferred to a helper: not used after); with
    *  `withMu`, resolves to μ of the slice after it (undefined after the last). */
   meanPush(id: number, q: Int32Array): Promise<Float32Array | undefined>;

@@ -117,8 +117,8 @@ export class RemoteEngine implements TileEngine, MeanSide {
     return this.call('synthesize', [yHat, lh, lw]);
   }
 
-  meanStart(id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined> {
-    return this.call('meanStart', [id, z, lh, lw, slices, withMu]);
+  meanStart(id: number, from: ZRegion | Float32Array, lh: number, lw: number, slices: number, withMu: boolean): Promise<Float32Array | undefined> {
+    return this.call('meanStart', [id, from, lh, lw, slices, withMu]);
   }
 
   meanPush(id: number, q: Int32Array): Promise<Float32Array | undefined> {

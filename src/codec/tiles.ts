@@ -56,6 +56,17 @@ export function layout(width: number, height: number, tileSize: number): Layout 
   return { width, height, tileSize, wy, hy, cols, rows, tiles };
 }
 
+/** The side of the analysis transform's blocks for a picture (Codec.analyze): `block`, or the whole
+ *  picture in one block when its padded area is at most that of an inner block with its halo on
+ *  every side, the most pixels any block of a bigger picture takes; so memory keeps its bound and a
+ *  small picture does not pay for halos (hic-base-v7, Kodak q75 encode ×0.88: one 768×512 block
+ *  against 576×512 and 320×512; docs/MODEL.md, "encode"). */
+export function analysisBlock(width: number, height: number, block: number, halo: number): number {
+  const w = ceilTo(width, PAD);
+  const h = ceilTo(height, PAD);
+  return w * h <= (block + 2 * halo) ** 2 ? Math.max(block, ceilTo(Math.max(w, h), 128)) : block;
+}
+
 /** `r` grown by `halo` on every side, clipped to [0, w) × [0, h). */
 export function grow(r: Rect, halo: number, w: number, h: number): Rect {
   return { x0: Math.max(0, r.x0 - halo), y0: Math.max(0, r.y0 - halo), x1: Math.min(w, r.x1 + halo), y1: Math.min(h, r.y1 + halo) };

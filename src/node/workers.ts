@@ -44,7 +44,7 @@ export function meanHelper(
     return (worker ??= start());
   };
   return {
-    meanStart: (id: number, z: ZRegion, lh: number, lw: number, slices: number, withMu: boolean) => get().meanStart(id, z, lh, lw, slices, withMu),
+    meanStart: (id: number, from: ZRegion | Float32Array, lh: number, lw: number, slices: number, withMu: boolean) => get().meanStart(id, from, lh, lw, slices, withMu),
     meanPush: (id: number, q: Int32Array) => get().meanPush(id, q),
     meanFinish: (id: number) => get().meanFinish(id),
     dispose: async () => {
