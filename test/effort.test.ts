@@ -1,6 +1,6 @@
 // Encoder effort (src/codec/effort.ts): streams made at any effort are ordinary streams (today's
-// decoder reads them, node and web parse them to the same symbols), effort 0 is the plain encoder
-// byte for byte, a higher effort costs less in rate–distortion terms, and bad values are refused.
+// decoder reads them, node and web parse them to the same symbols), the default is effort 1 (RDOQ),
+// a higher effort costs less in rate–distortion terms, and bad values are refused.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -29,13 +29,26 @@ async function crop(): Promise<RgbImage> {
   return { width: w, height: h, data };
 }
 
-test('effort 0 is the plain encoder, byte for byte', async () => {
+test('the default is effort 1 byte for byte; effort 0 rounds, effort 1 only moves symbols toward zero', async () => {
   const codec = await node();
   for (const [img, quality, tileSize] of [[syntheticImage(130, 70, 3), 75, undefined], [syntheticImage(300, 200, 4), 20, 128]] as const) {
     const opts = { quality, ...(tileSize ? { tileSize } : {}) };
     const plain = await codec.encode(img, opts);
+    const one = await codec.encode(img, { ...opts, effort: 1 });
+    assert.ok(sameArray(plain.bytes, one.bytes), `${img.width}×${img.height}: effort 1 differs from the default`);
     const zero = await codec.encode(img, { ...opts, effort: 0 });
-    assert.ok(sameArray(plain.bytes, zero.bytes), `${img.width}×${img.height}: effort 0 differs from the default`);
+    assert.ok(zero.bytes.length > one.bytes.length, `${img.width}×${img.height}: effort 0 ${zero.bytes.length} bytes, effort 1 ${one.bytes.length}`);
+    if (tileSize) continue;
+    // the first slice's means come from the hyperprior alone, the same at both efforts: there RDOQ
+    // keeps round(r), takes its neighbour toward zero, or 0
+    const [q0, q1] = [(await codec.decodeSymbols(zero.bytes)).q, (await codec.decodeSymbols(one.bytes)).q];
+    const first = codec.modelPackage.context!.slices[0]! * (q0.length / codec.modelPackage.manifest.latent.channels);
+    let moved = 0;
+    for (let j = 0; j < first; j++) {
+      assert.ok(q1[j]! === q0[j]! || q1[j]! === q0[j]! - Math.sign(q0[j]!) || q1[j]! === 0, `symbol ${j}: ${q0[j]} → ${q1[j]}`);
+      if (q1[j] !== q0[j]) moved++;
+    }
+    assert.ok(moved > 0, 'RDOQ moved no symbol of the first slice');
   }
 });
 

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 
 import { Codec, type RgbImage } from '../codec/codec.js';
+import { DEFAULT_EFFORT } from '../codec/effort.js';
 import { rgbaToRgb, rgbToRgba } from '../core/pixels.js';
 import { resolveModelDir } from '../node/index.js';
 import { loadPackageFromDir } from '../node/package.js';
@@ -87,7 +88,7 @@ export async function hicodecCodec(model?: string): Promise<HicodecBench> {
   const codec = await Codec.create({ model: pkg, runtime: nodeRuntime({ threads: 2 }) });
   const oneThread = await Codec.create({ model: pkg, runtime: nodeRuntime({ threads: 1 }) });
   return {
-    id: 'hicodec', label: `hicodec (${codec.modelId})`, settings: `model ${codec.modelId}, onnxruntime-node, 2 threads`,
+    id: 'hicodec', label: `hicodec (${codec.modelId})`, settings: `model ${codec.modelId}, effort ${DEFAULT_EFFORT} (default), onnxruntime-node, 2 threads`,
     version: `hicodec ${codec.modelId}`,
     qualities: [0, 15, 30, 45, 60, 75, 90, 100],
     range: [0, 100],

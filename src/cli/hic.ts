@@ -15,7 +15,7 @@ import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer, type ContainerInfo } from '../bitstream/container.js';
 import { peekContainer } from '../bitstream/peek.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
-import { checkEffort } from '../codec/effort.js';
+import { checkEffort, DEFAULT_EFFORT } from '../codec/effort.js';
 import { checkScale, scaleCosts, scaledSize } from '../codec/scale.js';
 import type { Manifest } from '../model/package.js';
 import { CodecError, ERROR_CODES, EXIT_STATUS, isCodecError } from '../core/errors.js';
@@ -187,7 +187,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
     const report = {
       input, output: out, model: codec.modelId, backend: codec.backend, width: image.width, height: image.height,
       channels: image.channels, color: stats.color,
-      quality: stats.quality, effort: o.effort ?? 0, bytes: stats.bytes, bpp: stats.bpp, bpp_z: (8 * stats.zBytes) / px, bpp_y: (8 * stats.yBytes) / px,
+      quality: stats.quality, effort: o.effort ?? DEFAULT_EFFORT, bytes: stats.bytes, bpp: stats.bpp, bpp_z: (8 * stats.zBytes) / px, bpp_y: (8 * stats.yBytes) / px,
       alpha_bytes: stats.alphaBytes, metadata_bytes: stats.metadataBytes, tiles: stats.tiles, tile_size: stats.tileSize,
       metadata: { icc: metadata.icc?.length ?? 0, exif: metadata.exif?.length ?? 0, xmp: metadata.xmp?.length ?? 0 },
       source: read.source, converted: read.converted,
@@ -353,7 +353,7 @@ export function program(): Command {
       .addOption(new Option('--target-bpp <bpp>', 'highest quality whose size is at most this many bits per pixel').argParser(positiveNumber).conflicts('targetSize'))
       .addOption(new Option('--target-size <bytes>', 'highest quality whose file is at most this many bytes').argParser(intArg(1, Number.MAX_SAFE_INTEGER)))
       .option('--tile <px>', 'tile size in pixels, a multiple of 128 (default 1024): the unit of memory and parallel work', tileArg)
-      .option('--effort <0..9>', 'encoder effort (default 0): higher is slower and finds a smaller file for the same quality; any decoder reads it', effortArg)
+      .option('--effort <0..9>', `encoder effort (default ${DEFAULT_EFFORT}; 0: plain rounding): higher is slower and finds a smaller file for the same quality; any decoder reads it`, effortArg)
       .addOption(new Option('--keep <what>', 'metadata to carry: none, icc (the colour profile) or all (ICC, Exif, XMP; default)').choices(['none', 'icc', 'all']))
       .option('--strip', 'carry no metadata (same as --keep none)');
   common(

@@ -81,7 +81,8 @@ export interface EncodeOptions extends WorkOptions {
   readonly tileSize?: number;
   /** Stored as they are in their own chunks (FORMAT.md). */
   readonly metadata?: ImageMetadata;
-  /** 0..9 (default 0): encoder time spent on a better stream of the same format (effort.ts). */
+  /** 0..9 (default 1, DEFAULT_EFFORT): encoder time spent on a better stream of the same format
+   *  (effort.ts); 0 is plain rounding. */
   readonly effort?: number;
 }
 

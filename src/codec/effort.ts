@@ -27,6 +27,9 @@ import { gainForQuality, type ModelPackage } from '../model/package.js';
 import type { Analysis, EncodeOptions, EncodeStats, Picture, RgbImage, Symbols, WorkOptions } from './codec.js';
 
 export const MAX_EFFORT = 9;
+/** The effort of an encode that names none: RDOQ, which costs ~3% more encoder time and bought
+ *  −4.2% BD-rate on cid22-val (41 photos, hic-base-v7; docs/MODEL.md, "Encoder effort"). */
+export const DEFAULT_EFFORT = 1;
 
 export function checkEffort(e: unknown): number {
   if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > MAX_EFFORT) {
@@ -79,10 +82,12 @@ const STEP_LAMBDAS = [0.0025, 0.01, 0.03];
 
 /** Median over channels of the pixel SSE ([0, 1] scale) added per element by a unit move of the
  *  ungained latent y, measured with g_s on 3 cid22-val crops (±1 random moves, qualities 38–87:
- *  0.002–0.003). Random moves under-estimate the coherent error of RDOQ's moves toward zero:
- *  KAPPA (tuned on 6 cid22-val images: 12 → −1.34%, 16 → −1.43%, 24 → −1.28% BD-rate) covers it. */
+ *  0.002–0.003). KAPPA scales it to the loss's price of RDOQ's moves toward zero. On hic-base-v4
+ *  (6 cid22-val images) 12 → −1.34%, 16 → −1.43%, 24 → −1.28% BD-rate of effort 1 against 0; on
+ *  hic-base-v7, whose decoder takes small moves of the latent more lightly, 41 cid22-val photos at
+ *  9 qualities: 4 → −4.24%, 6 → −3.92%, 16 → −2.05% (12 photos: 2 → −2.71%, 8 → −3.13%). */
 const SENSITIVITY = 0.0025;
-const KAPPA = 16;
+const KAPPA = 4;
 
 /** λ of a quality, interpolated between the anchors' trained λ like the gains (geometric), or
  *  undefined for a package that does not list them. */
@@ -100,7 +105,7 @@ export function lambdaForQuality(pkg: ModelPackage, quality: number): number | u
  *  (plain rounding). w = κ·λ·255²·s/(3·ĝ²): the loss's weight on the SSE of a move of the gained
  *  latent, with ĝ the median gain. Validates `effort`. */
 export function rdoWeights(pkg: ModelPackage, quality: number, effort: unknown): Float32Array | undefined {
-  if (!LEVELS[checkEffort(effort === undefined ? 0 : effort)]!.rdoq) return undefined;
+  if (!LEVELS[checkEffort(effort === undefined ? DEFAULT_EFFORT : effort)]!.rdoq) return undefined;
   const gain = Array.from(gainForQuality(pkg, quality)).sort((a, b) => a - b);
   const g = gain[gain.length >> 1]!;
   const lambda = lambdaForQuality(pkg, quality) ?? 0.0035; // the middle anchor of hic-base-v4
@@ -197,7 +202,7 @@ function stepsFor(lambda: number, level: Level): number {
  * decoder. `tileSize` is the coding tile size. Only the first analysis and coding report progress.
  */
 export async function encodeWithEffort(codec: EffortCodec, image: Picture, rgb: RgbImage, opts: EncodeOptions, target: number | undefined, tileSize: number): Promise<Encoded> {
-  const level = LEVELS[checkEffort(opts.effort === undefined ? 0 : opts.effort)]!;
+  const level = LEVELS[checkEffort(opts.effort === undefined ? DEFAULT_EFFORT : opts.effort)]!;
   const a0 = await codec.analyze(rgb, { ...opts, tileSize });
   if (!level.steps) return codec.encodeAnalyzed(image, a0, opts);
   const { onProgress: _, ...quiet } = opts;
