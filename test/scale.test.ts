@@ -233,8 +233,9 @@ test('pictures of more than 4 tiles free their leftovers (Runtime.reclaim, opt-i
     // [width, tile size, coding tiles, calls expected when encoding, decoding, decoding at 1/8]
     const cases = [
       [4096, 1024, 4, 0, 0, 0],
-      // analysis: 10 blocks of 512 px, one call per 4; coding: ẑ and y passes; decode: parse, LRP, g_s
-      [5120, 1024, 5, 2 + 5 + 5, 5 + 5 + 5, 5],
+      // analysis: one block (5120×64 is less than an inner 640² block, tiles.analysisBlock), one
+      // call; coding: ẑ and y passes; decode: parse, LRP, g_s
+      [5120, 1024, 5, 1 + 5 + 5, 5 + 5 + 5, 5],
       [640, 128, 5, 0, 0, 0], // 5 tiles of 128 px: one call per 64 of them
     ] as const;
     for (const [w, tileSize, tiles, enc, dec, d8] of cases) {
