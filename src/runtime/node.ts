@@ -48,8 +48,12 @@ export function nodeRuntime(opts: RuntimeOptions = {}): Runtime {
         graphOptimizationLevel: 'all',
         // A repeated network's memory arena only grows, to its largest call: on a 24 MP decode at
         // 1/8 the arenas of the ten hyper/context/preview sessions held ~90 MB (peak 390 → 300 MB),
-        // with no measurable change in Kodak decode time (interleaved runs, bench/scale.ts)
-        ...(sopts.noArena ? { enableCpuMemArena: false } : {}),
+        // with no measurable change in Kodak decode time (interleaved runs, bench/scale.ts). Nor
+        // a memory pattern (one block per call planned for all intermediates, per input shape):
+        // without it each intermediate is allocated and freed on its own, and a 24 MP decode at
+        // 1/8 through the CLI peaked at 268–293 MB against 306–323 (5 interleaved runs each),
+        // Kodak at 1/8 in 20.7 against 21.0 ms (medians of 8 processes, alternating).
+        ...(sopts.noArena ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
         ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
         // Every session has its own thread pool, and ORT's pool threads spin after each call: with
         // a dozen sessions called in turn, the spinning threads of the last one took the cores from
