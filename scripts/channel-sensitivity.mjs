@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
 
-import { createCodec, gainForQuality } from '../dist/src/index.js';
+import { layout } from '../dist/src/codec/tiles.js';
+import { createCodec, gainForQuality, loadPackageFromDir, resolveModelDir } from '../dist/src/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
@@ -21,16 +22,18 @@ const outFile = arg('out', join(ROOT, 'bench/results/effort-kappa/channel-sensit
 const STEP = 8;
 
 const codec = await createCodec({ threads: 2 });
+const pkg = await loadPackageFromDir(await resolveModelDir());
+const m = pkg.manifest.latent.channels;
 const result = { command: `node scripts/channel-sensitivity.mjs --images ${names.length} --qualities ${qualities.join(',')}`, model: codec.modelId, images: names, step: STEP, qualities: {} };
 for (const q of qualities) {
-  let acc;
+  const acc = new Float64Array(m);
   for (const n of names) {
     const { data, info } = await sharp(join(dir, n)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const { bytes } = await codec.encode({ width: info.width, height: info.height, data: new Uint8Array(data) }, { quality: q });
     const s = await codec.decodeSymbols(bytes);
     const base = (await codec.synthesize(s)).data;
-    const wy = Math.ceil(info.width / 16), hy = Math.ceil(info.height / 16), hw = wy * hy, m = s.yHatG.length / hw;
-    acc ??= new Float64Array(m);
+    const { wy, hy } = layout(s.width, s.height, 1024); // the global latent grid
+    const hw = wy * hy;
     const at = [];
     for (let y = STEP >> 1; y < hy; y += STEP) for (let x = STEP >> 1; x < wy; x += STEP) at.push(y * wy + x);
     for (let c = 0; c < m; c++) {
@@ -43,7 +46,7 @@ for (const q of qualities) {
     }
     console.error(`quality ${q}: ${n}`);
   }
-  result.qualities[q] = { sse_per_step: Array.from(acc, (v) => +v.toPrecision(4)), gain: Array.from(gainForQuality(codec.model, q), (v) => +v.toPrecision(5)) };
+  result.qualities[q] = { sse_per_step: Array.from(acc, (v) => +v.toPrecision(4)), gain: Array.from(gainForQuality(pkg, q), (v) => +v.toPrecision(5)) };
 }
 writeFileSync(outFile, JSON.stringify(result) + '\n');
 await codec.dispose();
