@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 
 import { Codec, type Picture, type RgbImage } from '../src/codec/codec.js';
 import type { TileEngine } from '../src/codec/engine.js';
-import { checkScale, downscale, macsShare, PreviewRows, scaleCosts, scaledSize, type Scale } from '../src/codec/scale.js';
+import { checkScale, downscale, macsShare, meanOutputMacs, PreviewRows, scaleCosts, scaledSize, type Scale } from '../src/codec/scale.js';
 import { layout } from '../src/codec/tiles.js';
 import { CodecError } from '../src/core/errors.js';
 import { psnr } from '../src/metrics/psnr.js';
@@ -50,6 +50,12 @@ test('what each scale costs: the networks it runs as a share of a full decode\'s
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const want = (n('h_s_scale') + n('h_s_mean') + sum(slices.slice(0, read)) + h.macs_per_pixel!) / (n('h_s_scale') + n('h_s_mean') + sum(slices) + n('g_s'));
   assert.ok(Math.abs(macsShare(manifest, h)! - want) < 1e-9);
+  // μ_h of the channels read only (model/narrow.ts): hyper_mean's last convolution in proportion
+  const out = meanOutputMacs(manifest, (await node()).modelPackage.networks.hyper_mean)!;
+  assert.ok(out > 0.5 * n('h_s_mean') && out < n('h_s_mean'), `${out} of ${n('h_s_mean')}`);
+  const cut = out * (1 - h.channels / manifest.latent.channels);
+  assert.ok(Math.abs(macsShare(manifest, h, out)! - (want - cut / (n('h_s_scale') + n('h_s_mean') + sum(slices) + n('g_s')))) < 1e-9);
+  assert.ok(scaleCosts(manifest, out).every((c, i) => c.macsShare! < share[i]!));
   // a package that does not count the slices says the head's own MACs instead
   const { context_slices: _, ...older } = manifest.macs_per_pixel!;
   const c8 = scaleCosts({ ...manifest, macs_per_pixel: older }).find((c) => c.scale === 8)!;

@@ -16,7 +16,7 @@ import { inspectContainer, type ContainerInfo } from '../bitstream/container.js'
 import { peekContainer } from '../bitstream/peek.js';
 import type { Codec, Picture, Progress } from '../codec/codec.js';
 import { checkEffort, DEFAULT_EFFORT } from '../codec/effort.js';
-import { checkScale, scaleCosts, scaledSize } from '../codec/scale.js';
+import { checkScale, meanOutputMacs, scaleCosts, scaledSize } from '../codec/scale.js';
 import type { Manifest } from '../model/package.js';
 import { CodecError, ERROR_CODES, EXIT_STATUS, isCodecError } from '../core/errors.js';
 import { colorPsnr } from '../metrics/psnr.js';
@@ -271,12 +271,15 @@ function infoPartial(file: string, bytes: Uint8Array, e: CodecError, json: boole
 /** What `decode --scale` costs for this file with its model as installed here (null: not installed). */
 async function reducedSizes(info: ContainerInfo) {
   let manifest: Manifest;
+  let meanOutput: number | undefined;
   try {
-    manifest = JSON.parse(readFileSync(join(await resolveModelDir(info.modelId), 'manifest.json'), 'utf8')) as Manifest;
+    const dir = await resolveModelDir(info.modelId);
+    manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    meanOutput = meanOutputMacs(manifest, readFileSync(join(dir, manifest.networks.hyper_mean.file)));
   } catch {
     return null;
   }
-  return scaleCosts(manifest).map((c) => ({ ...scaledSize(info.width, info.height, c.scale), ...c, scale: `1/${c.scale}` }));
+  return scaleCosts(manifest, meanOutput).map((c) => ({ ...scaledSize(info.width, info.height, c.scale), ...c, scale: `1/${c.scale}` }));
 }
 
 async function infoCmd(file: string, o: { json?: boolean }): Promise<void> {

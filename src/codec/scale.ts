@@ -8,6 +8,7 @@
 // against). Output size: ceil(W/s) × ceil(H/s); gray and alpha keep their form (alpha is decoded
 // losslessly and area-averaged).
 import { CodecError } from '../core/errors.js';
+import { outputConvShape } from '../model/narrow.js';
 import { gainForQuality, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
 import type { TileEngine } from './engine.js';
 import { offsetProgress, schedule } from './schedule.js';
@@ -44,8 +45,11 @@ export function previewHead(model: ModelPackage, s: Scale): (PreviewSpec & { byt
  *  the time followed it closely (hic-base-v6 at q75 on Kodak: 1/8 26% of the MACs and 24.7% of the
  *  time, 1/4 33% and 32.6%, bench/results/scale-2026-12-01-v6.md); with the parse's float half on
  *  the helper thread a reduced decode takes less than its share (23.0% and 29.7%,
- *  scale-2026-12-02.md); at 1/2 parsing every channel costs more than its MACs (46%, 51%). */
-export function macsShare(manifest: Manifest, head: PreviewSpec): number | undefined {
+ *  scale-2026-12-02.md); at 1/2 parsing every channel costs more than its MACs (46%, 51%).
+ *  `meanOutput`: MACs per pixel of hyper_mean's last convolution (all M outputs; outputConvShape
+ *  in model/narrow.ts): a reduced decode computes μ_h of the channels it reads only, so that part
+ *  of h_s_mean counts in proportion (without it, all of h_s_mean counts). */
+export function macsShare(manifest: Manifest, head: PreviewSpec, meanOutput?: number): number | undefined {
   const mp = manifest.macs_per_pixel;
   const slices = mp?.['context_slices'];
   const ctx = manifest.context;
@@ -55,17 +59,26 @@ export function macsShare(manifest: Manifest, head: PreviewSpec): number | undef
   const read = ctx.starts.findIndex((st, i) => st + ctx.slices[i]! === head.channels) + 1;
   if (read === 0) return undefined;
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
-  return (hs + hm + sum(slices.slice(0, read)) + head.macs_per_pixel) / (hs + hm + sum(slices) + gs);
+  const m = manifest.latent.channels;
+  const mean = meanOutput !== undefined && meanOutput <= hm && head.channels < m ? hm - meanOutput * (1 - head.channels / m) : hm;
+  return (hs + mean + sum(slices.slice(0, read)) + head.macs_per_pixel) / (hs + hm + sum(slices) + gs);
 }
 
-/** What decoding at each scale does with a package (hic info, docs). */
-export function scaleCosts(manifest: Manifest): { scale: Scale; method: 'head' | 'full-then-downscale'; channels: number; macsShare?: number; note: string }[] {
+/** MACs per image pixel of hyper_mean's last convolution (it runs at the latent's stride), from
+ *  the graph; undefined when it does not end in one. */
+export function meanOutputMacs(manifest: Manifest, hyperMean: Uint8Array): number | undefined {
+  const w = outputConvShape(hyperMean);
+  return w && w.length === 4 ? w.reduce((a, b) => a * b, 1) / manifest.latent.stride ** 2 : undefined;
+}
+
+/** What decoding at each scale does with a package (hic info, docs); `meanOutput`: see macsShare. */
+export function scaleCosts(manifest: Manifest, meanOutput?: number): { scale: Scale; method: 'head' | 'full-then-downscale'; channels: number; macsShare?: number; note: string }[] {
   const m = manifest.latent.channels;
   return ([2, 4, 8] as const).map((s) => {
     const h = manifest.previews?.heads.find((p) => p.scale === s);
     if (!h) return { scale: s, method: 'full-then-downscale', channels: m, note: 'no preview head in the model: full decode, then area downscale' };
     const v = h.validation_psnr_db;
-    const share = macsShare(manifest, h);
+    const share = macsShare(manifest, h, meanOutput);
     return {
       scale: s, method: 'head', channels: h.channels, ...(share === undefined ? {} : { macsShare: Math.round(1000 * share) / 1000 }),
       note: `preview head: reads ${h.channels} of ${m} latent channels, no synthesis transform` +

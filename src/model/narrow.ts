@@ -1,0 +1,249 @@
+// Narrowed copies of a package's ONNX graphs, for a decode that reads only the first k latent
+// channels (a reduced-size decode, codec/scale.ts). hyper_mean computes μ_h of all M channels, and
+// its last convolution (hidden → M, 3×3 at /16) is most of its work, but a preview needs μ_h of the
+// channels it reads only: the same graph with that convolution's weights cut to their first k rows
+// gives those k channels to the last bit (each output channel is its own dot product), in a third
+// of the time on a 1024-px tile. The mean networks of the slices read take μ_h as a whole and slice
+// their own channels out of it, so their input is declared k channels wide instead of M.
+//
+// The edit works on the protobuf wire format (protobufjs' Reader and Writer): every field it does
+// not change is copied byte for byte, so nothing of the package's graph is lost or re-encoded.
+// A graph that is not of the expected shape is not edited (undefined): the caller runs the whole
+// graph, as before.
+import protobuf from 'protobufjs/minimal.js';
+
+const { Reader, Writer } = protobuf;
+
+/** One field of a protobuf message: its number, wire type and bytes (tag included), and the span
+ *  of its payload for a length-delimited field. */
+interface Field {
+  readonly no: number;
+  readonly wire: number;
+  readonly raw: Uint8Array;
+  readonly body: Uint8Array;
+}
+
+function fields(buf: Uint8Array): Field[] {
+  const r = Reader.create(buf);
+  const out: Field[] = [];
+  while (r.pos < r.len) {
+    const start = r.pos;
+    const tag = r.uint32();
+    const wire = tag & 7;
+    let body = buf.subarray(r.pos, r.pos);
+    if (wire === 2) {
+      const len = r.uint32();
+      body = buf.subarray(r.pos, r.pos + len);
+      r.skip(len);
+    } else {
+      r.skipType(wire);
+    }
+    out.push({ no: tag >>> 3, wire, raw: buf.subarray(start, r.pos), body });
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder();
+const text = (f: Field): string => utf8.decode(f.body);
+const strings = (fs: readonly Field[], no: number): string[] => fs.filter((f) => f.no === no && f.wire === 2).map(text);
+const nameOf = (fs: readonly Field[], no: number): string | undefined => strings(fs, no)[0];
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A length-delimited field (tag, length, payload). */
+const message = (no: number, payload: Uint8Array): Uint8Array => Writer.create().uint32((no << 3) | 2).bytes(payload).finish();
+
+/** The message with each field replaced by what `edit` returns for it: bytes (the whole field),
+ *  null (dropped) or undefined (kept as it is). */
+function rewrite(buf: Uint8Array, edit: (f: Field) => Uint8Array | null | undefined): Uint8Array {
+  return concat(fields(buf).flatMap((f) => {
+    const e = edit(f);
+    return e === null ? [] : [e ?? f.raw];
+  }));
+}
+
+/** int64 values of a repeated field, packed or not (TensorProto.dims). */
+function int64s(fs: readonly Field[], no: number): number[] {
+  const out: number[] = [];
+  const num = (v: unknown): number => (typeof v === 'number' ? v : Number(String(v)));
+  for (const f of fs) {
+    if (f.no !== no) continue;
+    if (f.wire === 0) {
+      const r = Reader.create(f.raw);
+      r.uint32(); // the tag
+      out.push(num(r.int64()));
+    } else if (f.wire === 2) {
+      const r = Reader.create(f.body);
+      while (r.pos < r.len) out.push(num(r.int64()));
+    }
+  }
+  return out;
+}
+
+// ONNX field numbers (onnx.proto)
+const MODEL_GRAPH = 7;
+const GRAPH = { node: 1, initializer: 5, input: 11, output: 12, valueInfo: 13, sparseInitializer: 15 } as const;
+const NODE = { input: 1, output: 2, opType: 4, attribute: 5, domain: 7 } as const;
+const ATTR = { name: 1, i: 3 } as const;
+const TENSOR = { dims: 1, dataType: 2, rawData: 9, name: 8, externalData: 13, dataLocation: 14 } as const;
+/** Bytes per element of the TensorProto data types a weight can have: float, float16, double, bfloat16. */
+const ELEMENT_BYTES: Record<number, number> = { 1: 4, 10: 2, 11: 8, 16: 2 };
+
+interface Node {
+  readonly inputs: string[];
+  readonly outputs: string[];
+  readonly op: string;
+  readonly domain: string;
+  readonly attrs: Field[][];
+}
+
+function node(f: Field): Node {
+  const fs = fields(f.body);
+  return {
+    inputs: strings(fs, NODE.input), outputs: strings(fs, NODE.output), op: nameOf(fs, NODE.opType) ?? '',
+    domain: nameOf(fs, NODE.domain) ?? '', attrs: fs.filter((a) => a.no === NODE.attribute).map((a) => fields(a.body)),
+  };
+}
+
+/** The graph of a model: its fields and the model's other fields around it. */
+function graphOf(model: Uint8Array): { top: Field[]; graph: Field[] } | undefined {
+  try {
+    const top = fields(model);
+    const g = top.filter((f) => f.no === MODEL_GRAPH && f.wire === 2);
+    return g.length === 1 ? { top, graph: fields(g[0]!.body) } : undefined;
+  } catch {
+    return undefined; // not a protobuf message: not ours to edit
+  }
+}
+
+const withGraph = (top: readonly Field[], graph: Uint8Array): Uint8Array =>
+  concat(top.map((f) => (f.no === MODEL_GRAPH ? message(MODEL_GRAPH, graph) : f.raw)));
+
+/** A ValueInfoProto with dimension `axis` of its tensor type set to `value`; undefined if it has
+ *  no such dimension. */
+function withDim(info: Uint8Array, axis: number, value: number): Uint8Array | undefined {
+  let done = false;
+  const out = rewrite(info, (vf) => vf.no !== 2 ? undefined : message(2, rewrite(vf.body, (tf) => tf.no !== 1 ? undefined
+    : message(1, rewrite(tf.body, (sf) => {
+      if (sf.no !== 2) return undefined;
+      let i = 0;
+      return message(2, rewrite(sf.body, (df) => {
+        if (df.no !== 1 || i++ !== axis) return undefined;
+        done = true;
+        return message(1, Writer.create().uint32(1 << 3).int64(value).finish()); // dim_value
+      }));
+    })))));
+  return done ? out : undefined;
+}
+
+/** The initializer named `name` with its first dimension cut to `k` (raw data only). */
+function cutInitializer(f: Field, k: number): Uint8Array | undefined {
+  const fs = fields(f.body);
+  const dims = int64s(fs, TENSOR.dims);
+  const type = fs.find((t) => t.no === TENSOR.dataType);
+  const size = type?.wire === 0 ? ELEMENT_BYTES[int64s([type], TENSOR.dataType)[0]!] : undefined;
+  const raw = fs.find((t) => t.no === TENSOR.rawData);
+  if (!size || !raw || dims.length === 0 || !(k < dims[0]!) || fs.some((t) => t.no === TENSOR.externalData || t.no === TENSOR.dataLocation)) return undefined;
+  const per = dims.slice(1).reduce((a, b) => a * b, 1) * size;
+  if (raw.body.length !== dims[0]! * per) return undefined;
+  const packed = Writer.create();
+  for (const d of [k, ...dims.slice(1)]) packed.int64(d);
+  let dimsDone = false;
+  return message(GRAPH.initializer, rewrite(f.body, (t) => {
+    if (t.no === TENSOR.dims) {
+      if (dimsDone) return null;
+      dimsDone = true;
+      return message(TENSOR.dims, packed.finish());
+    }
+    return t.no === TENSOR.rawData ? message(TENSOR.rawData, raw.body.subarray(0, k * per)) : undefined;
+  }));
+}
+
+/** The model with its only output cut to its first `k` channels (axis 1), when that output is
+ *  written by a Conv of one group whose weight and bias are initializers (directly or through a
+ *  Cast, e.g. fp16 weights) used by nothing else; undefined otherwise. */
+export function narrowOutput(model: Uint8Array, k: number): Uint8Array | undefined {
+  const g = graphOf(model);
+  if (!g || !(k >= 1)) return undefined;
+  const outputs = g.graph.filter((f) => f.no === GRAPH.output);
+  if (outputs.length !== 1 || g.graph.some((f) => f.no === GRAPH.sparseInitializer)) return undefined;
+  const out = nameOf(fields(outputs[0]!.body), 1);
+  const nodes = g.graph.filter((f) => f.no === GRAPH.node).map(node);
+  const conv = nodes.find((n) => n.outputs.includes(out ?? ''));
+  if (!out || !conv || conv.op !== 'Conv' || conv.domain !== '' || conv.outputs.length !== 1 || conv.inputs.length < 2) return undefined;
+  const group = conv.attrs.find((a) => nameOf(a, ATTR.name) === 'group');
+  if (group && int64s(group, ATTR.i)[0] !== 1) return undefined;
+  const uses = (name: string) => nodes.filter((n) => n.inputs.includes(name)).length;
+  if (uses(out) !== 0) return undefined;
+  const inits = new Map(g.graph.filter((f) => f.no === GRAPH.initializer).map((f) => [nameOf(fields(f.body), TENSOR.name) ?? '', f] as const));
+  // the initializers to cut: the weight and bias, or what a Cast makes them from
+  const cut = new Set<string>();
+  for (const name of conv.inputs.slice(1, 3).filter((n) => n !== '')) {
+    if (uses(name) !== 1) return undefined;
+    if (inits.has(name)) {
+      cut.add(name);
+      continue;
+    }
+    const cast = nodes.find((n) => n.outputs.includes(name));
+    const src = cast?.inputs[0];
+    if (!cast || cast.op !== 'Cast' || cast.domain !== '' || src === undefined || !inits.has(src) || uses(src) !== 1) return undefined;
+    cut.add(src);
+  }
+  if (cut.size !== conv.inputs.slice(1, 3).filter((n) => n !== '').length) return undefined;
+  const edited = new Map<string, Uint8Array>();
+  for (const name of cut) {
+    const e = cutInitializer(inits.get(name)!, k);
+    if (!e) return undefined;
+    edited.set(name, e);
+  }
+  const info = withDim(outputs[0]!.body, 1, k);
+  if (!info) return undefined;
+  const graph = rewrite(concat(g.graph.map((f) => f.raw)), (f) => {
+    if (f.no === GRAPH.initializer) return edited.get(nameOf(fields(f.body), TENSOR.name) ?? '');
+    if (f.no === GRAPH.output) return message(GRAPH.output, info);
+    if (f.no === GRAPH.valueInfo && nameOf(fields(f.body), 1) === out) return null; // optional shape hint: dropped
+    return undefined;
+  });
+  return withGraph(g.top, graph);
+}
+
+/** The model with input `name` declared `k` wide on axis 1 (a network that slices the channels it
+ *  needs out of a wider input); undefined if it has no such input. Whether the graph can take it
+ *  is the caller's to know (ONNX Runtime refuses a graph whose shapes no longer agree). */
+export function narrowInput(model: Uint8Array, name: string, k: number): Uint8Array | undefined {
+  const g = graphOf(model);
+  if (!g || !(k >= 1)) return undefined;
+  let done = false;
+  const graph = rewrite(concat(g.graph.map((f) => f.raw)), (f) => {
+    if (f.no !== GRAPH.input || nameOf(fields(f.body), 1) !== name) return undefined;
+    const info = withDim(f.body, 1, k);
+    if (!info) return undefined;
+    done = true;
+    return message(GRAPH.input, info);
+  });
+  return done ? withGraph(g.top, graph) : undefined;
+}
+
+/** The weight shape [out, in, kh, kw] of the Conv that writes a model's only output (the part of
+ *  hyper_mean that narrowOutput cuts), or undefined. */
+export function outputConvShape(model: Uint8Array): number[] | undefined {
+  const g = graphOf(model);
+  if (!g) return undefined;
+  const outputs = g.graph.filter((f) => f.no === GRAPH.output);
+  const out = outputs.length === 1 ? nameOf(fields(outputs[0]!.body), 1) : undefined;
+  const nodes = g.graph.filter((f) => f.no === GRAPH.node).map(node);
+  const conv = nodes.find((n) => out !== undefined && n.outputs.includes(out));
+  if (!conv || conv.op !== 'Conv') return undefined;
+  const w = conv.inputs[1];
+  const src = nodes.find((n) => n.op === 'Cast' && w !== undefined && n.outputs.includes(w))?.inputs[0] ?? w;
+  const init = g.graph.find((f) => f.no === GRAPH.initializer && nameOf(fields(f.body), TENSOR.name) === src);
+  return init ? int64s(fields(init.body), TENSOR.dims) : undefined;
+}
