@@ -14,6 +14,7 @@ import sharp from 'sharp';
 
 import { runCli } from './cli-run.js';
 import { machine } from '../src/bench/machine.js';
+import { freshResultPath } from '../src/bench/run.js';
 import { panels } from '../src/bench/plot.js';
 import type { Codec, DecodedPicture } from '../src/codec/codec.js';
 import { downscale, type Scale } from '../src/codec/scale.js';
@@ -104,14 +105,14 @@ try {
   if (large.length) sets.push(await measure(codec, 'large', quick ? large.slice(0, 1) : large));
   await codec.dispose();
   const mp24 = quick ? null : await big(dir);
+  const out = freshResultPath(join(REPO, 'bench/results', `scale-${date}${quick ? '-quick' : ''}`));
   const result = {
-    name: `scale-${date}`, machine: machine(), model: codec.modelId, quality: QUALITY, methods: heads,
+    name: out.split('/').pop()!, machine: machine(), model: codec.modelId, quality: QUALITY, methods: heads,
     command: `node dist/bench/scale.js${quick ? ' --quick' : ''}${MODEL ? ` --model ${MODEL}` : ''}`,
     note: 'time: median of 3 interleaved decodes per scale (library, 2 threads, sessions warm) as a ratio to the full decode of the same stream; ' +
       'PSNR against the original area-downscaled by s (sides rounded up), next to the full decode downscaled the same way; 24 MP: CLI processes with PNG output, peak RSS (hic-rss)',
     sets, mp24,
   };
-  const out = join(REPO, 'bench/results', `scale-${date}${quick ? '-quick' : ''}`);
   await mkdir(join(REPO, 'bench/results'), { recursive: true });
   await writeFile(`${out}.json`, JSON.stringify(result, null, 1) + '\n');
   const svg = panels([

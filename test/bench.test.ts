@@ -2,13 +2,14 @@
 // JSON/markdown/SVG/PNG written, BD-rates and speed ratios present.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import sharp from 'sharp';
 
+import { freshResultPath } from '../src/bench/run.js';
 import { REPO, syntheticImage } from './helpers.js';
 
 test('hic bench --quick', async () => {
@@ -57,6 +58,21 @@ test('hic bench --quick', async () => {
     const t3 = JSON.parse(await readFile(join(dir, 't3.json'), 'utf8'));
     assert.equal(t3.codecs.find((c: { id: string }) => c.id === 'webp').label, 'WebP †');
     assert.deepEqual([t3.reused.from, t3.rows.length], ['t.json', res.rows.length]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a second benchmark run of the same name keeps the first run\'s files (base, base-2, base-3)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hic-results-'));
+  try {
+    const base = join(dir, 'scale-2026-12-03');
+    assert.equal(freshResultPath(base), base);
+    await writeFile(`${base}.json`, '{}');
+    assert.equal(freshResultPath(base), `${base}-2`);
+    await writeFile(`${base}-2.json`, '{}');
+    assert.equal(freshResultPath(base), `${base}-3`);
+    assert.equal(freshResultPath(base, '.md'), base); // only the extension asked for counts
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

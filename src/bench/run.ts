@@ -1,5 +1,6 @@
 // The rate–distortion and speed benchmark: every codec on the same images in the same run.
 // Per image and point: real file bytes → bpp, PSNR, MS-SSIM, encode/decode wall time, peak RSS.
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -67,6 +68,14 @@ export interface BenchResult {
 
 /** The middle value (the upper one of the two for an even count). */
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** `base` (a results path without extension), or base-2, base-3, … when a result of that name is
+ *  there already (a second run on the same day keeps the first's files, which docs may cite). */
+export function freshResultPath(base: string, ext = '.json'): string {
+  let out = base;
+  for (let i = 2; existsSync(`${out}${ext}`); i++) out = `${base}-${i}`;
+  return out;
+}
 
 /** The value after `--name` on a bench's command line (undefined when the option is absent). */
 export function argValue(name: string, argv: readonly string[] = process.argv): string | undefined {

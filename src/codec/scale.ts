@@ -9,7 +9,7 @@
 // losslessly and area-averaged).
 import { CodecError } from '../core/errors.js';
 import { outputConvShape } from '../model/narrow.js';
-import { gainForQuality, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
+import { gainForQuality, ungain, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
 import type { TileEngine } from './engine.js';
 import { offsetProgress, schedule } from './schedule.js';
 import { cropPlanar, grow, rectHeight, rectWidth, STRIDE, toRgb, type Layout, type Tile } from './tiles.js';
@@ -150,10 +150,10 @@ export class PreviewRows implements BandSink {
     const { channels: k, halo } = this.head;
     const W = L.wy;
     const rows = y1 - this.top;
-    // ŷ = ŷ_g / gain of the new rows, in place
+    // ŷ = ŷ_g / gain of the new rows, in place, channel by channel
     for (let c = 0; c < k; c++) {
-      const g = this.gain[c]!;
-      for (let j = (c * rows + this.filled - this.top) * W, end = (c + 1) * rows * W; j < end; j++) this.win[j] = this.win[j]! / g;
+      const part = this.win.subarray((c * rows + this.filled - this.top) * W, (c + 1) * rows * W);
+      ungain(part, this.gain.subarray(c, c + 1), 1, part);
     }
     this.filled = y1;
     const r = STRIDE / s; // output pixels per latent position
