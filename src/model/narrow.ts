@@ -12,6 +12,8 @@
 // graph, as before.
 import protobuf from 'protobufjs/minimal.js';
 
+import { concat } from '../core/metadata.js';
+
 const { Reader, Writer } = protobuf;
 
 /** One field of a protobuf message: its number, wire type and bytes (tag included), and the span
@@ -47,16 +49,6 @@ const utf8 = new TextDecoder();
 const text = (f: Field): string => utf8.decode(f.body);
 const strings = (fs: readonly Field[], no: number): string[] => fs.filter((f) => f.no === no && f.wire === 2).map(text);
 const nameOf = (fs: readonly Field[], no: number): string | undefined => strings(fs, no)[0];
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A length-delimited field (tag, length, payload). */
 const message = (no: number, payload: Uint8Array): Uint8Array => Writer.create().uint32((no << 3) | 2).bytes(payload).finish();
