@@ -9,7 +9,7 @@ import { MessageChannel } from 'node:worker_threads';
 
 import { Codec } from '../src/codec/codec.js';
 import { SessionEngine, type ZRegion } from '../src/codec/engine.js';
-import { HELPER_MAX_TILES, type MeanSide } from '../src/codec/helper.js';
+import { HELPER_MAX_TILES, helperPays, type MeanSide } from '../src/codec/helper.js';
 import { RemoteEngine, serveEngine } from '../src/codec/remote.js';
 import { createCodec, resolveModelDir } from '../src/node/index.js';
 import { loadPackageFromDir } from '../src/node/package.js';
@@ -114,4 +114,13 @@ test('a helper worker that died is replaced on the next parse', { timeout: 180_0
   const again = await codec.decode(bytes);
   assert.equal(made.length, 2, 'a new worker took the parse');
   assert.deepEqual(again.data, first.data);
+});
+
+test('a one-shot command starts the helper for a picture of more than one tile only', () => {
+  assert.equal(helperPays(768, 512, 1024), false); // Kodak: one tile
+  assert.equal(helperPays(1024, 1024, 1024), false);
+  assert.equal(helperPays(1025, 512, 1024), true);
+  assert.equal(helperPays(1365, 2048, 1024), true); // four tiles
+  assert.equal(helperPays(300, 270, 128), true);
+  assert.equal(helperPays(4000, 3000, 0), false); // format 1: one tile whatever the size
 });

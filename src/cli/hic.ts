@@ -14,8 +14,9 @@ import { defineCompare } from './compare.js';
 import { explainCommand, type ExplainCliOptions } from '../explain/cli.js';
 import { inspectContainer, type ContainerInfo } from '../bitstream/container.js';
 import { peekContainer } from '../bitstream/peek.js';
-import type { Codec, Picture, Progress } from '../codec/codec.js';
+import { DEFAULT_TILE_SIZE, type Codec, type Picture, type Progress } from '../codec/codec.js';
 import { checkEffort, DEFAULT_EFFORT } from '../codec/effort.js';
+import { helperPays } from '../codec/helper.js';
 import { checkScale, meanOutputMacs, scaleCosts, scaledSize } from '../codec/scale.js';
 import type { Manifest } from '../model/package.js';
 import { CodecError, ERROR_CODES, EXIT_STATUS, isCodecError } from '../core/errors.js';
@@ -122,12 +123,13 @@ function progressPrinter(o: CommonOpts): ((p: Progress) => void) | undefined {
   };
 }
 
-async function withCodec<T>(opts: CommonOpts, model: string | undefined, fn: (c: Codec) => Promise<T>): Promise<T> {
+async function withCodec<T>(opts: CommonOpts, model: string | undefined, helper: boolean, fn: (c: Codec) => Promise<T>): Promise<T> {
   const codec = await createCodec({
     ...(opts.model ?? model ? { model: (opts.model ?? model)! } : {}),
     ...(opts.threads ? { threads: opts.threads } : {}),
     ...(opts.workers ? { workers: opts.workers } : {}),
     reclaim: true, // a one-shot process: big pictures free each tile's leftovers (docs/MODEL.md)
+    helper,
   });
   try {
     return await fn(codec);
@@ -156,7 +158,7 @@ async function encodeCmd(input: string, o: EncodeCliOpts): Promise<void> {
   const keep: KeepMetadata = o.strip ? 'none' : o.keep ?? 'all';
   const read = await readImageFile(await readInput(input), input === '-' ? 'stdin' : input, { keep });
   const { image, metadata } = read;
-  await withCodec(o, undefined, async (codec) => {
+  await withCodec(o, undefined, helperPays(image.width, image.height, o.tile ?? DEFAULT_TILE_SIZE), async (codec) => {
     const t0 = performance.now();
     const onProgress = progressPrinter(o);
     const { bytes, stats } = await codec.encode(image, {
@@ -225,7 +227,7 @@ async function decodeCmd(input: string, o: DecodeCliOpts): Promise<void> {
   const scale = checkScale(o.scale);
   const bytes = await readInput(input);
   const header = inspectContainer(bytes);
-  await withCodec(o, header.modelId, async (codec) => {
+  await withCodec(o, header.modelId, helperPays(header.width, header.height, header.tileSize), async (codec) => {
     const t0 = performance.now();
     const onProgress = progressPrinter(o);
     if (scale > 1 && !codec.hasPreview(scale)) log(`hic: note: model ${codec.modelId} has no preview head for 1/${scale}: decoding in full, then downscaling`);
