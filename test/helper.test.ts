@@ -116,11 +116,13 @@ test('a helper worker that died is replaced on the next parse', { timeout: 180_0
   assert.deepEqual(again.data, first.data);
 });
 
-test('a one-shot command starts the helper for a picture of more than one tile only', () => {
+test('a one-shot command starts the helper for a picture of more than one tile or more than 1 MP', () => {
   assert.equal(helperPays(768, 512, 1024), false); // Kodak: one tile
   assert.equal(helperPays(1024, 1024, 1024), false);
   assert.equal(helperPays(1025, 512, 1024), true);
   assert.equal(helperPays(1365, 2048, 1024), true); // four tiles
   assert.equal(helperPays(300, 270, 128), true);
-  assert.equal(helperPays(4000, 3000, 0), false); // format 1: one tile whatever the size
+  assert.equal(helperPays(1000, 1000, 0), false); // format 1: one tile
+  assert.equal(helperPays(4000, 3000, 0), true); // … but the parse work of twelve
+  assert.equal(helperPays(3000, 2000, 4096), true);
 });

@@ -4,8 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 
+import protobuf from 'protobufjs/minimal.js';
+
 import { parseContainer } from '../src/bitstream/container.js';
 import { decodeZ, SessionEngine } from '../src/codec/engine.js';
+import { createCodec } from '../src/node/index.js';
 import { narrowInput, narrowOutput, outputConvShape } from '../src/model/narrow.js';
 import type { ModelPackage } from '../src/model/package.js';
 import { nodeRuntime } from '../src/runtime/node.js';
@@ -111,5 +114,70 @@ test('a reduced-size parse runs the narrowed graphs and gets the ŷ_g of a full 
     }
   } finally {
     await engine.dispose();
+  }
+});
+
+// Tiny ONNX models written field by field (onnx.proto numbers), for the shapes the edit must refuse.
+const { Writer } = protobuf;
+const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
+const bytesField = (no: number, b: Uint8Array) => Writer.create().uint32((no << 3) | 2).bytes(b).finish();
+const strField = (no: number, v: string) => Writer.create().uint32((no << 3) | 2).string(v).finish();
+const intField = (no: number, v: number) => Writer.create().uint32(no << 3).int64(v).finish();
+const tensor = (name: string, dims: number[], type: 1 | 7, values: number[]) => {
+  const raw = type === 1 ? new Uint8Array(Float32Array.from(values).buffer) : new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
+  return cat(...dims.map((d) => intField(1, d)), intField(2, type), strField(8, name), bytesField(9, raw));
+};
+const valueInfo = (name: string, dims: number[]) => cat(strField(1, name), bytesField(2, bytesField(1, cat(intField(1, 1),
+  bytesField(2, cat(...dims.map((d) => bytesField(1, intField(1, d)))))))));
+const onnxNode = (op: string, inputs: string[], outputs: string[], attrs: Uint8Array[] = []) =>
+  cat(...inputs.map((i) => strField(1, i)), ...outputs.map((o) => strField(2, o)), strField(4, op), ...attrs.map((a) => bytesField(5, a)));
+const intAttr = (name: string, v: number) => cat(strField(1, name), intField(3, v), intField(20, 2));
+const onnxModel = (nodes: Uint8Array[], inits: Uint8Array[], inputs: Uint8Array[], outputs: Uint8Array[]) =>
+  cat(intField(1, 8), bytesField(8, cat(strField(1, ''), intField(2, 13))), bytesField(7, cat(
+    ...nodes.map((n) => bytesField(1, n)), strField(2, 'g'), ...inits.map((t) => bytesField(5, t)),
+    ...inputs.map((v) => bytesField(11, v)), ...outputs.map((v) => bytesField(12, v)))));
+const weights = (n: number) => Array.from({ length: n }, (_, i) => ((i * 7) % 5) - 2);
+const run = async (model: Uint8Array, feeds: Record<string, TensorData>) =>
+  Object.values(await (await nodeRuntime({ threads: 1 }).createSession(model)).run(feeds))[0]!;
+
+test('the edit on hand-made graphs: a plain Conv is cut, a grouped or shared one is not; a Slice input is narrowed only inside its bounds', async () => {
+  const x = { x: f32([1, 4, 2, 2], Float32Array.from({ length: 16 }, (_, i) => i / 4 - 2)) };
+  const conv = (w: number[], group?: number) => onnxModel([onnxNode('Conv', ['x', 'W', 'B'], ['y'], group ? [intAttr('group', group)] : [])],
+    [tensor('W', w, 1, weights(w.reduce((a, b) => a * b, 1))), tensor('B', [4], 1, [1, -1, 2, 0.5])], [valueInfo('x', [1, 4, 2, 2])], [valueInfo('y', [1, 4, 2, 2])]);
+  const plain = conv([4, 4, 1, 1]);
+  const full = await run(plain, x);
+  const cut = narrowOutput(plain, 2)!;
+  assert.ok(cut, 'a one-group Conv writing the output is cut');
+  const part = await run(cut, x);
+  assert.deepEqual(part.dims, [1, 2, 2, 2]);
+  assert.ok(sameArray(part.data as Float32Array, (full.data as Float32Array).subarray(0, 8)));
+  assert.equal(narrowOutput(conv([4, 2, 1, 1], 2), 2), undefined, 'grouped: its output channels read other inputs');
+  const shared = onnxModel([onnxNode('Conv', ['x', 'W'], ['t']), onnxNode('Conv', ['t', 'W'], ['y'])],
+    [tensor('W', [4, 4, 1, 1], 1, weights(16))], [valueInfo('x', [1, 4, 2, 2])], [valueInfo('y', [1, 4, 2, 2])]);
+  assert.equal(narrowOutput(shared, 2), undefined, 'a weight another node reads');
+
+  const slice = (end: number, extra: Uint8Array[] = []) => onnxModel([onnxNode('Slice', ['m', 's', 'e', 'a'], ['y']), ...extra],
+    [tensor('s', [1], 7, [1]), tensor('e', [1], 7, [end]), tensor('a', [1], 7, [1])], [valueInfo('m', [1, 4, 2, 2])], [valueInfo('y', [1, end - 1, 2, 2])]);
+  const m = Float32Array.from({ length: 16 }, (_, i) => i);
+  const narrowed = narrowInput(slice(3), 'm', 3)!;
+  assert.ok(narrowed);
+  const got = await run(narrowed, { m: f32([1, 3, 2, 2], m.subarray(0, 12)) });
+  assert.ok(sameArray(got.data as Float32Array, m.subarray(4, 12)), 'channels 1–2 of the first three');
+  assert.equal(narrowInput(slice(3), 'm', 2), undefined, 'a Slice that reaches past k');
+  assert.equal(narrowInput(slice(3, [onnxNode('Relu', ['m'], ['r'])]), 'm', 3), undefined, 'another reader of the input');
+});
+
+test('a reduced-size decode gives the same pixels with the parse helper as without it', async () => {
+  const codec = await node();
+  const alone = await createCodec({ threads: 2, helper: false });
+  try {
+    const { bytes } = await codec.encode(syntheticImage(140, 90, 8), { quality: 70 });
+    for (const s of [2, 4, 8] as const) {
+      const a = await codec.decode(bytes, { scale: s });
+      const b = await alone.decode(bytes, { scale: s });
+      assert.ok(sameArray(a.data, b.data), `1/${s}`);
+    }
+  } finally {
+    await alone.dispose();
   }
 });

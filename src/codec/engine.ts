@@ -260,9 +260,10 @@ export class SessionEngine implements TileEngine, MeanSide {
     return last[0] + last[1];
   }
 
-  /** μ_h of every channel, or of the first `channels` (narrowTo). */
+  /** μ_h of every channel, or of the first `channels` where the graphs are narrowed to them. */
   private checkMuH(muH: Float32Array, plane: number, channels: number): void {
-    if (muH.length !== this.model.manifest.latent.channels * plane && muH.length !== channels * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
+    const want = channels < this.model.manifest.latent.channels && this.narrowTo(channels) ? channels : this.model.manifest.latent.channels;
+    if (muH.length !== want * plane) throw new CodecError('E_MODEL_INTEGRITY', 'mean network output has the wrong size');
   }
 
   /** μ of slice i: its mean net, or its part of μ_h. */

@@ -61,5 +61,9 @@ export const helps = (L: Layout): boolean => L.tiles.length <= HELPER_MAX_TILES;
  */
 export function helperPays(width: number, height: number, tileSize: number): boolean {
   const { cols, rows } = tileGrid(width, height, tileSize || Math.max(width, height));
-  return cols * rows > 1;
+  return cols * rows > 1 || width * height > ONE_SHOT_HELPER_PIXELS;
 }
+
+/** A picture of one tile but more pixels than a default 1024-px tile (a format-1 file, or tiles
+ *  made larger with --tile) has the parse work of several: it gets the helper too. */
+const ONE_SHOT_HELPER_PIXELS = 1024 * 1024;

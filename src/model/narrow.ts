@@ -7,9 +7,11 @@
 // their own channels out of it, so their input is declared k channels wide instead of M.
 //
 // The edit works on the protobuf wire format (protobufjs' Reader and Writer): every field it does
-// not change is copied byte for byte, so nothing of the package's graph is lost or re-encoded.
-// A graph that is not of the expected shape is not edited (undefined): the caller runs the whole
-// graph, as before.
+// not change is copied byte for byte (what it changes: the cut initializers, the declared shape
+// of the output or input — a Dimension becomes a plain dim_value — and an optional value_info
+// entry of the output, dropped). A graph that is not of the expected shape, or bytes it cannot
+// read, are not edited (undefined): the caller runs the whole graph, as before. The engine makes
+// the copies when a reduced decode first needs them (codec/engine.ts, narrowTo), in each engine.
 import protobuf from 'protobufjs/minimal.js';
 
 import { concat } from '../core/metadata.js';
@@ -84,8 +86,8 @@ function int64s(fs: readonly Field[], no: number): number[] {
 const MODEL_GRAPH = 7;
 const GRAPH = { node: 1, initializer: 5, input: 11, output: 12, valueInfo: 13, sparseInitializer: 15 } as const;
 const NODE = { input: 1, output: 2, opType: 4, attribute: 5, domain: 7 } as const;
-const ATTR = { name: 1, i: 3 } as const;
-const TENSOR = { dims: 1, dataType: 2, rawData: 9, name: 8, externalData: 13, dataLocation: 14 } as const;
+const ATTR = { name: 1, i: 3, t: 5 } as const;
+const TENSOR = { dims: 1, dataType: 2, int32Data: 5, int64Data: 7, rawData: 9, name: 8, externalData: 13, dataLocation: 14 } as const;
 /** Bytes per element of the TensorProto data types a weight can have: float, float16, double, bfloat16. */
 const ELEMENT_BYTES: Record<number, number> = { 1: 4, 10: 2, 11: 8, 16: 2 };
 
@@ -136,7 +138,7 @@ function withDim(info: Uint8Array, axis: number, value: number): Uint8Array | un
   return done ? out : undefined;
 }
 
-/** The initializer named `name` with its first dimension cut to `k` (raw data only). */
+/** An initializer with its first dimension cut to `k` (raw data only). */
 function cutInitializer(f: Field, k: number): Uint8Array | undefined {
   const fs = fields(f.body);
   const dims = int64s(fs, TENSOR.dims);
@@ -163,6 +165,19 @@ function cutInitializer(f: Field, k: number): Uint8Array | undefined {
  *  written by a Conv of one group whose weight and bias are initializers (directly or through a
  *  Cast, e.g. fp16 weights) used by nothing else; undefined otherwise. */
 export function narrowOutput(model: Uint8Array, k: number): Uint8Array | undefined {
+  return guarded(() => cutOutput(model, k));
+}
+
+/** f's result, or undefined when the bytes are not what it reads (a malformed message). */
+function guarded<T>(f: () => T | undefined): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+function cutOutput(model: Uint8Array, k: number): Uint8Array | undefined {
   const g = graphOf(model);
   if (!g || !(k >= 1)) return undefined;
   const outputs = g.graph.filter((f) => f.no === GRAPH.output);
@@ -207,12 +222,27 @@ export function narrowOutput(model: Uint8Array, k: number): Uint8Array | undefin
   return withGraph(g.top, graph);
 }
 
-/** The model with input `name` declared `k` wide on axis 1 (a network that slices the channels it
- *  needs out of a wider input); undefined if it has no such input. Whether the graph can take it
- *  is the caller's to know (ONNX Runtime refuses a graph whose shapes no longer agree). */
+/** The model with input `name` declared `k` wide on axis 1, when every node that reads it is a
+ *  Slice along axis 1 with constant bounds inside 0…k (a network that takes its own channels out of
+ *  a wider input, as the mean nets do); undefined otherwise. */
 export function narrowInput(model: Uint8Array, name: string, k: number): Uint8Array | undefined {
+  return guarded(() => declareInput(model, name, k));
+}
+
+function declareInput(model: Uint8Array, name: string, k: number): Uint8Array | undefined {
   const g = graphOf(model);
   if (!g || !(k >= 1)) return undefined;
+  const nodes = g.graph.filter((f) => f.no === GRAPH.node).map(node);
+  const readers = nodes.filter((n) => n.inputs.includes(name));
+  const consts = constants(g.graph, nodes);
+  const inside = (n: Node): boolean => {
+    if (n.op !== 'Slice' || n.domain !== '' || n.inputs[0] !== name || n.inputs.slice(1).includes(name)) return false;
+    const [starts, ends, axes, steps] = [1, 2, 3, 4].map((j) => (n.inputs[j] ? consts.get(n.inputs[j]!) : undefined));
+    return starts?.length === 1 && ends?.length === 1 && axes?.length === 1 && axes[0] === 1 &&
+      (steps === undefined ? n.inputs[4] === undefined || n.inputs[4] === '' : steps.length === 1 && steps[0] === 1) &&
+      starts[0]! >= 0 && starts[0]! < ends[0]! && ends[0]! <= k;
+  };
+  if (readers.length === 0 || !readers.every(inside)) return undefined;
   let done = false;
   const graph = rewrite(concat(g.graph.map((f) => f.raw)), (f) => {
     if (f.no !== GRAPH.input || nameOf(fields(f.body), 1) !== name) return undefined;
@@ -224,9 +254,46 @@ export function narrowInput(model: Uint8Array, name: string, k: number): Uint8Ar
   return done ? withGraph(g.top, graph) : undefined;
 }
 
+/** The integer values of the graph's constant tensors (initializers and Constant nodes' `value`)
+ *  of type int32 or int64, by name. */
+function constants(graph: readonly Field[], nodes: readonly Node[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const add = (name: string | undefined, tensor: readonly Field[]) => {
+    const v = name === undefined ? undefined : intValues(tensor);
+    if (v) out.set(name!, v);
+  };
+  for (const f of graph) if (f.no === GRAPH.initializer) add(nameOf(fields(f.body), TENSOR.name), fields(f.body));
+  for (const n of nodes) {
+    const value = n.op === 'Constant' ? n.attrs.find((a) => nameOf(a, ATTR.name) === 'value')?.find((a) => a.no === ATTR.t) : undefined;
+    if (value) add(n.outputs[0], fields(value.body));
+  }
+  return out;
+}
+
+/** An int32 or int64 tensor's values (raw data, or the typed fields), else undefined. */
+function intValues(fs: readonly Field[]): number[] | undefined {
+  const type = int64s(fs, TENSOR.dataType)[0];
+  const raw = fs.find((t) => t.no === TENSOR.rawData)?.body;
+  if (type === 7) {
+    if (!raw) return int64s(fs, TENSOR.int64Data);
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    return Array.from({ length: raw.byteLength / 8 }, (_, i) => Number(v.getBigInt64(8 * i, true)));
+  }
+  if (type === 6) {
+    if (!raw) return int64s(fs, TENSOR.int32Data);
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    return Array.from({ length: raw.byteLength / 4 }, (_, i) => v.getInt32(4 * i, true));
+  }
+  return undefined;
+}
+
 /** The weight shape [out, in, kh, kw] of the Conv that writes a model's only output (the part of
  *  hyper_mean that narrowOutput cuts), or undefined. */
 export function outputConvShape(model: Uint8Array): number[] | undefined {
+  return guarded(() => convShape(model));
+}
+
+function convShape(model: Uint8Array): number[] | undefined {
   const g = graphOf(model);
   if (!g) return undefined;
   const outputs = g.graph.filter((f) => f.no === GRAPH.output);
