@@ -8,7 +8,7 @@
 // against). Output size: ceil(W/s) × ceil(H/s); gray and alpha keep their form (alpha is decoded
 // losslessly and area-averaged).
 import { CodecError } from '../core/errors.js';
-import { narrowOutput, outputConvShape } from '../model/narrow.js';
+import { outputConvShape } from '../model/narrow.js';
 import { gainForQuality, ungain, type Manifest, type ModelPackage, type PreviewSpec } from '../model/package.js';
 import type { TileEngine } from './engine.js';
 import { offsetProgress, schedule } from './schedule.js';
@@ -67,7 +67,7 @@ export function macsShare(manifest: Manifest, head: PreviewSpec, meanOutput?: nu
 /** MACs per image pixel of hyper_mean's last convolution (it runs at the latent's stride), from
  *  the graph; undefined when the decoder would not cut it (model/narrow.ts). */
 export function meanOutputMacs(manifest: Manifest, hyperMean: Uint8Array): number | undefined {
-  const w = narrowOutput(hyperMean, 1) ? outputConvShape(hyperMean) : undefined;
+  const w = outputConvShape(hyperMean);
   return w && w.length === 4 ? w.reduce((a, b) => a * b, 1) / manifest.latent.stride ** 2 : undefined;
 }
 

@@ -177,9 +177,12 @@ function guarded<T>(f: () => T | undefined): T | undefined {
   }
 }
 
-function cutOutput(model: Uint8Array, k: number): Uint8Array | undefined {
+/** The Conv that writes a model's only output, when it is one the edit can cut: one group, its
+ *  output read by no node, its weight and bias initializers (directly or through a Cast) read by
+ *  nothing else. The initializers to cut come weight first. */
+function outputConv(model: Uint8Array) {
   const g = graphOf(model);
-  if (!g || !(k >= 1)) return undefined;
+  if (!g) return undefined;
   const outputs = g.graph.filter((f) => f.no === GRAPH.output);
   if (outputs.length !== 1 || g.graph.some((f) => f.no === GRAPH.sparseInitializer)) return undefined;
   const out = nameOf(fields(outputs[0]!.body), 1);
@@ -192,34 +195,36 @@ function cutOutput(model: Uint8Array, k: number): Uint8Array | undefined {
   if (uses(out) !== 0) return undefined;
   const inits = new Map(g.graph.filter((f) => f.no === GRAPH.initializer).map((f) => [nameOf(fields(f.body), TENSOR.name) ?? '', f] as const));
   // the initializers to cut: the weight and bias, or what a Cast makes them from
-  const cut = new Set<string>();
+  const cut: string[] = [];
   for (const name of conv.inputs.slice(1, 3).filter((n) => n !== '')) {
     if (uses(name) !== 1) return undefined;
-    if (inits.has(name)) {
-      cut.add(name);
-      continue;
-    }
-    const cast = nodes.find((n) => n.outputs.includes(name));
-    const src = cast?.inputs[0];
-    if (!cast || cast.op !== 'Cast' || cast.domain !== '' || src === undefined || !inits.has(src) || uses(src) !== 1) return undefined;
-    cut.add(src);
+    const cast = inits.has(name) ? undefined : nodes.find((n) => n.outputs.includes(name));
+    const src = cast ? cast.inputs[0] : name;
+    if (cast && (cast.op !== 'Cast' || cast.domain !== '' || src === undefined || uses(src) !== 1)) return undefined;
+    if (src === undefined || !inits.has(src) || cut.includes(src)) return undefined;
+    cut.push(src);
   }
-  if (cut.size !== conv.inputs.slice(1, 3).filter((n) => n !== '').length) return undefined;
+  return { g, out, info: outputs[0]!.body, inits, cut };
+}
+
+function cutOutput(model: Uint8Array, k: number): Uint8Array | undefined {
+  const c = k >= 1 ? outputConv(model) : undefined;
+  if (!c) return undefined;
   const edited = new Map<string, Uint8Array>();
-  for (const name of cut) {
-    const e = cutInitializer(inits.get(name)!, k);
+  for (const name of c.cut) {
+    const e = cutInitializer(c.inits.get(name)!, k);
     if (!e) return undefined;
     edited.set(name, e);
   }
-  const info = withDim(outputs[0]!.body, 1, k);
+  const info = withDim(c.info, 1, k);
   if (!info) return undefined;
-  const graph = rewrite(concat(g.graph.map((f) => f.raw)), (f) => {
+  const graph = rewrite(concat(c.g.graph.map((f) => f.raw)), (f) => {
     if (f.no === GRAPH.initializer) return edited.get(nameOf(fields(f.body), TENSOR.name) ?? '');
     if (f.no === GRAPH.output) return message(GRAPH.output, info);
-    if (f.no === GRAPH.valueInfo && nameOf(fields(f.body), 1) === out) return null; // optional shape hint: dropped
+    if (f.no === GRAPH.valueInfo && nameOf(fields(f.body), 1) === c.out) return null; // optional shape hint: dropped
     return undefined;
   });
-  return withGraph(g.top, graph);
+  return withGraph(c.g.top, graph);
 }
 
 /** The model with input `name` declared `k` wide on axis 1, when every node that reads it is a
@@ -287,22 +292,14 @@ function intValues(fs: readonly Field[]): number[] | undefined {
   return undefined;
 }
 
-/** The weight shape [out, in, kh, kw] of the Conv that writes a model's only output (the part of
- *  hyper_mean that narrowOutput cuts), or undefined. */
+/** The weight shape [out, in, kh, kw] of the Conv that narrowOutput would cut (hyper_mean's last
+ *  convolution), or undefined when it would cut none. */
 export function outputConvShape(model: Uint8Array): number[] | undefined {
   return guarded(() => convShape(model));
 }
 
 function convShape(model: Uint8Array): number[] | undefined {
-  const g = graphOf(model);
-  if (!g) return undefined;
-  const outputs = g.graph.filter((f) => f.no === GRAPH.output);
-  const out = outputs.length === 1 ? nameOf(fields(outputs[0]!.body), 1) : undefined;
-  const nodes = g.graph.filter((f) => f.no === GRAPH.node).map(node);
-  const conv = nodes.find((n) => out !== undefined && n.outputs.includes(out));
-  if (!conv || conv.op !== 'Conv') return undefined;
-  const w = conv.inputs[1];
-  const src = nodes.find((n) => n.op === 'Cast' && w !== undefined && n.outputs.includes(w))?.inputs[0] ?? w;
-  const init = g.graph.find((f) => f.no === GRAPH.initializer && nameOf(fields(f.body), TENSOR.name) === src);
-  return init ? int64s(fields(init.body), TENSOR.dims) : undefined;
+  const c = outputConv(model);
+  const weight = c?.cut[0];
+  return weight === undefined ? undefined : int64s(fields(c!.inits.get(weight)!.body), TENSOR.dims);
 }
