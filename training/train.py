@@ -391,10 +391,13 @@ def main(argv=None) -> int:
             p = max(p, cpu_elapsed / (args.cpu_limit * 60))
         return p
 
+    # what a tool did to the weights between runs (tools/prune_gs.py) stays in the record
+    carried = {k: v for k, v in (ckpt or {}).get("record", {}).items() if k in ("gs_narrowed",)}
+
     def record() -> dict:
         return dict(data=sources, images=len(sampler), batch=args.batch * world, crop=args.crop, lr=args.lr,
                     hardware=hardware(), torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
-                    ema=args.ema, crops_seen=crops_seen)
+                    ema=args.ema, crops_seen=crops_seen, **carried)
 
     def checkpoint() -> dict:
         return dict(

@@ -72,6 +72,7 @@ class ModelConfig:
     arch: str = "v4"
     ga_dims: tuple = (64, 128, 160)  # v5 g_a widths at /2, /4, /8
     gs_convs: tuple = (96, 48, 24)  # v5 g_s conv widths at /8, /4, /2
+    gs_res_hidden: tuple = None  # v5 g_s: hidden widths of the residual blocks at /8, /4, /2 (None: as gs_convs)
     shortcut: bool = True  # v5: linear 16×16-patch shortcut in g_a and g_s (DCT at init)
     # quality of each trained λ point; gains in between are interpolated geometrically
     qualities: tuple = field(default=None)
@@ -82,6 +83,7 @@ class ModelConfig:
             self.qualities = tuple(round(100 * i / (n - 1)) for i in range(n))
         self.gs_dims, self.gs_depths, self.gs_heads = tuple(self.gs_dims), tuple(self.gs_depths), tuple(self.gs_heads)
         self.ga_dims, self.gs_convs = tuple(self.ga_dims), tuple(self.gs_convs)
+        self.gs_res_hidden = tuple(self.gs_res_hidden) if self.gs_res_hidden else None
         if self.arch not in ("v4", "v5"):
             raise ValueError(f"unknown arch {self.arch!r} (v4 or v5)")
         self.slices = tuple(self.slices)

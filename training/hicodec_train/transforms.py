@@ -31,11 +31,13 @@ SHORTCUT_GAIN = 16.0  # y = 16 · DCT coefficients: step 1 ≈ 41 dB on the line
 
 
 class ResBlock(nn.Module):
-    """x + conv3×3(LeakyReLU(conv3×3(x)))."""
+    """x + conv3×3(LeakyReLU(conv3×3(x))); the hidden width defaults to c (tools/prune_gs.py
+    narrows it in trained weights)."""
 
-    def __init__(self, c: int):
+    def __init__(self, c: int, hidden: int | None = None):
         super().__init__()
-        self.body = nn.Sequential(conv(c, c, 3), nn.LeakyReLU(0.1), conv(c, c, 3))
+        h = hidden or c
+        self.body = nn.Sequential(conv(c, h, 3), nn.LeakyReLU(0.1), conv(h, c, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -112,11 +114,12 @@ class SynthesisV5(nn.Module):
         super().__init__()
         d = cfg.gs_dims[0]
         c8, c4, c2 = cfg.gs_convs
+        h8, h4, h2 = cfg.gs_res_hidden or (None, None, None)
         self.inp = nn.Conv2d(cfg.M, d, 1)
         self.stage16 = SwinStage(d, cfg.gs_depths[0], cfg.gs_heads[0], cfg.window, cfg.mlp_ratio)
-        self.up8, self.res8 = ShuffleUp(d, c8), ResBlock(c8)
-        self.up4, self.res4 = ShuffleUp(c8, c4), ResBlock(c4)
-        self.up2, self.res2 = ShuffleUp(c4, c2), ResBlock(c2)
+        self.up8, self.res8 = ShuffleUp(d, c8), ResBlock(c8, h8)
+        self.up4, self.res4 = ShuffleUp(c8, c4), ResBlock(c4, h4)
+        self.up2, self.res2 = ShuffleUp(c4, c2), ResBlock(c2, h2)
         self.out = ShuffleUp(c2, 3)
         self.act = nn.LeakyReLU(0.1)
         with torch.no_grad():  # the non-linear path starts at zero: x̂ = linear shortcut at step 0

@@ -36,6 +36,13 @@
 #       (runs/cool, 1 thread), side by side, COOL_MIN CPU-minutes more each (default 20); then
 #       `campaign.py eval` of each. The branch is what ships if it wins; the campaign goes on from
 #       its own trunk either way (a cooled model is a poor start for more training at full lr).
+#   AB_MIN=60 GS_HIDDEN=48,48,24 bash training/recipes/base-v7.sh narrow
+#       the g_s narrowing A/B (issue 27: g_s ≤ 12 kMAC/px): from the campaign checkpoint with its
+#       optimizer, the campaign itself goes on (runs/campaign, 1 thread) against a branch whose g_s
+#       residual blocks have the hidden widths GS_HIDDEN at /8, /4, /2 (training/tools/prune_gs.py:
+#       the channels that carry most of each block's output stay, conv2 refitted by least squares;
+#       runs/ab-narrow, 1 thread), AB_MIN CPU-minutes more each (default 60); then `campaign.py eval`
+#       of each.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # the campaign's line since 2026-12-02 keeps the hyper-analysis as shipped (FREEZE= empty: none)
@@ -104,5 +111,20 @@ case "${1:-campaign}" in
     /usr/bin/python3 training/train.py --out runs/cool --resume runs/cool/start.pt "${SAME[@]}" --lr 1e-5 > runs/cool/cool.out 2>&1 &
     wait
     ;;
-  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh amp | base-v7.sh cooldown" >&2; exit 2 ;;
+  narrow)
+    [ -f runs/campaign/last.pt ] || { echo "no campaign checkpoint" >&2; exit 2; }
+    [ -e runs/ab-narrow ] && { echo "runs/ab-narrow exists: move it first" >&2; exit 2; }
+    mkdir -p runs/ab-narrow && cp runs/campaign/last.pt runs/ab-narrow/start.pt
+    /usr/bin/python3 training/tools/prune_gs.py runs/ab-narrow/start.pt --hidden "${GS_HIDDEN:-48,48,24}" --out runs/ab-narrow/narrowed.pt \
+      ${FREEZE:+--freeze "$FREEZE"} > runs/ab-narrow/prune.json
+    CPU=$(/usr/bin/python3 -c "import torch; print(torch.load('runs/ab-narrow/start.pt', map_location='cpu')['cpu_elapsed'] / 60)")
+    LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${AB_MIN:-60}, 1))")
+    SAME=(--config training/recipes/base-v7-512.json --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas
+          --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1
+          --cpu-limit "$LIMIT" ${FREEZE:+--freeze "$FREEZE"})
+    /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" > runs/ab-narrow/trunk.out 2>&1 &
+    /usr/bin/python3 training/train.py --out runs/ab-narrow --resume runs/ab-narrow/narrowed.pt "${SAME[@]}" > runs/ab-narrow/narrow.out 2>&1 &
+    wait
+    ;;
+  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh amp | base-v7.sh cooldown | base-v7.sh narrow" >&2; exit 2 ;;
 esac
