@@ -101,3 +101,34 @@ def test_a_narrowed_checkpoint_resumes_training(tmp_path):
     assert done["step"] == 4 and tuple(done["config"]["gs_res_hidden"]) == (12, 8, 4)
     assert done["model"]["g_s.res8.body.0.weight"].shape[0] == 12 and done["ema"]["g_s.res2.body.2.weight"].shape[1] == 4
     assert tuple(done["record"]["gs_narrowed"]["hidden"]) == (12, 8, 4) and done["record"]["gs_narrowed"]["step"] == 2
+
+
+def test_the_ema_and_the_last_weights_keep_the_same_channels(tmp_path):
+    """The EMA is a running average of the last weights: both must keep the same hidden channels
+    (chosen on the EMA), whatever each one's own ranking would be."""
+    cfg = ModelConfig(**SMALL)
+    last, ema = _trained(cfg, seed=0).state_dict(), _trained(cfg, seed=5).state_dict()
+    ck = tmp_path / "ck.pt"
+    torch.save({"config": cfg.to_dict(), "model": last, "ema": ema, "step": 7}, ck)
+    images = tmp_path / "imgs"
+    images.mkdir()
+    from conftest import write_wave_pngs
+
+    write_wave_pngs(images, 3, 96, seed=2)
+    out = tmp_path / "narrow.pt"
+    assert prune_gs.main([str(ck), "--hidden", "12,16,8", "--out", str(out), "--train", str(images), "--crops", "3", "--crop", "64",
+                          "--threads", "1"]) == 0
+    new = torch.load(out, map_location="cpu")
+    # which channels each would keep by its own ranking differ here (independent weights) ...
+    own = {}
+    for name, state in (("model", last), ("ema", ema)):
+        m = HiCodec(cfg).eval()
+        m.load_state_dict(state)
+        xs = prune_gs.block_inputs(m, prune_gs.calibration_crops(images, 3, 64), [0, 100])
+        own[name] = prune_gs.narrow_block(m.g_s.res8, xs["res8"], 12)[0]
+    assert not torch.equal(own["model"], own["ema"])
+    # ... but both keep the EMA's, rows of conv1 taken from the same indices
+    keep = own["ema"]
+    for name, state in (("model", last), ("ema", ema)):
+        assert torch.equal(new[name]["g_s.res8.body.0.weight"], state["g_s.res8.body.0.weight"][keep])
+        assert torch.equal(new[name]["g_s.res8.body.0.bias"], state["g_s.res8.body.0.bias"][keep])

@@ -14,8 +14,11 @@ layer to h channels costs c·h·18 / stride² instead. Which h channels stay, an
    full block's output on the same crops, so that the dropped channels' part is taken over by the
    kept ones wherever they correlate.
 
-This is done for the last weights and for the EMA alike (each with its own activations), and the
-Adam moments of the narrowed tensors are cut to the kept channels, so that training resumes from
+The channels are chosen on the EMA weights (what is evaluated and shipped) and the same ones are
+kept in the last weights (a running average of weights that kept different channels would mix
+unrelated ones: the first A/B did, and its EMA lost 0.9 dB at λ 0.18 while its last weights lost
+0.07); conv2 is refitted for each with its own activations, and the Adam moments of the narrowed
+tensors are cut to the kept channels, so that training resumes from
 the written checkpoint with its optimizer (train.py --resume): a narrowed campaign goes on where the
 full one stood. The bitstream does not change (nothing before g_s does): only the picture does, and
 `--check` reports what the narrowing costs in PSNR on cid22-val before any training.
@@ -73,14 +76,16 @@ def block_inputs(model: HiCodec, crops: torch.Tensor, qualities) -> dict[str, to
 
 
 @torch.no_grad()
-def narrow_block(block, x: torch.Tensor, hidden: int, samples: int = 60000, seed: int = 0):
-    """(keep, conv1 weight, conv1 bias, conv2 weight, conv2 bias, relative error of the refit)."""
+def narrow_block(block, x: torch.Tensor, hidden: int, keep: torch.Tensor | None = None, samples: int = 60000, seed: int = 0):
+    """(keep, conv1 weight, conv1 bias, conv2 weight, conv2 bias, relative error of the refit).
+    `keep`: the hidden channels to keep (default: the `hidden` of most output energy)."""
     c1, act, c2 = block.body
     a = act(c1(x))
     target = c2(a)  # (N, c, H, W) with bias
     w2 = c2.weight
-    energy = torch.stack([F.conv2d(a[:, j : j + 1], w2[:, j : j + 1], padding=1).square().sum() for j in range(a.shape[1])])
-    keep = torch.sort(torch.topk(energy, hidden).indices).values
+    if keep is None:
+        energy = torch.stack([F.conv2d(a[:, j : j + 1], w2[:, j : j + 1], padding=1).square().sum() for j in range(a.shape[1])])
+        keep = torch.sort(torch.topk(energy, hidden).indices).values
     cols = F.unfold(a[:, keep], 3, padding=1)  # (N, h·9, H·W), channel-major as weight.reshape(c, -1)
     feats = cols.permute(0, 2, 1).reshape(-1, cols.shape[1])
     tgt = target.permute(0, 2, 3, 1).reshape(-1, target.shape[1])
@@ -99,8 +104,10 @@ def narrow_block(block, x: torch.Tensor, hidden: int, samples: int = 60000, seed
     return keep, c1.weight[keep].clone(), c1.bias[keep].clone(), w_new, b_new, dict(refit=res(fit), cut_only=res(base))
 
 
-def narrow_state(state: dict, cfg: ModelConfig, hidden, crops, qualities) -> tuple[dict, dict, dict]:
-    """A state dict with g_s's residual blocks narrowed; the kept indices and fit errors per block."""
+def narrow_state(state: dict, cfg: ModelConfig, hidden, crops, qualities, given: dict | None = None) -> tuple[dict, dict, dict]:
+    """A state dict with g_s's residual blocks narrowed; the kept indices and fit errors per block.
+    `given` (block → channel indices): keep these instead of choosing. The EMA and the last weights
+    must keep the same channels, or the EMA's running average mixes unrelated ones."""
     model = HiCodec(cfg)
     model.load_state_dict(state)
     model.eval()
@@ -110,7 +117,7 @@ def narrow_state(state: dict, cfg: ModelConfig, hidden, crops, qualities) -> tup
         blk = getattr(model.g_s, b)
         if h >= blk.body[0].out_channels:
             continue
-        keep, w1, b1, w2, b2, err = narrow_block(blk, xs[b], h)
+        keep, w1, b1, w2, b2, err = narrow_block(blk, xs[b], h, None if given is None else given[b])
         p = f"g_s.{b}.body"
         out.update({f"{p}.0.weight": w1, f"{p}.0.bias": b1, f"{p}.2.weight": w2, f"{p}.2.bias": b2})
         keeps[b], errs[b] = keep, err
@@ -194,13 +201,15 @@ def main(argv=None) -> int:
     report = dict(ckpt=str(args.ckpt), hidden=hidden, calibration=dict(images=str(args.train), crops=int(crops.shape[0]), size=args.crop,
                                                                         qualities=qualities))
     new = dict(ck, config=new_cfg.to_dict())
-    for key in ("model", "ema"):
+    keeps = None  # chosen on the EMA (what is evaluated and shipped) when there is one, kept alike in the last weights
+    for key in ("ema", "model"):
         if ck.get(key) is None:
             continue
-        new[key], keeps, errs = narrow_state(ck[key], cfg, hidden, crops, qualities)
+        new[key], keeps, errs = narrow_state(ck[key], cfg, hidden, crops, qualities, keeps)
         report[key] = {b: dict(kept=len(keeps[b]), **{k: round(v, 5) for k, v in errs[b].items()}) for b in keeps}
-        if key == "model" and ck.get("optimizer") is not None:
-            new["optimizer"] = narrow_optimizer(ck["optimizer"], cfg, keeps, [f for f in args.freeze.split(",") if f])
+    if ck.get("optimizer") is not None:
+        new["optimizer"] = narrow_optimizer(ck["optimizer"], cfg, keeps, [f for f in args.freeze.split(",") if f])
+    report["kept"] = {b: k.tolist() for b, k in keeps.items()}
     m = HiCodec(new_cfg)
     m.load_state_dict(new["model"])
     macs_before, macs_after = model_macs_per_pixel(HiCodec(cfg))["g_s"], model_macs_per_pixel(m)["g_s"]
