@@ -40,14 +40,16 @@ def recipe(name: str) -> dict:
 V4 = recipe("base-v4.json")  # hic-base-v4's training config (its package left the tree)
 V5 = recipe("base-v5.json")
 V7 = recipe("base-v7-512.json")
+V7N = {**V7, "gs_res_hidden": [48, 48, 24]}  # v7 with g_s narrowed by tools/prune_gs.py (base-v7.sh narrow)
 # (name, config, batch, crop, bf16 autocast): v4 as it was trained (8 × 128²) and at 256², v5 and
-# v7 at 256², v7 with bf16
+# v7 at 256², v7 with bf16, v7 with g_s narrowed
 CASES = [
     ("v4 8×128²", V4, 8, 128, False),
     ("v4 4×256²", V4, 4, 256, False),
     ("v5 8×256²", V5, 8, 256, False),
     ("v7 8×256²", V7, 8, 256, False),
     ("v7 8×256² bf16", V7, 8, 256, True),
+    ("v7 g_s 48/48/24 8×256²", V7N, 8, 256, False),
 ]
 # Each case runs in its own process (as training does); the v4 cases run twice, once with glibc's
 # default allocator (HICODEC_DEFAULT_MALLOC=1), as v4 was trained: that is the first baseline, the
@@ -150,7 +152,11 @@ def worker(name: str, threads: int) -> int:
             print(json.dumps(times), flush=True)
         elif cmd[0] == "parts":
             macs = model_macs_per_pixel(s.model)
-            print(json.dumps({**s.parts(), "pixels": s.pixels, "macs": {k: v for k, v in macs.items() if k != "measured_at"}}), flush=True)
+            import resource
+
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(json.dumps({**s.parts(), "pixels": s.pixels, "macs": {k: v for k, v in macs.items() if k != "measured_at"},
+                              "allocator": allocator, "max_rss_mb": round(rss)}), flush=True)
         else:
             break
     return 0
@@ -166,7 +172,6 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--quick", action="store_true", help="1 round of 2 steps (a smoke run; written as -quick)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
-    p.add_argument("--default-malloc", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.threads)
@@ -176,34 +181,51 @@ def main(argv=None) -> int:
     # (v4 as it was trained); every case also runs with the tuned allocator
     runs = [(f"{n}", n, True) for n, cfg, *_ in CASES if cfg is V4] + [(f"{n}, tuned malloc", n, False) for n, *_ in CASES]
     procs = {}
-    for label, name, default in runs:  # one process per case, all alive, only one computing at a time
-        env = {**os.environ, **({"HICODEC_DEFAULT_MALLOC": "1"} if default else {})}
-        procs[label] = subprocess.Popen([sys.executable, __file__, "--worker", name, "--threads", str(args.threads)], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        json.loads(procs[label].stdout.readline())  # built and warmed up before the next one starts
 
-    def ask(label: str, cmd: str):
-        procs[label].stdin.write(cmd + "\n")
-        procs[label].stdin.flush()
-        return json.loads(procs[label].stdout.readline())
+    def ask(label: str, cmd: str | None = None):
+        if cmd is not None:
+            procs[label].stdin.write(cmd + "\n")
+            procs[label].stdin.flush()
+        line = procs[label].stdout.readline()
+        if not line:
+            raise SystemExit(f"train_speed: the worker of {label!r} ended (exit code {procs[label].wait()})")
+        return json.loads(line)
 
-    times = {label: [] for label in procs}
-    for _ in range(args.rounds):
+    times, parts = {}, {}
+    try:
+        for label, name, default in runs:  # one process per case, all alive, only one computing at a time
+            env = {k: v for k, v in os.environ.items() if k != "HICODEC_DEFAULT_MALLOC"}
+            if default:
+                env["HICODEC_DEFAULT_MALLOC"] = "1"
+            procs[label] = subprocess.Popen([sys.executable, __file__, "--worker", name, "--threads", str(args.threads)], env=env,
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            ask(label)  # built and warmed up before the next one starts
+            times[label] = []
+        for _ in range(args.rounds):
+            for label in procs:
+                times[label] += ask(label, f"run {args.steps}")
         for label in procs:
-            times[label] += ask(label, f"run {args.steps}")
+            parts[label] = ask(label, "parts")
+    finally:
+        for pr in procs.values():
+            if pr.poll() is None:
+                pr.stdin.close()
+                try:
+                    pr.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    pr.kill()
+                    pr.wait()
     rows = []
     for label, name, default in runs:
         _, cfg, b, c, amp = next(case for case in CASES if case[0] == name)
-        parts = ask(label, "parts")
-        procs[label].stdin.close()
-        procs[label].wait()
         med = statistics.median(times[label])
         rows.append({
-            "case": label, "allocator": "default" if default else "tuned (mmap off, trim off)", "arch": cfg.get("arch", "v4"),
-            "batch": b, "crop": c, "bf16": amp, "pixels_per_step": parts["pixels"],
+            "case": label, "allocator": parts[label]["allocator"], "max_rss_mb": parts[label]["max_rss_mb"], "arch": cfg.get("arch", "v4"),
+            "batch": b, "crop": c, "bf16": amp, "pixels_per_step": parts[label]["pixels"],
             "step_s_median": round(med, 4), "step_s_all": [round(t, 4) for t in times[label]],
-            "pixels_per_s": round(parts["pixels"] / med), "g_a_fwd_bwd_s": round(parts["g_a"], 4), "g_s_fwd_bwd_s": round(parts["g_s"], 4),
-            "rest_s": round(med - parts["g_a"] - parts["g_s"], 4), "macs_per_pixel": parts["macs"],
+            "pixels_per_s": round(parts[label]["pixels"] / med), "g_a_fwd_bwd_s": round(parts[label]["g_a"], 4),
+            "g_s_fwd_bwd_s": round(parts[label]["g_s"], 4), "rest_s": round(med - parts[label]["g_a"] - parts[label]["g_s"], 4),
+            "macs_per_pixel": parts[label]["macs"],
         })
     # Two baselines: v4 as it was trained (8 × 128², glibc's default allocator: the issue's
     # 132–140k pixels/s), and the fastest v4 case of the run, whichever allocator and crop (an upper
@@ -213,12 +235,16 @@ def main(argv=None) -> int:
     base = max((r for r in rows if r["arch"] == "v4"), key=lambda r: r["pixels_per_s"])
     for r in rows:
         r["pixels_per_s_vs_v4_as_trained"] = round(r["pixels_per_s"] / as_trained["pixels_per_s"], 3)
-        r["pixels_per_s_vs_v4"] = round(r["pixels_per_s"] / base["pixels_per_s"], 3)
+        r["pixels_per_s_vs_best_v4"] = round(r["pixels_per_s"] / base["pixels_per_s"], 3)
     day = dt.date.today().isoformat()
     res = {"bench": "train-speed", "date": day, "machine": machine(args.threads), "threads": args.threads, "steps": args.steps,
            "rounds": args.rounds, "baseline": base["case"], "baseline_as_trained": as_trained["case"], "process_per_case": True, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"train-speed-{day}{'-quick' if args.quick else ''}"
+    k = 2
+    while stem.with_suffix(".json").exists():  # a same-day result stays (it may be cited)
+        stem = args.out / f"train-speed-{day}{'-quick' if args.quick else ''}-{k}"
+        k += 1
     stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
     md = [f"# Training throughput ({day}, {res['machine']['cpu']}, {args.threads} threads, torch {torch.__version__})", "",
           "One full training step (forward, loss, backward, clip, Adam, aux step, EMA), each case in its own process as in "
@@ -228,7 +254,7 @@ def main(argv=None) -> int:
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         mp = r["macs_per_pixel"]
-        md.append(f"| {r['case']} | {r['step_s_median']:.3f} | {r['pixels_per_s']:,} | ×{r['pixels_per_s_vs_v4_as_trained']:.2f} | ×{r['pixels_per_s_vs_v4']:.2f} | "
+        md.append(f"| {r['case']} | {r['step_s_median']:.3f} | {r['pixels_per_s']:,} | ×{r['pixels_per_s_vs_v4_as_trained']:.2f} | ×{r['pixels_per_s_vs_best_v4']:.2f} | "
                   f"{r['g_a_fwd_bwd_s']:.3f} | {r['g_s_fwd_bwd_s']:.3f} | {r['rest_s']:.3f} | {mp['g_a'] / 1000:.1f} | {mp['g_s'] / 1000:.1f} |")
     stem.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

@@ -249,7 +249,7 @@ def main(argv=None) -> int:
             log.flush()
 
     overrides = json.loads(args.config.read_text()) if args.config else {}
-    init_state = None
+    init_state, init_record = None, {}
     if args.init is not None and ckpt is None:
         if args.init.is_dir():  # a shipped model package
             from hicodec_train.package import load_package_model
@@ -259,6 +259,7 @@ def main(argv=None) -> int:
         else:
             c = torch.load(args.init, map_location="cpu")
             init_state, init_cfg = c["model"], ModelConfig(**c["config"])
+            init_record = c.get("record", {})
     if ckpt is not None:
         cfg = ModelConfig(**ckpt["config"])
         if overrides.get("lean_slices", cfg.lean_slices) != cfg.lean_slices:
@@ -392,7 +393,7 @@ def main(argv=None) -> int:
         return p
 
     # what a tool did to the weights between runs (tools/prune_gs.py) stays in the record
-    carried = {k: v for k, v in (ckpt or {}).get("record", {}).items() if k in ("gs_narrowed",)}
+    carried = {k: v for k, v in ((ckpt or {}).get("record") or init_record).items() if k in ("gs_narrowed",)}
 
     def record() -> dict:
         return dict(data=sources, images=len(sampler), batch=args.batch * world, crop=args.crop, lr=args.lr,

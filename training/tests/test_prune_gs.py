@@ -100,7 +100,7 @@ def test_a_narrowed_checkpoint_resumes_training(tmp_path):
     done = torch.load(tmp_path / "b" / "last.pt", map_location="cpu")
     assert done["step"] == 4 and tuple(done["config"]["gs_res_hidden"]) == (12, 8, 4)
     assert done["model"]["g_s.res8.body.0.weight"].shape[0] == 12 and done["ema"]["g_s.res2.body.2.weight"].shape[1] == 4
-    assert tuple(done["record"]["gs_narrowed"]["hidden"]) == (12, 8, 4) and done["record"]["gs_narrowed"]["step"] == 2
+    assert [(tuple(r["hidden"]), r["step"]) for r in done["record"]["gs_narrowed"]] == [((12, 8, 4), 2)]
 
 
 def test_the_ema_and_the_last_weights_keep_the_same_channels(tmp_path):
@@ -124,7 +124,7 @@ def test_the_ema_and_the_last_weights_keep_the_same_channels(tmp_path):
     for name, state in (("model", last), ("ema", ema)):
         m = HiCodec(cfg).eval()
         m.load_state_dict(state)
-        xs = prune_gs.block_inputs(m, prune_gs.calibration_crops(images, 3, 64), [0, 100])
+        xs = prune_gs.block_inputs(m, prune_gs.calibration_crops(images, 3, 64), prune_gs.calibration_qualities(cfg))
         own[name] = prune_gs.narrow_block(m.g_s.res8, xs["res8"], 12)[0]
     assert not torch.equal(own["model"], own["ema"])
     # ... but both keep the EMA's, rows of conv1 taken from the same indices

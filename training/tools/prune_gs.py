@@ -43,6 +43,7 @@ from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import list_images, load_image  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, pad_to  # noqa: E402
+from train import name_prefixes, save_atomic  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 BLOCKS = ("res8", "res4", "res2")
@@ -58,6 +59,11 @@ def calibration_crops(root: Path, n: int, size: int, seed: int = 0) -> torch.Ten
         y0, x0 = int(g.integers(0, h - size + 1)), int(g.integers(0, w - size + 1))
         out.append(x[:, y0 : y0 + size, x0 : x0 + size])
     return torch.stack(out)
+
+
+def calibration_qualities(cfg: ModelConfig, n: int = 4) -> list:
+    """Up to n trained quality points, evenly spread from the lowest to the highest."""
+    return [cfg.qualities[i] for i in np.unique(np.linspace(0, len(cfg.qualities) - 1, n).round().astype(int))]
 
 
 @torch.no_grad()
@@ -86,13 +92,15 @@ def narrow_block(block, x: torch.Tensor, hidden: int, keep: torch.Tensor | None 
     if keep is None:
         energy = torch.stack([F.conv2d(a[:, j : j + 1], w2[:, j : j + 1], padding=1).square().sum() for j in range(a.shape[1])])
         keep = torch.sort(torch.topk(energy, hidden).indices).values
-    cols = F.unfold(a[:, keep], 3, padding=1)  # (N, h·9, H·W), channel-major as weight.reshape(c, -1)
-    feats = cols.permute(0, 2, 1).reshape(-1, cols.shape[1])
-    tgt = target.permute(0, 2, 3, 1).reshape(-1, target.shape[1])
+    n, _, hh, ww = a.shape
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(feats.shape[0], generator=g)[:samples]
-    f64 = torch.cat([feats[idx], torch.ones(len(idx), 1)], 1).double()
-    t64 = tgt[idx].double()
+    idx = torch.randperm(n * hh * ww, generator=g)[:samples]  # sampled output positions
+    bi, yi, xi = idx // (hh * ww), (idx // ww) % hh, idx % ww
+    ap = F.pad(a[:, keep], (1, 1, 1, 1))  # zero padding, as the convolution's
+    # each position's 3×3 neighbourhood, (S, h, 3, 3): the order of weight.reshape(c, -1)
+    nb = torch.stack([torch.stack([ap[bi, :, yi + dy, xi + dx] for dx in range(3)], -1) for dy in range(3)], -2)
+    f64 = torch.cat([nb.reshape(len(idx), -1), torch.ones(len(idx), 1)], 1).double()
+    t64 = target[bi, :, yi, xi].double()
     gram = f64.T @ f64
     ridge = 1e-6 * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=torch.float64)
     sol = torch.linalg.solve(gram + ridge, f64.T @ t64)  # (h·9 + 1, c)
@@ -128,12 +136,14 @@ def narrow_optimizer(opt: dict, cfg: ModelConfig, keeps: dict, freeze: list[str]
     """Adam moments of the narrowed tensors cut to the kept channels (conv1: rows; conv2: columns).
     The optimizer's parameter order is train.py's: the main parameters in model order (not the
     quantiles, not log_gain, not the frozen ones), then log_gain in its own group."""
-    names = [n for n, _ in HiCodec(cfg).named_parameters()
-             if not n.endswith("quantiles") and n != "log_gain" and not any(n.startswith(f) for f in freeze)]
-    if len(opt["param_groups"][0]["params"]) != len(names):
-        raise SystemExit(f"the optimizer has {len(opt['param_groups'][0]['params'])} main parameters, this model "
-                         f"{len(names)} with --freeze {','.join(freeze) or '(none)'}: give the checkpoint's --freeze")
+    params = dict(HiCodec(cfg).named_parameters())
+    names = [n for n in params if not n.endswith("quantiles") and n != "log_gain" and not n.startswith(tuple(freeze))]
     ids = dict(zip(names, opt["param_groups"][0]["params"]))
+    wrong = [n for n in names if ids.get(n) in opt["state"] and opt["state"][ids[n]]["exp_avg"].shape != params[n].shape]
+    if len(opt["param_groups"][0]["params"]) != len(names) or wrong:
+        raise SystemExit(f"the optimizer has {len(opt['param_groups'][0]['params'])} main parameters, this model "
+                         f"{len(names)} with --freeze {','.join(freeze) or '(none)'}{' and other shapes' if wrong else ''}: "
+                         "give the checkpoint's --freeze (a run made with --train-only is not supported)")
     state = {k: dict(v) for k, v in opt["state"].items()}
     for b, keep in keeps.items():
         p = f"g_s.{b}.body"
@@ -178,7 +188,8 @@ def main(argv=None) -> int:
     p.add_argument("--train", type=Path, default=SHARED / "train-src" / "cid22", help="calibration images (training set)")
     p.add_argument("--crops", type=int, default=16, help="calibration crops (one per image)")
     p.add_argument("--crop", type=int, default=256)
-    p.add_argument("--freeze", default="h_a.", help="the --freeze the checkpoint was trained with (its optimizer's groups)")
+    p.add_argument("--freeze", default="h_a.", help="the --freeze the checkpoint was trained with (its optimizer's groups; "
+                   "default h_a., the campaign's since 2026-12-02; '' for none)")
     p.add_argument("--check", action="store_true", help="PSNR before/after on cid22-val (the rate does not change)")
     p.add_argument("--val", type=Path, default=SHARED / "cid22-val")
     p.add_argument("--val-images", type=int, default=8)
@@ -197,7 +208,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"--hidden: three widths, each at most the current {widths}")
     new_cfg = ModelConfig(**{**cfg.to_dict(), "gs_res_hidden": hidden})
     crops = calibration_crops(args.train, args.crops, args.crop)
-    qualities = [cfg.qualities[i] for i in np.linspace(0, len(cfg.qualities) - 1, 4).round().astype(int)]
+    qualities = calibration_qualities(cfg)
     report = dict(ckpt=str(args.ckpt), hidden=hidden, calibration=dict(images=str(args.train), crops=int(crops.shape[0]), size=args.crop,
                                                                         qualities=qualities))
     new = dict(ck, config=new_cfg.to_dict())
@@ -208,13 +219,14 @@ def main(argv=None) -> int:
         new[key], keeps, errs = narrow_state(ck[key], cfg, hidden, crops, qualities, keeps)
         report[key] = {b: dict(kept=len(keeps[b]), **{k: round(v, 5) for k, v in errs[b].items()}) for b in keeps}
     if ck.get("optimizer") is not None:
-        new["optimizer"] = narrow_optimizer(ck["optimizer"], cfg, keeps, [f for f in args.freeze.split(",") if f])
+        new["optimizer"] = narrow_optimizer(ck["optimizer"], cfg, keeps, list(name_prefixes(args.freeze)))
     report["kept"] = {b: k.tolist() for b, k in keeps.items()}
     m = HiCodec(new_cfg)
     m.load_state_dict(new["model"])
     macs_before, macs_after = model_macs_per_pixel(HiCodec(cfg))["g_s"], model_macs_per_pixel(m)["g_s"]
     report["g_s_macs_per_px"] = dict(before=macs_before, after=macs_after)
-    new["record"] = {**ck.get("record", {}), "gs_narrowed": dict(hidden=hidden, step=ck.get("step"), tool="training/tools/prune_gs.py")}
+    before = ck.get("record", {}).get("gs_narrowed", [])
+    new["record"] = {**ck.get("record", {}), "gs_narrowed": [*before, dict(hidden=hidden, step=ck.get("step"), tool="training/tools/prune_gs.py")]}
     if args.check:
         files = list_images([args.val])[: args.val_images]
         weights = "ema" if ck.get("ema") is not None else "model"
@@ -222,7 +234,7 @@ def main(argv=None) -> int:
                                rows=check(ck[weights], cfg, new[weights], new_cfg, files, [0, 25, 50, 75, 100]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(new, args.out)
+        save_atomic(new, args.out)
         report["out"] = str(args.out)
     report["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(report, indent=1))
