@@ -116,7 +116,7 @@ case "${1:-campaign}" in
     [ -e runs/ab-narrow ] && { echo "runs/ab-narrow exists: move it first" >&2; exit 2; }
     mkdir -p runs/ab-narrow && cp runs/campaign/last.pt runs/ab-narrow/start.pt
     /usr/bin/python3 training/tools/prune_gs.py runs/ab-narrow/start.pt --hidden "${GS_HIDDEN:-48,48,24}" --out runs/ab-narrow/narrowed.pt \
-      ${FREEZE:+--freeze "$FREEZE"} > runs/ab-narrow/prune.json
+      --freeze "$FREEZE" > runs/ab-narrow/prune.json  # the optimizer's groups: FREEZE as the campaign ran (may be empty)
     CPU=$(/usr/bin/python3 -c "import torch; print(torch.load('runs/ab-narrow/start.pt', map_location='cpu')['cpu_elapsed'] / 60)")
     LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${AB_MIN:-60}, 1))")
     SAME=(--config training/recipes/base-v7-512.json --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas
