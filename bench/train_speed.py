@@ -20,7 +20,9 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -152,8 +154,6 @@ def worker(name: str, threads: int) -> int:
             print(json.dumps(times), flush=True)
         elif cmd[0] == "parts":
             macs = model_macs_per_pixel(s.model)
-            import resource
-
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(json.dumps({**s.parts(), "pixels": s.pixels, "macs": {k: v for k, v in macs.items() if k != "measured_at"},
                               "allocator": allocator, "max_rss_mb": round(rss)}), flush=True)
@@ -163,8 +163,6 @@ def worker(name: str, threads: int) -> int:
 
 
 def main(argv=None) -> int:
-    import subprocess
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=6, help="timed steps per case and round")

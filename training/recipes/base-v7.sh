@@ -50,6 +50,14 @@ FREEZE=${FREEZE-h_a.}
 DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
 COMMON=(--pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10
         --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1 --cpu-limit "${AB_MIN:-45}")
+# A branch of the campaign for an A/B beside its trunk: DIR/start.pt is the campaign's checkpoint,
+# LIMIT its CPU-minutes plus MIN (train.py --cpu-limit for both arms).
+branch() {
+  [ -f runs/campaign/last.pt ] || { echo "no campaign checkpoint" >&2; exit 2; }
+  [ -e "$1" ] && { echo "$1 exists: move it first" >&2; exit 2; }
+  mkdir -p "$1" && cp runs/campaign/last.pt "$1/start.pt"
+  LIMIT=$(/usr/bin/python3 -c "import torch; print(round(torch.load('$1/start.pt', map_location='cpu')['cpu_elapsed'] / 60 + $2, 1))")
+}
 case "${1:-campaign}" in
   ab)
     START=${START:?START=<a portable v6 checkpoint>}
@@ -86,11 +94,7 @@ case "${1:-campaign}" in
     ;;
   amp)
     CFG=training/recipes/base-v7-512.json
-    [ -f runs/campaign/last.pt ] || { echo "no campaign checkpoint" >&2; exit 2; }
-    [ -e runs/ab-amp ] && { echo "runs/ab-amp exists: move it first" >&2; exit 2; }
-    mkdir -p runs/ab-amp && cp runs/campaign/last.pt runs/ab-amp/start.pt
-    CPU=$(/usr/bin/python3 -c "import torch; print(torch.load('runs/ab-amp/start.pt', map_location='cpu')['cpu_elapsed'] / 60)")
-    LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${AB_MIN:-30}, 1))")
+    branch runs/ab-amp "${AB_MIN:-30}"
     SAME=(--config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999
           --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1
           --cpu-limit "$LIMIT" ${TAIL:+--scale-tail "$TAIL"} ${FREEZE:+--freeze "$FREEZE"})
@@ -100,11 +104,7 @@ case "${1:-campaign}" in
     ;;
   cooldown)
     CFG=training/recipes/base-v7-512.json
-    [ -f runs/campaign/last.pt ] || { echo "no campaign checkpoint" >&2; exit 2; }
-    [ -e runs/cool ] && { echo "runs/cool exists: move it first" >&2; exit 2; }
-    mkdir -p runs/cool && cp runs/campaign/last.pt runs/cool/start.pt
-    CPU=$(/usr/bin/python3 -c "import torch; print(torch.load('runs/cool/start.pt', map_location='cpu')['cpu_elapsed'] / 60)")
-    LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${COOL_MIN:-20}, 1))")
+    branch runs/cool "${COOL_MIN:-20}"
     SAME=(--config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999
           --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --threads 1 --cpu-limit "$LIMIT" ${FREEZE:+--freeze "$FREEZE"})
     /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" --lr 1e-4 > runs/cool/trunk.out 2>&1 &
@@ -112,13 +112,9 @@ case "${1:-campaign}" in
     wait
     ;;
   narrow)
-    [ -f runs/campaign/last.pt ] || { echo "no campaign checkpoint" >&2; exit 2; }
-    [ -e runs/ab-narrow ] && { echo "runs/ab-narrow exists: move it first" >&2; exit 2; }
-    mkdir -p runs/ab-narrow && cp runs/campaign/last.pt runs/ab-narrow/start.pt
+    branch runs/ab-narrow "${AB_MIN:-60}"
     /usr/bin/python3 training/tools/prune_gs.py runs/ab-narrow/start.pt --hidden "${GS_HIDDEN:-48,48,24}" --out runs/ab-narrow/narrowed.pt \
       --freeze "$FREEZE" > runs/ab-narrow/prune.json  # the optimizer's groups: FREEZE as the campaign ran (may be empty)
-    CPU=$(/usr/bin/python3 -c "import torch; print(torch.load('runs/ab-narrow/start.pt', map_location='cpu')['cpu_elapsed'] / 60)")
-    LIMIT=$(/usr/bin/python3 -c "print(round($CPU + ${AB_MIN:-60}, 1))")
     SAME=(--config training/recipes/base-v7-512.json --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas
           --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1
           --cpu-limit "$LIMIT" ${FREEZE:+--freeze "$FREEZE"})

@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import list_images, load_image  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
+from hicodec_train.metrics import psnr  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, pad_to  # noqa: E402
 from train import name_prefixes, save_atomic  # noqa: E402
 
@@ -116,9 +117,7 @@ def narrow_state(state: dict, cfg: ModelConfig, hidden, crops, qualities, given:
     """A state dict with g_s's residual blocks narrowed; the kept indices and fit errors per block.
     `given` (block → channel indices): keep these instead of choosing. The EMA and the last weights
     must keep the same channels, or the EMA's running average mixes unrelated ones."""
-    model = HiCodec(cfg)
-    model.load_state_dict(state)
-    model.eval()
+    model = loaded(state, cfg)
     xs = block_inputs(model, crops, qualities)
     out, keeps, errs = dict(state), {}, {}
     for b, h in zip(BLOCKS, hidden):
@@ -156,27 +155,29 @@ def narrow_optimizer(opt: dict, cfg: ModelConfig, keeps: dict, freeze: list[str]
     return dict(opt, state=state)
 
 
+def loaded(state: dict, cfg: ModelConfig) -> HiCodec:
+    m = HiCodec(cfg)
+    m.load_state_dict(state)
+    return m.eval()
+
+
 @torch.no_grad()
 def check(state_before: dict, cfg_before: ModelConfig, state_after: dict, cfg_after: ModelConfig, files, qualities) -> list[dict]:
     """Mean PSNR on the real quantized path of both weight sets (the rate is the same)."""
-    def run(state, cfg):
-        m = HiCodec(cfg)
-        m.load_state_dict(state)
-        m.eval()
+    images = [load_image(f) for f in files]
+
+    def run(m: HiCodec) -> list[float]:
         res = []
         for q in qualities:
             vals = []
-            for f in files:
-                x = load_image(f)
+            for x in images:
                 h, w = x.shape[-2:]
-                out = m(pad_to(x), m.gain_for_quality(q)[None], noise=False)
-                xh = (out["x_hat"][..., :h, :w].clamp(0, 1) * 255).round()
-                mse = float((xh - (x * 255).round()).square().mean())
-                vals.append(10 * np.log10(255**2 / max(mse, 1e-10)))
+                xh = m(pad_to(x), m.gain_for_quality(q)[None], noise=False)["x_hat"][..., :h, :w]
+                vals.append(psnr((xh.clamp(0, 1) * 255).round().numpy(), (x * 255).round().numpy()))
             res.append(float(np.mean(vals)))
         return res
 
-    before, after = run(state_before, cfg_before), run(state_after, cfg_after)
+    before, after = run(loaded(state_before, cfg_before)), run(loaded(state_after, cfg_after))
     return [dict(quality=q, psnr_before=round(a, 3), psnr_after=round(b, 3), delta=round(b - a, 3)) for q, a, b in zip(qualities, before, after)]
 
 
@@ -221,10 +222,7 @@ def main(argv=None) -> int:
     if ck.get("optimizer") is not None:
         new["optimizer"] = narrow_optimizer(ck["optimizer"], cfg, keeps, list(name_prefixes(args.freeze)))
     report["kept"] = {b: k.tolist() for b, k in keeps.items()}
-    m = HiCodec(new_cfg)
-    m.load_state_dict(new["model"])
-    macs_before, macs_after = model_macs_per_pixel(HiCodec(cfg))["g_s"], model_macs_per_pixel(m)["g_s"]
-    report["g_s_macs_per_px"] = dict(before=macs_before, after=macs_after)
+    report["g_s_macs_per_px"] = dict(before=model_macs_per_pixel(HiCodec(cfg))["g_s"], after=model_macs_per_pixel(HiCodec(new_cfg))["g_s"])
     before = ck.get("record", {}).get("gs_narrowed", [])
     new["record"] = {**ck.get("record", {}), "gs_narrowed": [*before, dict(hidden=hidden, step=ck.get("step"), tool="training/tools/prune_gs.py")]}
     if args.check:
