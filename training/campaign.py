@@ -210,9 +210,14 @@ def cmd_log(args) -> int:
     ref = json.loads(args.ref.read_text()) if args.ref else None
     log = json.loads(CAMPAIGN_JSON.read_text()) if CAMPAIGN_JSON.exists() else dict(rows=[])
     s = ev["sets"]
-    row = dict(date=ev["date"], label=args.label, note=args.note, model=ev["model"], kind="reference" if args.reference else "campaign",
-               cpu_minutes_total=args.cpu_minutes if args.cpu_minutes is not None else ev["model"].get("cpu_minutes"),
-               crops_seen=ev["model"].get("crops_seen"),
+    m = ev["model"]
+    # a line restored from the committed state (tools/campaign_state.py) counts on from the totals before it
+    off = (m.get("record") or {}).get("campaign_offset")
+    cpu, crops = m.get("cpu_minutes"), m.get("crops_seen")
+    if off and cpu is not None and crops is not None:
+        cpu, crops = round(off["cpu_minutes"] + cpu, 1), off["crops"] + crops
+    row = dict(date=ev["date"], label=args.label, note=args.note, model=m, kind="reference" if args.reference else "campaign",
+               cpu_minutes_total=args.cpu_minutes if args.cpu_minutes is not None else cpu, crops_seen=crops,
                val=[dict(lam=r["lambda"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["cid22-val"]],
                large=[dict(quality=r["quality"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["large"]],
                kodak=[dict(quality=r["quality"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["kodak"]],

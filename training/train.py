@@ -392,8 +392,10 @@ def main(argv=None) -> int:
             p = max(p, cpu_elapsed / (args.cpu_limit * 60))
         return p
 
-    # what a tool did to the weights between runs (tools/prune_gs.py) stays in the record
-    carried = {k: v for k, v in ((ckpt or {}).get("record") or init_record).items() if k in ("gs_narrowed",)}
+    # what a tool did to the weights between runs (tools/prune_gs.py) and the campaign's totals
+    # before this line (tools/campaign_state.py restore) stay in the record
+    carried = {k: v for k, v in ((ckpt or {}).get("record") or init_record).items()
+               if k in ("gs_narrowed", "campaign_offset", "restored_from")}
 
     def record() -> dict:
         return dict(data=sources, images=len(sampler), batch=args.batch * world, crop=args.crop, lr=args.lr,

@@ -14,9 +14,10 @@
 #   bash training/recipes/base-v7.sh campaign
 #       the campaign on the 512-channel model: resumes runs/campaign/last.pt when it is a 512-channel
 #       checkpoint; else moves the 384-channel campaign folder aside (runs/campaign-v6) and continues
-#       the A/B's v7 arm with its optimizer (runs/ab7/v7/last.pt), or on a machine without runs/ the
-#       shipped package (weights, fresh optimizer; v6 extended to 512 channels); 2 threads; WALL
-#       minutes (default 60)
+#       the A/B's v7 arm with its optimizer (runs/ab7/v7/last.pt); on a machine without runs/ the
+#       committed state training/campaign-state.npz.xz (tools/campaign_state.py: the weights at the
+#       end of the last session, fresh optimizer) when it was saved against the shipped package, else
+#       the shipped package itself (weights, fresh optimizer); 2 threads; WALL minutes (default 60)
 #   AB_MIN=30 bash training/recipes/base-v7.sh amp
 #       the bf16 A/B: from the campaign checkpoint with its optimizer, the campaign itself goes on in
 #       fp32 (runs/campaign, 1 thread) against a branch whose transforms run under bf16 autocast
@@ -48,6 +49,9 @@ cd "$(dirname "$0")/../.."
 # the campaign's line since 2026-12-02 keeps the hyper-analysis as shipped (FREEZE= empty: none)
 FREEZE=${FREEZE-h_a.}
 DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
+# the campaign's weights as committed at the end of a session (tools/campaign_state.py): what a
+# machine without runs/campaign resumes from
+STATE=training/campaign-state.npz.xz
 COMMON=(--pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10
         --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1 --cpu-limit "${AB_MIN:-45}")
 # A branch of the campaign for an A/B beside its trunk: DIR/start.pt is the campaign's checkpoint,
@@ -73,7 +77,7 @@ case "${1:-campaign}" in
     if [ -f runs/campaign/last.pt ] && m512 runs/campaign/last.pt; then
       START=(--resume auto)
     else
-      if [ -d runs/campaign ]; then
+      if [ -f runs/campaign/last.pt ]; then  # a 384-channel campaign
         [ -e runs/campaign-v6 ] && { echo "runs/campaign-v6 exists: move it first" >&2; exit 2; }
         mv runs/campaign runs/campaign-v6
         mkdir -p runs/campaign/evals && cp -r runs/campaign-v6/evals/. runs/campaign/evals/  # the eval history stays in place
@@ -82,6 +86,9 @@ case "${1:-campaign}" in
       DEF=models/$(cat models/DEFAULT)
       if [ -f runs/ab7/v7/last.pt ]; then
         START=(--resume runs/ab7/v7/last.pt); echo "# the campaign continues the A/B's v7 arm" >&2
+      elif [ -f "$STATE" ] && /usr/bin/python3 training/tools/campaign_state.py restore "$STATE" --base "$DEF" --out runs/campaign/restored.pt >&2; then
+        # a machine without runs/: the committed state (weights and totals; fresh optimizer)
+        START=(--init runs/campaign/restored.pt); echo "# the campaign's committed state $STATE, restored against $DEF" >&2
       else
         # the shipped package's weights (fresh optimizer): a 512-channel one as it is, a 384-channel
         # one (hic-base-v6) extended by --config (model.extend_latent), as the A/B's v7 arm started

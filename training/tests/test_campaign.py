@@ -54,6 +54,13 @@ def test_eval_then_log_writes_rows_bd_rates_and_the_plot(tmp_path, monkeypatch):
     # logging the same label again replaces its row
     assert campaign.main(["log", str(ev), "--label", "smoke"]) == 0
     assert len(json.loads(campaign.CAMPAIGN_JSON.read_text())["rows"]) == 1
+    # a line restored from the committed state counts on from the campaign's totals before it
+    e["model"]["record"]["campaign_offset"] = {"cpu_minutes": 641.7, "crops": 172976}
+    ev2 = tmp_path / "ev2.json"
+    ev2.write_text(json.dumps(e))
+    assert campaign.main(["log", str(ev2), "--label", "restored"]) == 0
+    row = json.loads(campaign.CAMPAIGN_JSON.read_text())["rows"][-1]
+    assert row["cpu_minutes_total"] == 643.2 and row["crops_seen"] == 173016
 
 
 def test_dct_bound_rises_with_channels_and_keeps_all_768(tmp_path, monkeypatch):

@@ -1,0 +1,136 @@
+"""The campaign's committed state (training/tools/campaign_state.py): a checkpoint saved as its
+difference from the package it started from restores within half a quantization step (tensors of
+another shape, e.g. a narrowed g_s, to their fp16 values), carries the campaign's totals, resumes
+through `train.py --init`, and is refused against a package with other weights."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import export
+from hicodec_train.model import HiCodec, ModelConfig
+from hicodec_train.package import load_package_model
+
+TRAINING = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TRAINING / "tools"))
+import campaign_state  # noqa: E402
+
+SMALL = dict(arch="v5", M=64, Nz=32, N=32, hs_hidden=32, hm_hidden=32, ga_dims=[16, 32, 48], gs_dims=[48], gs_depths=[1],
+             gs_heads=[2], gs_convs=[24, 16, 8], slices=[16, 16, 32], ctx_hidden=16, lrp=True, lrp_hidden=16,
+             lambdas=[0.0018, 0.013, 0.0483])
+
+
+def _package(d: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    m = HiCodec(ModelConfig(**SMALL))
+    with torch.no_grad():  # distinct, non-zero tensors (the exporter merges equal initializers)
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ck = d / f"m{seed}.pt"
+    torch.save(dict(model=m.state_dict(), config=m.cfg.to_dict(), step=1, elapsed=1.0, record=dict(data=["synthetic"], images=0)), ck)
+    out = d / f"pkg{seed}"
+    assert export.main([str(ck), "--id", f"hic-test-{seed}", "--out", str(out), "--no-parity"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    d = tmp_path_factory.mktemp("state")
+    return _package(d, 0), _package(d, 1)
+
+
+def _trained_from(pkg: Path, narrow: bool, seed: int = 3) -> dict:
+    """A checkpoint as the campaign writes it: started from the package, moved by training; with
+    `narrow`, g_s's /8 residual block narrowed (another shape than the package's)."""
+    base, _ = load_package_model(pkg)
+    cfg = ModelConfig(**{**base.cfg.to_dict(), **({"gs_res_hidden": [12, 16, 8]} if narrow else {})})
+    m = HiCodec(cfg)
+    state = m.state_dict()
+    ref = base.state_dict()
+    g = torch.Generator().manual_seed(seed)
+    for k, v in state.items():
+        if k in ref and ref[k].shape == v.shape:
+            v.copy_(ref[k])
+        if v.is_floating_point():
+            v.add_(1e-3 * torch.randn(v.shape, generator=g))
+    ema = {k: v.clone() for k, v in state.items()}
+    for v in ema.values():
+        if v.is_floating_point():
+            v.add_(2e-4 * torch.randn(v.shape, generator=g))
+    return dict(model=state, ema=ema, config=cfg.to_dict(), step=500, elapsed=900.0, cpu_elapsed=600.0, crops_seen=4000,
+                record=dict(data=["synthetic"], lambdas=list(cfg.lambdas)))
+
+
+def test_state_restores_the_ema_within_half_a_step_and_carries_the_totals(packages, tmp_path):
+    pkg, _ = packages
+    ck = _trained_from(pkg, narrow=True)
+    torch.save(ck, tmp_path / "last.pt")
+    state = tmp_path / "state.npz.xz"
+    assert campaign_state.main(["save", str(tmp_path / "last.pt"), "--base", str(pkg), "--out", str(state), "--offset", "641.7,172976"]) == 0
+    restored = campaign_state.restore(state, pkg)
+    meta, arrays = campaign_state.read_state(state)
+    assert meta["kinds"]["g_s.res8.body.0.weight"] == "whole" and meta["kinds"]["g_s.res4.body.0.weight"] == "delta"
+    for k, v in ck["ema"].items():
+        got = restored["model"][k]
+        assert got.shape == v.shape and got.dtype == v.dtype, k
+        kind = meta["kinds"][k]
+        if kind == "delta":
+            step = torch.from_numpy(arrays[f"s/{k}"]).reshape(-1, *([1] * (v.dim() - 1))) if v.dim() >= 2 else float(arrays[f"s/{k}"][0])
+            assert ((got - v).abs() <= step / 2 * 1.001 + 1e-7).all(), k
+        elif kind == "whole":
+            assert torch.equal(got, v.half().float()), k
+        else:
+            assert torch.equal(got, v), k
+    # a new line starts: its counters from 0, the campaign's totals so far in the record
+    assert restored["step"] == 0 and restored["cpu_elapsed"] == 0.0 and restored["crops_seen"] == 0
+    assert restored["record"]["campaign_offset"] == {"cpu_minutes": 651.7, "crops": 176976}
+    assert restored["record"]["restored_from"]["step"] == 500
+    assert restored["config"]["gs_res_hidden"] == [12, 16, 8]
+
+
+def test_totals_add_up_over_two_lines_without_an_offset_flag(packages, tmp_path):
+    """The second save takes the totals before its line from the restored record, not the flag."""
+    pkg, _ = packages
+    torch.save(_trained_from(pkg, narrow=False), tmp_path / "a.pt")
+    s1 = tmp_path / "s1.npz.xz"
+    with pytest.raises(SystemExit, match="--offset"):
+        campaign_state.save(tmp_path / "a.pt", pkg, s1, 256, None)
+    campaign_state.save(tmp_path / "a.pt", pkg, s1, 256, dict(cpu_minutes=100.0, crops=1000))
+    line2 = campaign_state.restore(s1, pkg)
+    line2.update(cpu_elapsed=120.0, crops_seen=800, step=40)
+    torch.save(line2, tmp_path / "b.pt")
+    out = campaign_state.save(tmp_path / "b.pt", pkg, tmp_path / "s2.npz.xz", 256, None)
+    assert out["campaign_totals"] == {"cpu_minutes": 112.0, "crops": 5800}
+
+
+def test_a_state_is_refused_against_other_weights(packages, tmp_path):
+    pkg, other = packages
+    torch.save(_trained_from(pkg, narrow=False), tmp_path / "a.pt")
+    state = tmp_path / "s.npz.xz"
+    campaign_state.save(tmp_path / "a.pt", pkg, state, 256, dict(cpu_minutes=0.0, crops=0))
+    with pytest.raises(campaign_state.StaleState, match="hic-test-0"):
+        campaign_state.restore(state, other)
+    assert campaign_state.main(["restore", str(state), "--base", str(other), "--out", str(tmp_path / "r.pt")]) == 3
+    assert not (tmp_path / "r.pt").exists()
+
+
+def test_a_restored_state_trains_on_with_train_py_init(packages, tmp_path):
+    import train
+    from conftest import write_wave_pngs
+
+    pkg, _ = packages
+    torch.save(_trained_from(pkg, narrow=True), tmp_path / "a.pt")
+    state = tmp_path / "s.npz.xz"
+    campaign_state.save(tmp_path / "a.pt", pkg, state, 256, dict(cpu_minutes=10.0, crops=80))
+    assert campaign_state.main(["restore", str(state), "--base", str(pkg), "--out", str(tmp_path / "start.pt")]) == 0
+    images = tmp_path / "imgs"
+    images.mkdir()
+    write_wave_pngs(images, 3, 96, seed=0)
+    assert train.main(["--out", str(tmp_path / "run"), "--init", str(tmp_path / "start.pt"), "--data", str(images), "--crop", "64",
+                       "--batch", "2", "--threads", "1", "--steps", "2", "--log-every", "1", "--ema", "0.9"]) == 0
+    done = torch.load(tmp_path / "run" / "last.pt", map_location="cpu")
+    assert done["step"] == 2 and tuple(done["config"]["gs_res_hidden"]) == (12, 16, 8)
+    assert done["record"]["campaign_offset"] == {"cpu_minutes": 20.0, "crops": 4080}
+    assert json.loads(json.dumps(done["record"]["restored_from"]))["step"] == 500
