@@ -259,7 +259,12 @@ def main(argv=None) -> int:
         else:
             c = torch.load(args.init, map_location="cpu")
             init_state, init_cfg = c["model"], ModelConfig(**c["config"])
-            init_record = c.get("record", {})
+            init_record = dict(c.get("record", {}))
+            off = init_record.get("campaign_offset")
+            if off and (c.get("cpu_elapsed") or c.get("crops_seen")):
+                # a new line from a checkpoint that trained on: its minutes and crops join the totals
+                init_record["campaign_offset"] = dict(cpu_minutes=round(off["cpu_minutes"] + c.get("cpu_elapsed", 0.0) / 60, 1),
+                                                      crops=int(off["crops"] + (c.get("crops_seen") or 0)))
     if ckpt is not None:
         cfg = ModelConfig(**ckpt["config"])
         if overrides.get("lean_slices", cfg.lean_slices) != cfg.lean_slices:

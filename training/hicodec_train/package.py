@@ -320,14 +320,18 @@ def onnx_weights(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def stored_fp16(name: str, numel: int) -> bool:
+    """Whether a parameter is stored as fp16: all but the integer scale nets (their integer
+    weights are derived at full precision), the factorized prior, the gains and small tensors."""
+    full = name.startswith(("h_s_scale.", "entropy_z.", "ctx.index.", "ctx.scale_ctx.")) or name == "log_gain"
+    return not full and numel >= 256
+
+
 def round_weights_fp16(model: torch.nn.Module) -> None:
-    """Round every float parameter that will be stored as fp16 (all but the integer scale net,
-    whose integer weights are derived at full precision) so PyTorch and ONNX share weights."""
+    """Round every float parameter that will be stored as fp16 so PyTorch and ONNX share weights."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.startswith(("h_s_scale.", "entropy_z.", "ctx.index.", "ctx.scale_ctx.")) or name == "log_gain":
-                continue
-            if p.numel() >= 256:
+            if stored_fp16(name, p.numel()):
                 p.copy_(p.half().float())
 
 

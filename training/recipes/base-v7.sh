@@ -12,12 +12,11 @@
 #       512-channel extension (runs/ab7/v7); 1 thread each, side by side, AB_MIN CPU-minutes each
 #       (default 45; rerun with a larger AB_MIN to continue both); then `campaign.py eval` of each.
 #   bash training/recipes/base-v7.sh campaign
-#       the campaign on the 512-channel model: resumes runs/campaign/last.pt when it is a 512-channel
-#       checkpoint; else moves the 384-channel campaign folder aside (runs/campaign-v6) and continues
-#       the A/B's v7 arm with its optimizer (runs/ab7/v7/last.pt); on a machine without runs/ the
-#       committed state training/campaign-state.npz.xz (tools/campaign_state.py: the weights at the
-#       end of the last session, fresh optimizer) when it was saved against the shipped package, else
-#       the shipped package itself (weights, fresh optimizer); 2 threads; WALL minutes (default 60)
+#       the campaign on the 512-channel model: resumes runs/campaign/last.pt (refused when the
+#       committed state has trained further); on a machine without it the committed state
+#       training/campaign-state.npz.xz (tools/campaign_state.py: the EMA weights at the end of the
+#       last session, fresh optimizer) when it was saved against the shipped package, else the
+#       shipped package itself (weights, fresh optimizer); 2 threads; WALL minutes (default 60)
 #   AB_MIN=30 bash training/recipes/base-v7.sh amp
 #       the bf16 A/B: from the campaign checkpoint with its optimizer, the campaign itself goes on in
 #       fp32 (runs/campaign, 1 thread) against a branch whose transforms run under bf16 autocast
@@ -52,6 +51,7 @@ DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
 # the campaign's weights as committed at the end of a session (tools/campaign_state.py): what a
 # machine without runs/campaign resumes from
 STATE=training/campaign-state.npz.xz
+TRAIN=${HICODEC_TRAIN_PY:-training/train.py}  # the campaign's trainer (the recipe's tests give a stand-in)
 COMMON=(--pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10
         --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1 --cpu-limit "${AB_MIN:-45}")
 # A branch of the campaign for an A/B beside its trunk: DIR/start.pt is the campaign's checkpoint,
@@ -73,29 +73,26 @@ case "${1:-campaign}" in
     ;;
   campaign)
     CFG=training/recipes/base-v7-512.json
-    m512() { /usr/bin/python3 -c "import sys, torch; sys.exit(torch.load('$1', map_location='cpu')['config']['M'] != 512)"; }
-    if [ -f runs/campaign/last.pt ] && m512 runs/campaign/last.pt; then
+    DEF=models/$(cat models/DEFAULT)
+    if [ -f runs/campaign/last.pt ]; then
+      # a machine that kept an older runs/ must not resume it over a newer committed state
+      if [ -f "$STATE" ] && /usr/bin/python3 training/tools/campaign_state.py ahead "$STATE" runs/campaign/last.pt; then
+        echo "$STATE has trained further than runs/campaign/last.pt: move runs/campaign aside and rerun" >&2; exit 2
+      fi
       START=(--resume auto)
+    elif [ -f "$STATE" ]; then
+      # a machine without runs/: the committed state (weights and totals; fresh optimizer)
+      rc=0
+      /usr/bin/python3 training/tools/campaign_state.py restore "$STATE" --base "$DEF" --out runs/campaign/restored.pt >&2 || rc=$?
+      case $rc in
+        0) START=(--init runs/campaign/restored.pt); echo "# the campaign's committed state $STATE, restored against $DEF" >&2 ;;
+        3) START=(--init "$DEF"); echo "# $STATE predates $DEF: starting from the shipped package (weights; fresh optimizer)" >&2 ;;
+        *) echo "restoring $STATE failed (exit $rc)" >&2; exit 2 ;;
+      esac
     else
-      if [ -f runs/campaign/last.pt ]; then  # a 384-channel campaign
-        [ -e runs/campaign-v6 ] && { echo "runs/campaign-v6 exists: move it first" >&2; exit 2; }
-        mv runs/campaign runs/campaign-v6
-        mkdir -p runs/campaign/evals && cp -r runs/campaign-v6/evals/. runs/campaign/evals/  # the eval history stays in place
-        echo "# the 384-channel campaign moved to runs/campaign-v6" >&2
-      fi
-      DEF=models/$(cat models/DEFAULT)
-      if [ -f runs/ab7/v7/last.pt ]; then
-        START=(--resume runs/ab7/v7/last.pt); echo "# the campaign continues the A/B's v7 arm" >&2
-      elif [ -f "$STATE" ] && /usr/bin/python3 training/tools/campaign_state.py restore "$STATE" --base "$DEF" --out runs/campaign/restored.pt >&2; then
-        # a machine without runs/: the committed state (weights and totals; fresh optimizer)
-        START=(--init runs/campaign/restored.pt); echo "# the campaign's committed state $STATE, restored against $DEF" >&2
-      else
-        # the shipped package's weights (fresh optimizer): a 512-channel one as it is, a 384-channel
-        # one (hic-base-v6) extended by --config (model.extend_latent), as the A/B's v7 arm started
-        START=(--init "$DEF"); echo "# no v7 checkpoint: starting from the shipped $DEF (weights; fresh optimizer)" >&2
-      fi
+      START=(--init "$DEF"); echo "# no campaign checkpoint or state: starting from the shipped $DEF (weights; fresh optimizer)" >&2
     fi
-    /usr/bin/python3 training/train.py --out runs/campaign "${START[@]}" --config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 \
+    /usr/bin/python3 "$TRAIN" --out runs/campaign "${START[@]}" --config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 \
       --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 \
       --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}" ${TAIL:+--scale-tail "$TAIL"} ${AMP:+--amp "$AMP"} ${FREEZE:+--freeze "$FREEZE"}
     ;;

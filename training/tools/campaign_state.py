@@ -4,21 +4,28 @@
 `runs/` is not committed, and a session that gets a fresh machine finds it empty: twice the
 campaign lost what it had trained since the last ship (52 CPU-minutes on 2026-12-02, 516 on
 2026-12-03) and restarted from the shipped package. This tool keeps the campaign's weights in
-the repository instead, as their difference from the shipped package they started from:
+the repository instead, as their difference from the shipped package:
 
   save:    CHECKPOINT (its EMA weights, else the last) − the package's weights (as
-           `load_package_model` rebuilds them, bit for bit on every platform), quantized with one
-           absolute step (default 2.5·10⁻⁵: a quarter of what one Adam step at lr 10⁻⁴ moves a
-           weight; the error, ≤ half a step, is far below what one training step does, so the file
-           grows with how far the weights have moved, not with their number), as integers in an
-           lzma-compressed .npz. Tensors of another shape
-           than the package's (a narrowed g_s) are stored whole, in fp16 bits. The configuration,
-           the record and the campaign's totals (CPU-minutes and crops since the start of v5,
-           carried in the record as `campaign_offset`) travel with it.
+           `load_package_model` rebuilds them), as integers of a step per output channel (one
+           step per tensor for vectors): 1/R of the channel's rms weight, or of the difference's
+           rms where that is larger (tensors that start at zero); R = 256 by default, 16 R for the
+           tensors that every export keeps at full precision (the integer scale nets, the
+           factorized prior). The error, at most half a step, is of the order of the fp16
+           rounding that every eval and export applies. Tensors of another shape than the
+           package's (a narrowed g_s, the λ gains) are stored whole: fp16 where the export
+           stores fp16, else fp32. Everything goes into an lzma-compressed .npz with the
+           configuration, the record and the campaign's totals (CPU-minutes and crops since the
+           start of v5: the record's `campaign_offset`, which `restore` sets and `train.py`
+           carries, plus this line's counters).
   restore: the package + the difference → a portable checkpoint (`train.py --init` reads it, as
-           does `campaign.py eval`), refused if the package's weights are not the ones it was
-           saved against (a new ship makes the state stale: the campaign then starts from the new
-           package, as it should).
+           does `campaign.py eval`), with counters from 0 and the totals as `campaign_offset`;
+           refused (exit status 3) if the package is not the one it was saved against (its
+           files' sha256 in the manifest, the preview heads aside): after a ship the campaign
+           starts from the new package.
+  ahead:   exit status 0 if the state has trained further than a checkpoint (by the campaign's
+           totals), 1 if not: a machine that kept an older runs/ must not resume it over a
+           newer state.
 
 What does not travel: Adam's moments, the λ balance and the last weights (the EMA is taken for
 both); `train.py --init` starts a new optimizer with its warm-up.
@@ -44,13 +51,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hicodec_train.model import portable_checkpoint  # noqa: E402
+from hicodec_train.package import stored_fp16  # noqa: E402
 
 FORMAT = "hicodec-campaign-state/1"
-STALE = 3  # restore's exit status when the state belongs to other package weights
+STALE = 3  # restore's exit status when the state belongs to another package
+FINER = 16  # R × this for the tensors that exports keep at full precision
 
 
 class StaleState(Exception):
-    """The state was saved against other package weights than the ones given."""
+    """The state was saved against another package than the one given."""
 
 
 def base_weights(base: Path) -> dict[str, torch.Tensor]:
@@ -60,12 +69,13 @@ def base_weights(base: Path) -> dict[str, torch.Tensor]:
     return {k: v.detach().float().contiguous() for k, v in model.state_dict().items() if v.is_floating_point()}
 
 
-def weights_digest(state: dict[str, torch.Tensor]) -> str:
-    h = hashlib.sha256()
-    for k in sorted(state):
-        h.update(k.encode())
-        h.update(state[k].numpy().astype("<f4").tobytes())
-    return h.hexdigest()
+def package_digest(base: Path) -> str:
+    """The package's identity: its files' sha256 as its manifest pins them (which `load_package_model`
+    verifies), not the rebuilt floats, whose last bits may differ between CPUs and numpy builds.
+    The preview heads are left out: they do not enter the codec's weights."""
+    files = json.loads((base / "manifest.json").read_text())["files"]
+    pinned = sorted((n, f["sha256"]) for n, f in files.items() if not n.startswith("preview_"))
+    return hashlib.sha256(json.dumps(pinned).encode()).hexdigest()
 
 
 def rows(a: np.ndarray) -> np.ndarray:
@@ -74,30 +84,47 @@ def rows(a: np.ndarray) -> np.ndarray:
 
 
 def quantize(d: np.ndarray, base: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """The difference in integers of a step per output channel: 1/r of the channel's rms weight
-    (of the difference where that is larger, e.g. for tensors that start at zero)."""
+    """The difference as integers of a step per row: 1/r of the row's rms weight, or of the
+    difference's rms where that is larger."""
+    if not np.isfinite(d).all():
+        raise ValueError("the weights hold NaN or infinity")
+    if d.size == 0:
+        return np.zeros(d.shape, np.int8), np.ones(max(1, d.shape[0] if d.ndim >= 2 else 1), np.float32)
     rms = lambda x: np.sqrt(np.mean(rows(x).astype(np.float64) ** 2, axis=1))  # noqa: E731
     scale = np.maximum(rms(base), rms(d))
     step = np.where(scale > 0, scale / r, 1.0).astype(np.float32)
     ints = np.rint(rows(d) / step[:, None].astype(np.float64)).astype(np.int64)
-    m = int(np.abs(ints).max()) if ints.size else 0
-    return ints.astype(np.int8 if m < 2**7 else np.int16 if m < 2**15 else np.int32).reshape(d.shape), step
+    m = int(np.abs(ints).max())
+    kind = np.int8 if m < 2**7 else np.int16 if m < 2**15 else np.int32 if m < 2**31 else np.int64
+    return ints.astype(kind).reshape(d.shape), step
 
 
 def dequantize(ints: np.ndarray, step: np.ndarray) -> np.ndarray:
+    if ints.size == 0:
+        return np.zeros(ints.shape, np.float32)
     return (rows(ints).astype(np.float64) * step[:, None]).astype(np.float32).reshape(ints.shape)
+
+
+def line_totals(ck: dict, offset: dict | None) -> dict:
+    """The campaign's CPU-minutes and crops at this checkpoint: the totals before its line (the
+    record's `campaign_offset`, else `offset`) plus the line's own counters."""
+    rec = (ck.get("record") or {}).get("campaign_offset")
+    if rec and offset and (abs(rec["cpu_minutes"] - offset["cpu_minutes"]) > 0.05 or rec["crops"] != offset["crops"]):
+        raise SystemExit(f"--offset {offset} contradicts the checkpoint's record {rec}: leave --offset out")
+    before = rec or offset
+    if before is None:
+        raise SystemExit("the campaign's totals before this line are unknown: pass --offset CPU_MINUTES,CROPS "
+                         "(those of the package the line started from: its row in training/campaign.json)")
+    cpu_min = ck.get("cpu_elapsed", ck.get("elapsed", 0.0)) / 60
+    return dict(cpu_minutes=round(before["cpu_minutes"] + cpu_min, 1), crops=int(before["crops"] + (ck.get("crops_seen") or 0)))
 
 
 def save(ckpt: Path, base: Path, out: Path, r: int, offset: dict | None) -> dict:
     ck = torch.load(ckpt, map_location="cpu")
+    source = "EMA" if ck.get("ema") else (ck.get("record") or {}).get("weights", "last")
     weights = ck.get("ema") or ck["model"]
+    totals = line_totals(ck, offset)
     ref = base_weights(base)
-    record = dict(ck.get("record", {}))
-    before = record.get("campaign_offset") or offset
-    if before is None:
-        raise SystemExit("the campaign's totals before this line are unknown: pass --offset CPU_MINUTES,CROPS")
-    cpu_min = ck.get("cpu_elapsed", ck.get("elapsed", 0.0)) / 60
-    totals = dict(cpu_minutes=round(before["cpu_minutes"] + cpu_min, 1), crops=int(before["crops"] + ck.get("crops_seen", 0)))
     arrays, kinds = {}, {}
     for k, v in weights.items():
         a = v.detach().cpu().numpy()
@@ -105,12 +132,13 @@ def save(ckpt: Path, base: Path, out: Path, r: int, offset: dict | None) -> dict
             arrays[f"raw/{k}"], kinds[k] = a, "raw"
         elif k in ref and tuple(ref[k].shape) == a.shape:
             b = ref[k].numpy()
-            arrays[f"q/{k}"], arrays[f"s/{k}"] = quantize(a.astype(np.float32) - b, b, r)
+            arrays[f"q/{k}"], arrays[f"s/{k}"] = quantize(a.astype(np.float32) - b, b, r if stored_fp16(k, a.size) else r * FINER)
             kinds[k] = "delta"
         else:
-            arrays[f"h/{k}"], kinds[k] = a.astype(np.float16), "whole"
-    meta = dict(format=FORMAT, date=dt.date.today().isoformat(), base=manifest_id(base), base_digest=weights_digest(ref), steps_per_rms=r,
-                source=str(ckpt), step=ck.get("step"), cpu_elapsed=ck.get("cpu_elapsed"), elapsed=ck.get("elapsed"),
+            arrays[f"h/{k}"], kinds[k] = a.astype(np.float16 if stored_fp16(k, a.size) else np.float32), "whole"
+    record = {k: v for k, v in (ck.get("record") or {}).items() if k not in ("campaign_offset", "crops_seen", "weights")}
+    meta = dict(format=FORMAT, date=dt.date.today().isoformat(), base=manifest_id(base), base_digest=package_digest(base),
+                steps_per_rms=r, source=str(ckpt), weights=source, step=ck.get("step"), cpu_elapsed=ck.get("cpu_elapsed"),
                 crops_seen=ck.get("crops_seen"), config=ck["config"], record=record, campaign_totals=totals, kinds=kinds)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
@@ -119,7 +147,7 @@ def save(ckpt: Path, base: Path, out: Path, r: int, offset: dict | None) -> dict
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(lzma.compress(buf.getvalue(), preset=9 | lzma.PRESET_EXTREME))
     tmp.replace(out)
-    return dict(out=str(out), bytes=out.stat().st_size, base=meta["base"], step=meta["step"], campaign_totals=totals,
+    return dict(out=str(out), bytes=out.stat().st_size, base=meta["base"], step=meta["step"], weights=source, campaign_totals=totals,
                 tensors={kind: sum(1 for x in kinds.values() if x == kind) for kind in ("delta", "whole", "raw")})
 
 
@@ -132,16 +160,16 @@ def read_state(path: Path) -> tuple[dict, dict]:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(arrays.pop("meta").tobytes().decode())
     if meta.get("format") != FORMAT:
-        raise SystemExit(f"{path}: not a campaign state ({meta.get('format')!r})")
+        raise ValueError(f"{path}: not a campaign state ({meta.get('format')!r})")
     return meta, arrays
 
 
 def restore(path: Path, base: Path) -> dict:
     """The state's weights as a portable checkpoint (train.py --init, campaign.py eval)."""
     meta, arrays = read_state(path)
+    if package_digest(base) != meta["base_digest"]:
+        raise StaleState(f"{path} was saved against {meta['base']} as it was then, and {base} is another package")
     ref = base_weights(base)
-    if weights_digest(ref) != meta["base_digest"]:
-        raise StaleState(f"{path} was saved against {meta['base']}'s weights, and {base} holds others")
     weights = {}
     for k, kind in meta["kinds"].items():
         if kind == "delta":
@@ -150,11 +178,22 @@ def restore(path: Path, base: Path) -> dict:
             weights[k] = torch.from_numpy(arrays[f"h/{k}"].astype(np.float32))
         else:
             weights[k] = torch.from_numpy(arrays[f"raw/{k}"].copy())
-    totals = meta["campaign_totals"]
-    record = {**meta["record"], "campaign_offset": totals, "restored_from": dict(state=str(path), date=meta["date"], step=meta["step"])}
+    record = {**meta["record"], "campaign_offset": meta["campaign_totals"],
+              "restored_from": dict(state=str(path), date=meta["date"], step=meta["step"])}
     # the start of a new line: its counters from 0, the campaign's totals so far in the record
     ck = dict(model=weights, config=meta["config"], step=0, elapsed=0.0, cpu_elapsed=0.0, crops_seen=0, record=record)
-    return portable_checkpoint(ck)
+    return portable_checkpoint(ck, weights=meta["weights"])
+
+
+def ahead(path: Path, ckpt: Path) -> bool:
+    """Whether the state has trained further than the checkpoint (a checkpoint whose line's start
+    is unknown counts as behind only if it has no counters at all)."""
+    meta, _ = read_state(path)
+    ck = torch.load(ckpt, map_location="cpu")
+    off = (ck.get("record") or {}).get("campaign_offset")
+    if off is None:
+        return False  # a line started from a package: resumed as before (its totals are unknown here)
+    return meta["campaign_totals"]["cpu_minutes"] > line_totals(ck, None)["cpu_minutes"]
 
 
 def main(argv=None) -> int:
@@ -162,14 +201,17 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("save")
     s.add_argument("ckpt", type=Path)
-    s.add_argument("--base", type=Path, required=True, help="the package the campaign's line started from")
+    s.add_argument("--base", type=Path, required=True, help="the shipped package the recipe restores against (models/$(cat models/DEFAULT))")
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--r", type=int, default=256, help="quantization steps per rms weight of each output channel")
-    s.add_argument("--offset", help="CPU_MINUTES,CROPS of the campaign before this line, where the checkpoint's record lacks them")
+    s.add_argument("--offset", help="CPU_MINUTES,CROPS of the campaign before this line, for a line started from a package")
     r = sub.add_parser("restore")
     r.add_argument("state", type=Path)
     r.add_argument("--base", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True)
+    a = sub.add_parser("ahead", help="exit 0 if the state has trained further than the checkpoint, else 1")
+    a.add_argument("state", type=Path)
+    a.add_argument("ckpt", type=Path)
     args = p.parse_args(argv)
     if args.cmd == "save":
         off = None
@@ -177,17 +219,19 @@ def main(argv=None) -> int:
             cpu, crops = args.offset.split(",")
             off = dict(cpu_minutes=float(cpu), crops=int(crops))
         print(json.dumps(save(args.ckpt, args.base, args.out, args.r, off), indent=1))
+    elif args.cmd == "ahead":
+        return 0 if ahead(args.state, args.ckpt) else 1
     else:
         try:
             ck = restore(args.state, args.base)
         except StaleState as e:
             print(f"campaign_state: {e}", file=sys.stderr)
             return STALE
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(args.out.name + ".tmp")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(ck, tmp)
         tmp.replace(args.out)
-        print(json.dumps(dict(out=str(args.out), step=ck["step"], campaign_offset=ck["record"]["campaign_offset"]), indent=1))
+        print(json.dumps(dict(out=str(args.out), weights=ck["record"]["weights"], campaign_offset=ck["record"]["campaign_offset"]), indent=1))
     return 0
 
 
