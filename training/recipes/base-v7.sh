@@ -17,6 +17,10 @@
 #       training/campaign-state.npz.xz (tools/campaign_state.py: the EMA weights at the end of the
 #       last session, fresh optimizer) when it was saved against the shipped package, else the
 #       shipped package itself (weights, fresh optimizer); 2 threads; WALL minutes (default 60)
+#   bash training/recipes/base-v7.sh end
+#       the end of a session: stops the campaign (SIGTERM: validation, checkpoint), saves its state
+#       to training/campaign-state.npz.xz (OFFSET=CPU_MIN,CROPS for a line started from a package)
+#       and evaluates the restored weights (campaign.py eval); commit the state with the log's row
 #   AB_MIN=30 bash training/recipes/base-v7.sh amp
 #       the bf16 A/B: from the campaign checkpoint with its optimizer, the campaign itself goes on in
 #       fp32 (runs/campaign, 1 thread) against a branch whose transforms run under bf16 autocast
@@ -126,5 +130,19 @@ case "${1:-campaign}" in
     /usr/bin/python3 training/train.py --out runs/ab-narrow --resume runs/ab-narrow/narrowed.pt "${SAME[@]}" > runs/ab-narrow/narrow.out 2>&1 &
     wait
     ;;
-  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh amp | base-v7.sh cooldown | base-v7.sh narrow" >&2; exit 2 ;;
+  end)
+    # the end of a session: the campaign stops (validation and a checkpoint), its state is saved
+    # for the next machine, and the restored weights (what the next session starts from) evaluated
+    if pgrep -f "train.py --out runs/campaign" >/dev/null; then
+      pkill -CONT -f "train.py --out runs/campaign" || true
+      pkill -TERM -f "train.py --out runs/campaign" || true
+      while pgrep -f "train.py --out runs/campaign" >/dev/null; do sleep 5; done
+    fi
+    DEF=models/$(cat models/DEFAULT)
+    /usr/bin/python3 training/tools/campaign_state.py save runs/campaign/last.pt --base "$DEF" --out "$STATE" ${OFFSET:+--offset "$OFFSET"}
+    /usr/bin/python3 training/tools/campaign_state.py restore "$STATE" --base "$DEF" --out runs/campaign/restored.pt
+    /usr/bin/python3 training/campaign.py eval runs/campaign/restored.pt --out "runs/campaign/evals/$(date +%F-%H%M).json" --threads 2
+    echo "then: campaign.py log runs/campaign/evals/$(date +%F)-….json --ref bench/results/campaign/ref-$(cat models/DEFAULT).json --label … --note …" >&2
+    ;;
+  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh end | base-v7.sh amp | base-v7.sh cooldown | base-v7.sh narrow" >&2; exit 2 ;;
 esac
