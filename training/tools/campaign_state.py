@@ -10,8 +10,8 @@ the repository instead, as their difference from the shipped package:
            `load_package_model` rebuilds them), as integers of a step per output channel (one
            step per tensor for vectors): 1/R of the channel's rms weight, or of the difference's
            rms where that is larger (tensors that start at zero); R = 256 by default, 16 R for the
-           tensors that every export keeps at full precision (the integer scale nets, the
-           factorized prior). The error, at most half a step, is of the order of the fp16
+           tensors that every export stores in fp32 (the factorized prior, the λ gains, tensors
+           of fewer than 256 values). The error, at most half a step, is of the order of the fp16
            rounding that every eval and export applies. Tensors of another shape than the
            package's (a narrowed g_s, the λ gains) are stored whole: fp16 where the export
            stores fp16, else fp32. Everything goes into an lzma-compressed .npz with the
@@ -55,7 +55,7 @@ from hicodec_train.package import stored_fp16  # noqa: E402
 
 FORMAT = "hicodec-campaign-state/1"
 STALE = 3  # restore's exit status when the state belongs to another package
-FINER = 16  # R × this for the tensors that exports keep at full precision
+FINER = 16  # R × this for the tensors that exports store in fp32
 
 
 class StaleState(Exception):
@@ -132,7 +132,7 @@ def save(ckpt: Path, base: Path, out: Path, r: int, offset: dict | None) -> dict
             arrays[f"raw/{k}"], kinds[k] = a, "raw"
         elif k in ref and tuple(ref[k].shape) == a.shape:
             b = ref[k].numpy()
-            arrays[f"q/{k}"], arrays[f"s/{k}"] = quantize(a.astype(np.float32) - b, b, r if stored_fp16(k, a.size) else r * FINER)
+            arrays[f"q/{k}"], arrays[f"s/{k}"] = quantize(a.astype(np.float32) - b, b, r * FINER if exact(k, a.size) else r)
             kinds[k] = "delta"
         else:
             arrays[f"h/{k}"], kinds[k] = a.astype(np.float16 if stored_fp16(k, a.size) else np.float32), "whole"
@@ -149,6 +149,13 @@ def save(ckpt: Path, base: Path, out: Path, r: int, offset: dict | None) -> dict
     tmp.replace(out)
     return dict(out=str(out), bytes=out.stat().st_size, base=meta["base"], step=meta["step"], weights=source, campaign_totals=totals,
                 tensors={kind: sum(1 for x in kinds.values() if x == kind) for kind in ("delta", "whole", "raw")})
+
+
+def exact(name: str, numel: int) -> bool:
+    """The tensors that an export stores as they are (fp32): the factorized prior, the λ gains and
+    small ones (biases, GDN's β and γ rows). The integer scale nets, also kept in fp32 here, are
+    stored as int8 per output channel, far coarser than the plain step."""
+    return name.startswith("entropy_z.") or name == "log_gain" or numel < 256
 
 
 def manifest_id(base: Path) -> str:
