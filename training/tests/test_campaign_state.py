@@ -232,3 +232,20 @@ def test_the_recipe_restores_the_state_refuses_what_is_older_and_falls_back_only
     state.write_bytes(b"not an xz stream")
     rc, args, err = _campaign(root)
     assert rc == 2 and args is None and "failed" in err
+
+
+def test_check_reports_what_each_precision_costs(packages, tmp_path, monkeypatch):
+    import campaign
+    from conftest import write_wave_pngs
+
+    pkg, _ = packages
+    (tmp_path / "data" / "cid22-val").mkdir(parents=True)
+    write_wave_pngs(tmp_path / "data" / "cid22-val", 2, 64, seed=4)
+    monkeypatch.setattr(campaign, "DATA", tmp_path / "data")
+    torch.save(_trained_from(pkg, narrow=False), tmp_path / "a.pt")
+    out = campaign_state.check(tmp_path / "a.pt", pkg, [4, 1024], 2, 1)
+    assert out["images"] == 2 and set(out["r"]) == {4, 1024}
+    fine, coarse = out["r"][1024], out["r"][4]
+    # finer steps: a bigger file and (nearly) the checkpoint's own points
+    assert fine["bytes"] > coarse["bytes"]
+    assert max(abs(v) for v in fine["dpsnr"]) < 0.01 and max(abs(v) for v in fine["dpsnr"]) <= max(abs(v) for v in coarse["dpsnr"])
