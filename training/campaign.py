@@ -39,7 +39,7 @@ from eval import eval_files  # noqa: E402
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import load_image  # noqa: E402
 from hicodec_train.metrics import bd_rate, psnr  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, portable_checkpoint  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, campaign_totals, portable_checkpoint  # noqa: E402
 from hicodec_train.package import round_weights_fp16  # noqa: E402
 from hicodec_train.plot import line_plot, psnr_at_bpp  # noqa: E402
 
@@ -156,20 +156,31 @@ def cmd_dct_bound(args) -> int:
     return 0
 
 
+def coding_tables(model: HiCodec) -> tuple:
+    """The integer tables the exact code lengths are counted under (latent, hyper-latent)."""
+    return model.tables.build()["tables"], model.entropy_z.build()["tables"]
+
+
+def val_rows(model: HiCodec, files: list[Path], tables) -> list[dict]:
+    """The validation set's points: one row per λ of VAL_LAMBDAS."""
+    rows = eval_set(model, files, [quality_of_lambda(model, lam) for lam in VAL_LAMBDAS], tables)
+    for r, lam in zip(rows, VAL_LAMBDAS):
+        r["lambda"] = lam
+    return rows
+
+
 def cmd_eval(args) -> int:
     tune_allocator()
     torch.set_num_threads(args.threads)
     model, info = load_model(args.model)
-    tables = (model.tables.build()["tables"], model.entropy_z.build()["tables"])
+    tables = coding_tables(model)
     t0 = time.time()
     val_files = sorted((DATA / "cid22-val").glob("*.png"))
     large_files = [DATA / "large" / n for n in LARGE_PHOTOS]
     kodak_files = sorted((DATA / "kodak").glob("*.png"))
     sets = {}
     with torch.no_grad():
-        sets["cid22-val"] = eval_set(model, val_files[: args.limit or None], [quality_of_lambda(model, l) for l in VAL_LAMBDAS], tables)
-        for r, lam in zip(sets["cid22-val"], VAL_LAMBDAS):
-            r["lambda"] = lam
+        sets["cid22-val"] = val_rows(model, val_files[: args.limit or None], tables)
         sets["large"] = eval_set(model, large_files[: args.limit or None], LARGE_QUALITIES, tables)
         sets["kodak"] = eval_set(model, kodak_files[: args.limit or None], KODAK_QUALITIES, tables)
         ceil = ceiling(model, kodak_files[: args.limit or None])
@@ -215,7 +226,8 @@ def cmd_log(args) -> int:
     off = (m.get("record") or {}).get("campaign_offset")
     cpu, crops = m.get("cpu_minutes"), m.get("crops_seen")
     if off and cpu is not None and crops is not None:
-        cpu, crops = round(off["cpu_minutes"] + cpu, 1), off["crops"] + crops
+        t = campaign_totals(off, cpu, crops)
+        cpu, crops = t["cpu_minutes"], t["crops"]
     row = dict(date=ev["date"], label=args.label, note=args.note, model=m, kind="reference" if args.reference else "campaign",
                cpu_minutes_total=args.cpu_minutes if args.cpu_minutes is not None else cpu, crops_seen=crops,
                val=[dict(lam=r["lambda"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["cid22-val"]],

@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, adapt_lambdas, channel_order_by_rate, init_new_slice_index, load_adapted, portable_checkpoint, rd_loss  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, adapt_lambdas, campaign_totals, channel_order_by_rate, init_new_slice_index, load_adapted, portable_checkpoint, rd_loss  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -263,8 +263,7 @@ def main(argv=None) -> int:
             off = init_record.get("campaign_offset")
             if off and (c.get("cpu_elapsed") or c.get("crops_seen")):
                 # a new line from a checkpoint that trained on: its minutes and crops join the totals
-                init_record["campaign_offset"] = dict(cpu_minutes=round(off["cpu_minutes"] + c.get("cpu_elapsed", 0.0) / 60, 1),
-                                                      crops=int(off["crops"] + (c.get("crops_seen") or 0)))
+                init_record["campaign_offset"] = campaign_totals(off, c.get("cpu_elapsed", 0.0) / 60, c.get("crops_seen"))
     if ckpt is not None:
         cfg = ModelConfig(**ckpt["config"])
         if overrides.get("lean_slices", cfg.lean_slices) != cfg.lean_slices:

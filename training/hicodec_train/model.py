@@ -565,6 +565,12 @@ def adapt_lambdas(ck: dict, lambdas) -> dict:
     return out
 
 
+def campaign_totals(before: dict, cpu_minutes: float, crops: int | None) -> dict:
+    """The campaign's CPU-minutes and crops at a point of a line: the totals before the line (a
+    record's `campaign_offset`, tools/campaign_state.py) plus what the line itself trained."""
+    return dict(cpu_minutes=round(before["cpu_minutes"] + cpu_minutes, 1), crops=int(before["crops"] + (crops or 0)))
+
+
 def portable_checkpoint(ck: dict, **record) -> dict:
     """A full training checkpoint → the portable one (`train.py --release`, the weights
     `campaign.py eval` keeps): the EMA weights (else the last) as `model`, on the CPU, without

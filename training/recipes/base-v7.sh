@@ -55,6 +55,7 @@ DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
 # the campaign's weights as committed at the end of a session (tools/campaign_state.py): what a
 # machine without runs/campaign resumes from
 STATE=training/campaign-state.npz.xz
+DEF=models/$(cat models/DEFAULT)  # the shipped package: what a state is saved against and restored on
 TRAIN=${HICODEC_TRAIN_PY:-training/train.py}  # the campaign's trainer (the recipe's tests give a stand-in)
 COMMON=(--pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10
         --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1 --cpu-limit "${AB_MIN:-45}")
@@ -77,7 +78,6 @@ case "${1:-campaign}" in
     ;;
   campaign)
     CFG=training/recipes/base-v7-512.json
-    DEF=models/$(cat models/DEFAULT)
     if [ -f runs/campaign/last.pt ]; then
       # a machine that kept an older runs/ must not resume it over a newer committed state
       if [ -f "$STATE" ] && /usr/bin/python3 training/tools/campaign_state.py ahead "$STATE" runs/campaign/last.pt; then
@@ -133,16 +133,15 @@ case "${1:-campaign}" in
   end)
     # the end of a session: the campaign stops (validation and a checkpoint), its state is saved
     # for the next machine, and the restored weights (what the next session starts from) evaluated
-    if pgrep -f "train.py --out runs/campaign" >/dev/null; then
-      pkill -CONT -f "train.py --out runs/campaign" || true
-      pkill -TERM -f "train.py --out runs/campaign" || true
-      while pgrep -f "train.py --out runs/campaign" >/dev/null; do sleep 5; done
-    fi
-    DEF=models/$(cat models/DEFAULT)
+    RUN='train.py --out runs/campaign'
+    pkill -CONT -f "$RUN" || true   # a paused run must be running to act on SIGTERM
+    pkill -TERM -f "$RUN" || true
+    while pgrep -f "$RUN" >/dev/null; do sleep 5; done
+    EVAL=runs/campaign/evals/$(date +%F-%H%M).json
     /usr/bin/python3 training/tools/campaign_state.py save runs/campaign/last.pt --base "$DEF" --out "$STATE" ${OFFSET:+--offset "$OFFSET"}
     /usr/bin/python3 training/tools/campaign_state.py restore "$STATE" --base "$DEF" --out runs/campaign/restored.pt
-    /usr/bin/python3 training/campaign.py eval runs/campaign/restored.pt --out "runs/campaign/evals/$(date +%F-%H%M).json" --threads 2
-    echo "then: campaign.py log runs/campaign/evals/$(date +%F)-….json --ref bench/results/campaign/ref-$(cat models/DEFAULT).json --label … --note …" >&2
+    /usr/bin/python3 training/campaign.py eval runs/campaign/restored.pt --out "$EVAL" --threads 2
+    echo "then: campaign.py log $EVAL --ref bench/results/campaign/ref-$(cat models/DEFAULT).json --label … --note …" >&2
     ;;
   *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh end | base-v7.sh amp | base-v7.sh cooldown | base-v7.sh narrow" >&2; exit 2 ;;
 esac

@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hicodec_train.model import portable_checkpoint  # noqa: E402
+from hicodec_train.model import campaign_totals, portable_checkpoint  # noqa: E402
 from hicodec_train.package import stored_fp16  # noqa: E402
 
 FORMAT = "hicodec-campaign-state/1"
@@ -74,13 +74,13 @@ def base_weights(base: Path) -> dict[str, torch.Tensor]:
     return {k: v.detach().float().contiguous() for k, v in model.state_dict().items() if v.is_floating_point()}
 
 
-def package_digest(base: Path) -> str:
-    """The package's identity: its files' sha256 as its manifest pins them (which `load_package_model`
-    verifies), not the rebuilt floats, whose last bits may differ between CPUs and numpy builds.
-    The preview heads are left out: they do not enter the codec's weights."""
-    files = json.loads((base / "manifest.json").read_text())["files"]
-    pinned = sorted((n, f["sha256"]) for n, f in files.items() if not n.startswith("preview_"))
-    return hashlib.sha256(json.dumps(pinned).encode()).hexdigest()
+def package_identity(base: Path) -> tuple[str, str]:
+    """The package's id and digest: its files' sha256 as its manifest pins them (which
+    `load_package_model` verifies), not the rebuilt floats, whose last bits may differ between CPUs
+    and numpy builds. The preview heads are left out: they do not enter the codec's weights."""
+    manifest = json.loads((base / "manifest.json").read_text())
+    pinned = sorted((n, f["sha256"]) for n, f in manifest["files"].items() if not n.startswith("preview_"))
+    return manifest["id"], hashlib.sha256(json.dumps(pinned).encode()).hexdigest()
 
 
 def rows(a: np.ndarray) -> np.ndarray:
@@ -120,16 +120,18 @@ def line_totals(ck: dict, offset: dict | None) -> dict:
     if before is None:
         raise SystemExit("the campaign's totals before this line are unknown: pass --offset CPU_MINUTES,CROPS "
                          "(those of the package the line started from: its row in training/campaign.json)")
-    cpu_min = ck.get("cpu_elapsed", ck.get("elapsed", 0.0)) / 60
-    return dict(cpu_minutes=round(before["cpu_minutes"] + cpu_min, 1), crops=int(before["crops"] + (ck.get("crops_seen") or 0)))
+    return campaign_totals(before, ck.get("cpu_elapsed", ck.get("elapsed", 0.0)) / 60, ck.get("crops_seen"))
 
 
 def save(ckpt: Path, base: Path, out: Path, r: int, offset: dict | None) -> dict:
-    ck = torch.load(ckpt, map_location="cpu")
+    return write_state(torch.load(ckpt, map_location="cpu"), str(ckpt), base, base_weights(base), out, r, offset)
+
+
+def write_state(ck: dict, source_name: str, base: Path, ref: dict, out: Path, r: int, offset: dict | None) -> dict:
+    """`save` of a loaded checkpoint against the package `base`, whose rebuilt weights are `ref`."""
     source = "EMA" if ck.get("ema") else (ck.get("record") or {}).get("weights", "last")
     weights = ck.get("ema") or ck["model"]
     totals = line_totals(ck, offset)
-    ref = base_weights(base)
     arrays, kinds = {}, {}
     for k, v in weights.items():
         a = v.detach().cpu().numpy()
@@ -142,8 +144,9 @@ def save(ckpt: Path, base: Path, out: Path, r: int, offset: dict | None) -> dict
         else:
             arrays[f"h/{k}"], kinds[k] = a.astype(np.float16 if stored_fp16(k, a.size) else np.float32), "whole"
     record = {k: v for k, v in (ck.get("record") or {}).items() if k not in ("campaign_offset", "crops_seen", "weights")}
-    meta = dict(format=FORMAT, date=dt.date.today().isoformat(), base=manifest_id(base), base_digest=package_digest(base),
-                steps_per_rms=r, source=str(ckpt), weights=source, step=ck.get("step"), cpu_elapsed=ck.get("cpu_elapsed"),
+    base_id, digest = package_identity(base)
+    meta = dict(format=FORMAT, date=dt.date.today().isoformat(), base=base_id, base_digest=digest,
+                steps_per_rms=r, source=source_name, weights=source, step=ck.get("step"), cpu_elapsed=ck.get("cpu_elapsed"),
                 crops_seen=ck.get("crops_seen"), config=ck["config"], record=record, campaign_totals=totals, kinds=kinds)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
@@ -163,10 +166,6 @@ def exact(name: str, numel: int) -> bool:
     return name.startswith("entropy_z.") or name == "log_gain" or numel < 256
 
 
-def manifest_id(base: Path) -> str:
-    return json.loads((base / "manifest.json").read_text())["id"]
-
-
 def read_state(path: Path) -> tuple[dict, dict]:
     with np.load(io.BytesIO(lzma.decompress(path.read_bytes()))) as z:
         arrays = {k: z[k] for k in z.files}
@@ -176,12 +175,13 @@ def read_state(path: Path) -> tuple[dict, dict]:
     return meta, arrays
 
 
-def restore(path: Path, base: Path) -> dict:
-    """The state's weights as a portable checkpoint (train.py --init, campaign.py eval)."""
+def restore(path: Path, base: Path, ref: dict | None = None) -> dict:
+    """The state's weights as a portable checkpoint (train.py --init, campaign.py eval); `ref`:
+    the package's rebuilt weights where the caller has them."""
     meta, arrays = read_state(path)
-    if package_digest(base) != meta["base_digest"]:
+    if package_identity(base)[1] != meta["base_digest"]:
         raise StaleState(f"{path} was saved against {meta['base']} as it was then, and {base} is another package")
-    ref = base_weights(base)
+    ref = ref if ref is not None else base_weights(base)
     weights = {}
     for k, kind in meta["kinds"].items():
         if kind == "delta":
@@ -198,13 +198,13 @@ def restore(path: Path, base: Path) -> dict:
 
 
 def ahead(path: Path, ckpt: Path) -> bool:
-    """Whether the state has trained further than the checkpoint (a checkpoint whose line's start
-    is unknown counts as behind only if it has no counters at all)."""
+    """Whether the state has trained further than the checkpoint. A checkpoint whose line started
+    from a package (no `campaign_offset`: its totals are unknown here) never counts as behind."""
     meta, _ = read_state(path)
     ck = torch.load(ckpt, map_location="cpu")
     off = (ck.get("record") or {}).get("campaign_offset")
     if off is None:
-        return False  # a line started from a package: resumed as before (its totals are unknown here)
+        return False
     return meta["campaign_totals"]["cpu_minutes"] > line_totals(ck, None)["cpu_minutes"]
 
 
@@ -221,18 +221,18 @@ def check(ckpt: Path, base: Path, rs: list[int], n: int, threads: int) -> dict:
 
     def points(path: Path) -> list:
         m, _ = campaign.load_model(path)
-        tables = (m.tables.build()["tables"], m.entropy_z.build()["tables"])
         with torch.no_grad():
-            rows = campaign.eval_set(m, files, [campaign.quality_of_lambda(m, lam) for lam in campaign.VAL_LAMBDAS], tables)
-        return [(r["bpp"], r["psnr"]) for r in rows]
+            return [(r["bpp"], r["psnr"]) for r in campaign.val_rows(m, files, campaign.coding_tables(m))]
 
     ref = points(ckpt)
-    off = None if (torch.load(ckpt, map_location="cpu").get("record") or {}).get("campaign_offset") else dict(cpu_minutes=0.0, crops=0)
+    ck = torch.load(ckpt, map_location="cpu")
+    off = None if (ck.get("record") or {}).get("campaign_offset") else dict(cpu_minutes=0.0, crops=0)
+    weights = base_weights(base)
     out = dict(checkpoint=str(ckpt), images=len(files), ema=ref, r={})
     with tempfile.TemporaryDirectory() as d:
         for r in rs:
-            info = save(ckpt, base, Path(d) / "s.npz.xz", r, off)
-            torch.save(restore(Path(d) / "s.npz.xz", base), Path(d) / "r.pt")
+            info = write_state(ck, str(ckpt), base, weights, Path(d) / "s.npz.xz", r, off)
+            torch.save(restore(Path(d) / "s.npz.xz", base, weights), Path(d) / "r.pt")
             got = points(Path(d) / "r.pt")
             out["r"][r] = dict(bytes=info["bytes"], bd_rate=round(bd_rate(*zip(*ref), *zip(*got)), 3),
                                dpsnr=[round(g[1] - e[1], 4) for g, e in zip(got, ref)])
