@@ -39,7 +39,7 @@ from eval import eval_files  # noqa: E402
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import load_image  # noqa: E402
 from hicodec_train.metrics import bd_rate, psnr  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, campaign_totals, portable_checkpoint  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, campaign_totals, line_minutes, load_checkpoint, portable_checkpoint  # noqa: E402
 from hicodec_train.package import round_weights_fp16  # noqa: E402
 from hicodec_train.plot import line_plot, psnr_at_bpp  # noqa: E402
 
@@ -64,13 +64,16 @@ def load_model(path: Path):
         t = manifest["training"]
         info = dict(source=f"package {manifest['id']}", id=manifest["id"], crops_seen=t.get("crops_seen"), steps=t.get("steps"))
         return model, info
-    ck = torch.load(path, map_location="cpu")
+    ck = load_checkpoint(path)
     model = HiCodec(ModelConfig(**ck["config"]))
     model.load_state_dict(ck["ema"] if ck.get("ema") else ck["model"])
     model.eval()
     round_weights_fp16(model)
+    line = line_minutes(ck)
     info = dict(source=f"checkpoint {path}", weights="EMA" if ck.get("ema") else "last", step=ck["step"], crops_seen=ck.get("crops_seen"),
-                cpu_minutes=round(ck.get("cpu_elapsed", ck["elapsed"]) / 60, 1), record=ck.get("record", {}))
+                cpu_minutes=round(line["cpu_minutes"], 1), record=ck.get("record", {}))
+    if line["gpu_minutes"]:
+        info["gpu_minutes"] = round(line["gpu_minutes"], 1)
     return model, info
 
 
@@ -200,7 +203,7 @@ def cmd_eval(args) -> int:
 
 
 def keep_weights(src: Path, dst: Path) -> None:
-    torch.save(portable_checkpoint(torch.load(src, map_location="cpu"), kept_from=str(src)), dst)
+    torch.save(portable_checkpoint(load_checkpoint(src), kept_from=str(src)), dst)
 
 
 def bd(ref_rows, rows) -> float | None:
@@ -224,16 +227,18 @@ def cmd_log(args) -> int:
     m = ev["model"]
     # a line restored from the committed state (tools/campaign_state.py) counts on from the totals before it
     off = (m.get("record") or {}).get("campaign_offset")
-    cpu, crops = m.get("cpu_minutes"), m.get("crops_seen")
+    cpu, crops, gpu = m.get("cpu_minutes"), m.get("crops_seen"), m.get("gpu_minutes")
     if off and cpu is not None and crops is not None:
-        t = campaign_totals(off, cpu, crops)
-        cpu, crops = t["cpu_minutes"], t["crops"]
+        t = campaign_totals(off, dict(cpu_minutes=cpu, gpu_minutes=gpu or 0.0, crops=crops))
+        cpu, crops, gpu = t["cpu_minutes"], t["crops"], t.get("gpu_minutes")
     row = dict(date=ev["date"], label=args.label, note=args.note, model=m, kind="reference" if args.reference else "campaign",
                cpu_minutes_total=args.cpu_minutes if args.cpu_minutes is not None else cpu, crops_seen=crops,
                val=[dict(lam=r["lambda"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["cid22-val"]],
                large=[dict(quality=r["quality"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["large"]],
                kodak=[dict(quality=r["quality"], bpp=round(r["bpp"], 4), psnr=round(r["psnr"], 3)) for r in s["kodak"]],
                ceiling_kodak=ev.get("ceiling_kodak"))
+    if gpu:
+        row["gpu_minutes_total"] = gpu
     if ref:
         row["reference"] = ref["model"].get("id") or ref["model"]["source"]
         row["bd_rate_vs_reference"] = {k: bd(ref["sets"][k], s[k]) for k in ("cid22-val", "large", "kodak")}
@@ -267,7 +272,8 @@ def write_report(log: dict) -> None:
     for r in rows:
         b = r.get("bd_rate_vs_reference") or {}
         k = r.get("kodak_bd_rate_vs") or {}
-        md.append(f"| {r['date']} | {r['label']}{': ' + r['note'] if r.get('note') else ''} | {r.get('cpu_minutes_total') or '–'} | "
+        gpu = f" + {r['gpu_minutes_total']} GPU" if r.get("gpu_minutes_total") else ""
+        md.append(f"| {r['date']} | {r['label']}{': ' + r['note'] if r.get('note') else ''} | {r.get('cpu_minutes_total') or '–'}{gpu} | "
                   f"{r.get('crops_seen') or '–'} | " + ", ".join(f"{p['bpp']:.3f}/{p['psnr']:.2f}" for p in r["val"]) + " | "
                   + ", ".join(f"{p['bpp']:.3f}/{p['psnr']:.2f}" for p in r["large"]) + " | "
                   + f"{_pct(b.get('cid22-val'))} / {_pct(b.get('large'))} / {_pct(b.get('kodak'))} | {_pct(k.get('webp'))} / {_pct(k.get('avif-e9'))} | "

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train.data import load_image  # noqa: E402
 from hicodec_train.entropy import bits_with_tables  # noqa: E402
 from hicodec_train.metrics import bd_rate, ms_ssim, psnr, rate_at_psnr  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, pad_to  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, load_checkpoint, pad_to  # noqa: E402
 from hicodec_train.package import round_weights_fp16  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         model, manifest = load_package_model(args.checkpoint)
         ckpt = dict(step=manifest["training"]["steps"], elapsed=60 * manifest["training"]["wall_time_minutes"])
     else:
-        ckpt = torch.load(args.checkpoint, map_location="cpu")
+        ckpt = load_checkpoint(args.checkpoint)
         model = HiCodec(ModelConfig(**ckpt["config"]))
         model.load_state_dict(ckpt["model"])
         model.eval()

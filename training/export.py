@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train import ort  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, extend_lambdas  # noqa: E402
+from hicodec_train.model import load_checkpoint as read_checkpoint  # noqa: E402
 from hicodec_train.package import (  # noqa: E402
     FEATURE_STRIDES, FORMAT_VERSION, OPSET, AnalysisWithFeatures, SynthesisWithAttention, attention_outputs, export_onnx,
     INT8_ROLES, feature_output_names, round_weights_fp16, round_weights_int8, sha256, verify_package, write_prior, write_tables,
@@ -45,7 +46,7 @@ def git_commit() -> str:
 
 
 def load_checkpoint(path: Path, ema: bool = False) -> tuple[HiCodec, dict]:
-    ckpt = torch.load(path, map_location="cpu")
+    ckpt = read_checkpoint(path)
     model = HiCodec(ModelConfig(**ckpt["config"]))
     if ema and not ckpt.get("ema"):
         raise ValueError(f"{path} keeps no EMA weights")
@@ -150,7 +151,7 @@ def prior_stage(path: Path) -> dict:
         t = json.loads((path / "manifest.json").read_text())["training"]
         keep = ("steps", "wall_time_minutes", "batch", "crop", "lr", "lambdas", "crops_seen", "hardware", "command", "commit", "earlier_stages")
         return {"source": f"package {path.name}", **{k: t[k] for k in keep if k in t}}
-    ck = torch.load(path, map_location="cpu")
+    ck = read_checkpoint(path)
     rec = ck.get("record", {})
     return {"source": f"checkpoint {path}", "steps": ck.get("step"), "wall_time_minutes": round(ck.get("elapsed", 0.0) / 60, 1),
             "crops_seen": ck.get("crops_seen"), **{k: rec.get(k) for k in ("batch", "crop", "lr", "hardware", "train_only") if k in rec}}

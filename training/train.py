@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, adapt_lambdas, campaign_totals, channel_order_by_rate, init_new_slice_index, load_adapted, portable_checkpoint, rd_loss  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, adapt_lambdas, campaign_totals, channel_order_by_rate, init_new_slice_index, line_minutes, load_adapted, load_checkpoint, portable_checkpoint, rd_loss  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.pt"
     resume = ckpt_path if args.resume == "auto" and ckpt_path.exists() else (Path(args.resume) if args.resume not in (None, "auto") else None)
-    ckpt = torch.load(resume, map_location="cpu") if resume else None
+    ckpt = load_checkpoint(resume) if resume else None
     log = (out / "train.log").open("a") if rank == 0 else None
 
     def say(msg: str) -> None:
@@ -257,13 +257,13 @@ def main(argv=None) -> int:
             m, _ = load_package_model(args.init)
             init_state, init_cfg = m.state_dict(), m.cfg
         else:
-            c = torch.load(args.init, map_location="cpu")
+            c = load_checkpoint(args.init)
             init_state, init_cfg = c["model"], ModelConfig(**c["config"])
             init_record = dict(c.get("record", {}))
             off = init_record.get("campaign_offset")
             if off and (c.get("cpu_elapsed") or c.get("crops_seen")):
                 # a new line from a checkpoint that trained on: its minutes and crops join the totals
-                init_record["campaign_offset"] = campaign_totals(off, c.get("cpu_elapsed", 0.0) / 60, c.get("crops_seen"))
+                init_record["campaign_offset"] = campaign_totals(off, line_minutes(c))
     if ckpt is not None:
         cfg = ModelConfig(**ckpt["config"])
         if overrides.get("lean_slices", cfg.lean_slices) != cfg.lean_slices:
@@ -403,7 +403,7 @@ def main(argv=None) -> int:
 
     def record() -> dict:
         return dict(data=sources, images=len(sampler), batch=args.batch * world, crop=args.crop, lr=args.lr,
-                    hardware=hardware(), torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
+                    hardware=hardware(), device=device.type, torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
                     ema=args.ema, crops_seen=crops_seen, **carried)
 
     def checkpoint() -> dict:

@@ -565,10 +565,29 @@ def adapt_lambdas(ck: dict, lambdas) -> dict:
     return out
 
 
-def campaign_totals(before: dict, cpu_minutes: float, crops: int | None) -> dict:
-    """The campaign's CPU-minutes and crops at a point of a line: the totals before the line (a
-    record's `campaign_offset`, tools/campaign_state.py) plus what the line itself trained."""
-    return dict(cpu_minutes=round(before["cpu_minutes"] + cpu_minutes, 1), crops=int(before["crops"] + (crops or 0)))
+def line_minutes(ck: dict) -> dict:
+    """What a checkpoint's line trained, in the campaign's units: CPU-minutes on a CPU (process CPU
+    time / threads), GPU-minutes on a GPU (the steps' wall time: `record.device`, train.py), and crops."""
+    gpu = (ck.get("record") or {}).get("device") == "cuda"
+    minutes = (ck.get("elapsed", 0.0) if gpu else ck.get("cpu_elapsed", ck.get("elapsed", 0.0))) / 60
+    return dict(cpu_minutes=0.0 if gpu else minutes, gpu_minutes=minutes if gpu else 0.0, crops=ck.get("crops_seen") or 0)
+
+
+def campaign_totals(before: dict, line: dict) -> dict:
+    """The campaign's totals at a point of a line: the totals before the line (a record's
+    `campaign_offset`, tools/campaign_state.py) plus what the line itself trained (`line_minutes`).
+    GPU-minutes are counted apart (a GPU-minute trains ~10² CPU-minutes' crops) and only once there are any."""
+    t = dict(cpu_minutes=round(before["cpu_minutes"] + line.get("cpu_minutes", 0.0), 1), crops=int(before["crops"] + (line.get("crops") or 0)))
+    gpu = before.get("gpu_minutes", 0.0) + line.get("gpu_minutes", 0.0)
+    if gpu:
+        t["gpu_minutes"] = round(gpu, 1)
+    return t
+
+
+def load_checkpoint(path) -> dict:
+    """A checkpoint of this project's own making, on the CPU. torch ≥ 2.6 (the GPU machine's) loads
+    only plain tensors by default; training checkpoints also hold the RNG states (numpy's among them)."""
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def portable_checkpoint(ck: dict, **record) -> dict:

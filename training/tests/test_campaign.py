@@ -60,7 +60,15 @@ def test_eval_then_log_writes_rows_bd_rates_and_the_plot(tmp_path, monkeypatch):
     ev2.write_text(json.dumps(e))
     assert campaign.main(["log", str(ev2), "--label", "restored"]) == 0
     row = json.loads(campaign.CAMPAIGN_JSON.read_text())["rows"][-1]
-    assert row["cpu_minutes_total"] == 643.2 and row["crops_seen"] == 173016
+    assert row["cpu_minutes_total"] == 643.2 and row["crops_seen"] == 173016 and "gpu_minutes_total" not in row
+    # a line that trained on a GPU (gpu.sh): its GPU-minutes are counted apart and shown beside the CPU's
+    e["model"].update(cpu_minutes=0.0, gpu_minutes=7.5)
+    e["model"]["record"]["campaign_offset"] = {"cpu_minutes": 758.1, "crops": 199912, "gpu_minutes": 1.5}
+    ev2.write_text(json.dumps(e))
+    assert campaign.main(["log", str(ev2), "--label", "gpu"]) == 0
+    row = json.loads(campaign.CAMPAIGN_JSON.read_text())["rows"][-1]
+    assert row["cpu_minutes_total"] == 758.1 and row["gpu_minutes_total"] == 9.0 and row["crops_seen"] == 199952
+    assert "| 758.1 + 9.0 GPU |" in campaign.CAMPAIGN_MD.read_text()
 
 
 def test_dct_bound_rises_with_channels_and_keeps_all_768(tmp_path, monkeypatch):

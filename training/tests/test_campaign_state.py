@@ -168,28 +168,36 @@ def _recipe_tree(tmp_path: Path, pkg: Path) -> Path:
     default, and a trainer that only records its arguments."""
     root = tmp_path / "repo"
     (root / "training" / "recipes").mkdir(parents=True)
-    (root / "training" / "recipes" / "base-v7.sh").write_text((TRAINING / "recipes" / "base-v7.sh").read_text())
+    for recipe in ("base-v7.sh", "gpu.sh"):
+        (root / "training" / "recipes" / recipe).write_text((TRAINING / "recipes" / recipe).read_text())
     (root / "training" / "tools").symlink_to(TRAINING / "tools")
     (root / "models").mkdir()
     (root / "models" / pkg.name).symlink_to(pkg)
     (root / "models" / "DEFAULT").write_text(pkg.name + "\n")
-    (root / "stub_train.py").write_text("import json, sys\nopen('runs/train-args.json', 'w').write(json.dumps(sys.argv[1:]))\n")
+    for stub in ("train", "campaign"):  # stand-ins that only record their arguments
+        (root / f"stub_{stub}.py").write_text(f"import json, sys\nopen('runs/{stub}-args.json', 'w').write(json.dumps(sys.argv[1:]))\n")
     (root / "runs").mkdir()
     return root
 
 
-def _campaign(root: Path):
+def _recipe(root: Path, recipe: str, *argv: str, stub: str = "train"):
+    """Runs a recipe of the stand-in tree: its exit status, the arguments its stub `stub` got, stderr."""
     import os
     import subprocess
 
-    env = {**os.environ, "HICODEC_TRAIN_PY": str(root / "stub_train.py")}
-    r = subprocess.run(["bash", str(root / "training" / "recipes" / "base-v7.sh"), "campaign"], env=env, capture_output=True,
-                       text=True, timeout=300)
-    args = root / "runs" / "train-args.json"
+    env = {**os.environ, "HICODEC_TRAIN_PY": str(root / "stub_train.py"), "HICODEC_CAMPAIGN_PY": str(root / "stub_campaign.py"),
+           "PY": sys.executable}
+    r = subprocess.run(["bash", str(root / "training" / "recipes" / recipe), *argv], env=env, capture_output=True, text=True,
+                       timeout=300, cwd=root)
+    args = root / "runs" / f"{stub}-args.json"
     got = json.loads(args.read_text()) if args.exists() else None
     if args.exists():
         args.unlink()
     return r.returncode, got, r.stderr
+
+
+def _campaign(root: Path):
+    return _recipe(root, "base-v7.sh", "campaign")
 
 
 def _start(args: list) -> list:
@@ -249,3 +257,69 @@ def test_check_reports_what_each_precision_costs(packages, tmp_path, monkeypatch
     # finer steps: a bigger file and (nearly) the checkpoint's own points
     assert fine["bytes"] > coarse["bytes"]
     assert max(abs(v) for v in fine["dpsnr"]) < 0.01 and max(abs(v) for v in fine["dpsnr"]) <= max(abs(v) for v in coarse["dpsnr"])
+
+
+def test_packs_fit_the_room_the_tree_leaves(tmp_path):
+    import pack_data
+    from conftest import write_wave_pngs
+
+    for name, n, seed in (("train", 6, 1), ("val", 4, 2)):
+        (tmp_path / name).mkdir()
+        write_wave_pngs(tmp_path / name, n, 96, seed=seed)
+    common = ["--train", str(tmp_path / "train"), "--val", str(tmp_path / "val"), "--out", str(tmp_path / "pack")]
+    assert pack_data.main(common + ["--val-count", "2"]) == 0
+    full = json.loads((tmp_path / "pack" / "pack.json").read_text())
+    assert full["cid22-train"]["quality"] == 97 and full["cid22-val"]["images"] == 2
+    room = (full["cid22-train"]["bytes"] + full["cid22-val"]["bytes"]) * 0.8 / 2**20
+    assert pack_data.main(common + ["--val-count", "2", "--fit-mib", str(room)]) == 0
+    fit = json.loads((tmp_path / "pack" / "pack.json").read_text())
+    assert fit["cid22-train"]["quality"] < 97 and fit["cid22-train"]["quality"] == fit["cid22-val"]["quality"]
+    assert (fit["cid22-train"]["bytes"] + fit["cid22-val"]["bytes"]) / 2**20 <= room
+    # no quality down to --min-quality fits: an error, and no packs left behind
+    assert pack_data.main(common + ["--fit-mib", "0.001", "--min-quality", "95"]) == 2
+    assert not list((tmp_path / "pack").glob("*.hpk"))
+
+
+def test_the_gpu_chain_trains_from_the_state_and_brings_it_back_ahead(packages, tmp_path):
+    pkg, other = packages
+    root = _recipe_tree(tmp_path, pkg)
+    state = root / "training" / "campaign-state.npz.xz"
+    torch.save(_trained_from(pkg, narrow=True), tmp_path / "a.pt")
+    campaign_state.save(tmp_path / "a.pt", pkg, state, 256, dict(cpu_minutes=700.0, crops=9000))  # 710 CPU-min, 13,000 crops
+    # the first command on the device: the state restored, the campaign's configuration on the GPU's batch
+    rc, args, err = _recipe(root, "gpu.sh", "train", "7.5")
+    assert rc == 0, err
+    assert args[args.index("--out") + 1 : args.index("--out") + 5] == ["runs/gpu", "--resume", "auto", "--init"]
+    assert args[args.index("--init") + 1] == "runs/gpu/restored.pt"
+    for flag, value in (("--config", "training/recipes/base-v7-512.json"), ("--freeze", "h_a."), ("--batch", "32"), ("--amp", "bf16")):
+        assert args[args.index(flag) + 1] == value
+    assert "--balance-lambdas" in args and "--compile" not in args
+    # the line the device trained (GPU time counted apart from CPU time), brought back as a state
+    line = campaign_state.restore(state, pkg)
+    line.update(ema=_trained_from(pkg, narrow=True, seed=5)["model"], step=4000, elapsed=420.0, cpu_elapsed=400.0, crops_seen=128000)
+    line["record"] = dict(line["record"], device="cuda")
+    torch.save(line, root / "runs" / "gpu" / "last.pt")
+    (root / "runs" / "gpu" / "train.log").write_text("step 4000\n")
+    rc, args, err = _recipe(root, "gpu.sh", "train", "7.5")  # a later command on the warm machine: resumed
+    assert rc == 0 and "--init" not in args and args[args.index("--resume") + 1] == "auto", err
+    out = tmp_path / "OUT"
+    out.mkdir()
+    rc, _, err = _recipe(root, "gpu.sh", "bring-back", str(out))
+    assert rc == 0, err
+    back, _ = campaign_state.read_state(out / "campaign-state.npz.xz")
+    assert back["campaign_totals"] == {"cpu_minutes": 710.0, "crops": 141000, "gpu_minutes": 7.0}
+    assert (out / "train.log").read_text() == "step 4000\n"
+    # here: a state that has not trained further than the committed one changes nothing
+    (root / "runs" / "campaign").mkdir()
+    rc, args, err = _recipe(root, "gpu.sh", "finish", str(state), stub="campaign")
+    assert rc == 2 and args is None and "not trained further" in err
+    # one that has becomes the campaign's; the CPU line forked from the older state moves aside
+    rc, args, err = _recipe(root, "gpu.sh", "finish", str(out / "campaign-state.npz.xz"), stub="campaign")
+    assert rc == 0, err
+    assert state.read_bytes() == (out / "campaign-state.npz.xz").read_bytes()
+    assert not (root / "runs" / "campaign").exists() and len(list((root / "runs").glob("campaign-before-gpu-*"))) == 1
+    assert args[:2] == ["eval", "runs/gpu/restored.pt"]
+    assert torch.load(root / "runs" / "gpu" / "restored.pt")["record"]["campaign_offset"]["gpu_minutes"] == 7.0
+    # and the CPU campaign goes on from it
+    rc, args, _ = _campaign(root)
+    assert rc == 0 and _start(args) == ["--init", "runs/campaign/restored.pt"]

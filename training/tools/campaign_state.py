@@ -28,9 +28,9 @@ the repository instead, as their difference from the shipped package:
            starts from the new package.
   check:   what the quantization costs: BD-rate of the restored weights against the checkpoint's
            EMA at each R, on cid22-val photos (the measurements below were made with it).
-  ahead:   exit status 0 if the state has trained further than a checkpoint (by the campaign's
-           totals), 1 if not: a machine that kept an older runs/ must not resume it over a
-           newer state.
+  ahead:   exit status 0 if the state has trained further than a checkpoint or another state (by
+           the campaign's crops in all), 1 if not: a machine that kept an older runs/ must not
+           resume it over a newer state, nor a GPU's state replace a newer one (gpu.sh finish).
 
 What does not travel: Adam's moments, the λ balance and the last weights (the EMA is taken for
 both); `train.py --init` starts a new optimizer with its warm-up.
@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hicodec_train.model import campaign_totals, portable_checkpoint  # noqa: E402
+from hicodec_train.model import campaign_totals, line_minutes, load_checkpoint, portable_checkpoint  # noqa: E402
 from hicodec_train.package import stored_fp16  # noqa: E402
 
 FORMAT = "hicodec-campaign-state/1"
@@ -120,11 +120,11 @@ def line_totals(ck: dict, offset: dict | None) -> dict:
     if before is None:
         raise SystemExit("the campaign's totals before this line are unknown: pass --offset CPU_MINUTES,CROPS "
                          "(those of the package the line started from: its row in training/campaign.json)")
-    return campaign_totals(before, ck.get("cpu_elapsed", ck.get("elapsed", 0.0)) / 60, ck.get("crops_seen"))
+    return campaign_totals(before, line_minutes(ck))
 
 
 def save(ckpt: Path, base: Path, out: Path, r: int, offset: dict | None) -> dict:
-    return write_state(torch.load(ckpt, map_location="cpu"), str(ckpt), base, base_weights(base), out, r, offset)
+    return write_state(load_checkpoint(ckpt), str(ckpt), base, base_weights(base), out, r, offset)
 
 
 def write_state(ck: dict, source_name: str, base: Path, ref: dict, out: Path, r: int, offset: dict | None) -> dict:
@@ -198,14 +198,18 @@ def restore(path: Path, base: Path, ref: dict | None = None) -> dict:
 
 
 def ahead(path: Path, ckpt: Path) -> bool:
-    """Whether the state has trained further than the checkpoint. A checkpoint whose line started
-    from a package (no `campaign_offset`: its totals are unknown here) never counts as behind."""
+    """Whether the state has trained further than the checkpoint or other state (a name ending in
+    .npz.xz), by crops seen: comparable across machines and with a GPU's lines, where minutes are
+    not. A checkpoint whose line started from a package (no `campaign_offset`: its totals are
+    unknown here) never counts as behind."""
     meta, _ = read_state(path)
-    ck = torch.load(ckpt, map_location="cpu")
+    if ckpt.name.endswith(".npz.xz"):
+        return meta["campaign_totals"]["crops"] > read_state(ckpt)[0]["campaign_totals"]["crops"]
+    ck = load_checkpoint(ckpt)
     off = (ck.get("record") or {}).get("campaign_offset")
     if off is None:
         return False
-    return meta["campaign_totals"]["cpu_minutes"] > line_totals(ck, None)["cpu_minutes"]
+    return meta["campaign_totals"]["crops"] > line_totals(ck, None)["crops"]
 
 
 def check(ckpt: Path, base: Path, rs: list[int], n: int, threads: int) -> dict:
@@ -225,7 +229,7 @@ def check(ckpt: Path, base: Path, rs: list[int], n: int, threads: int) -> dict:
             return [(r["bpp"], r["psnr"]) for r in campaign.val_rows(m, files, campaign.coding_tables(m))]
 
     ref = points(ckpt)
-    ck = torch.load(ckpt, map_location="cpu")
+    ck = load_checkpoint(ckpt)
     off = None if (ck.get("record") or {}).get("campaign_offset") else dict(cpu_minutes=0.0, crops=0)
     weights = base_weights(base)
     out = dict(checkpoint=str(ckpt), images=len(files), ema=ref, r={})
@@ -252,7 +256,7 @@ def main(argv=None) -> int:
     r.add_argument("state", type=Path)
     r.add_argument("--base", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True)
-    a = sub.add_parser("ahead", help="exit 0 if the state has trained further than the checkpoint, else 1")
+    a = sub.add_parser("ahead", help="exit 0 if the state has trained further than the checkpoint (or state), else 1")
     a.add_argument("state", type=Path)
     a.add_argument("ckpt", type=Path)
     c = sub.add_parser("check", help="BD-rate of the restored weights against the checkpoint's EMA at each R (cid22-val)")

@@ -43,7 +43,7 @@ from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import list_images, load_image  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
 from hicodec_train.metrics import psnr  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, pad_to  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, load_checkpoint, pad_to  # noqa: E402
 from train import name_prefixes, save_atomic  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     tune_allocator()
     t0 = time.time()
-    ck = torch.load(args.ckpt, map_location="cpu")
+    ck = load_checkpoint(args.ckpt)
     cfg = ModelConfig(**ck["config"])
     if cfg.arch != "v5":
         raise SystemExit("only the v5 family's g_s has residual blocks to narrow")
