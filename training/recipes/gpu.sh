@@ -3,22 +3,26 @@
 # committed state, within that machine's limits (10-minute commands, a working tree of ≤ 64 MiB,
 # files back ≤ 16 MiB each).
 #
-#   here:    bash training/recipes/gpu.sh pack        # .data/pack/*.hpk: as large as the tree leaves room for
+#   here:    bash training/recipes/gpu.sh pack        # .data/pack/*.hpk: as faithful as the tree leaves room for
 #   device:  bash training/recipes/gpu.sh train 7.5; bash training/recipes/gpu.sh bring-back "$OUT"
-#   here:    bash training/recipes/gpu.sh finish <files_at>/campaign-state.npz.xz
+#   here:    bash training/recipes/gpu.sh finish <files_at>/campaign-state.npz.xz    # evaluate it
+#   here:    bash training/recipes/gpu.sh adopt <files_at>/campaign-state.npz.xz     # make it the campaign's
 #
 # train: the first command on a machine restores the campaign's state (training/campaign-state.npz.xz,
 #   tools/campaign_state.py) against the shipped package and trains from it (fresh optimizer) in the
 #   campaign's configuration (base-v7-512.json, FREEZE as base-v7.sh, the λ balance, 256² crops),
-#   with the GPU's batch, bf16 autocast and channels-last. A state made against another package, or
-#   none: the package. Every later command on the same (warm) machine resumes runs/gpu/last.pt
-#   exactly (weights, optimizers, EMA, step, RNG).
-# bring-back: the EMA weights as a campaign state (~8 MB, one file) and the log, into OUTDIR.
-# finish: the state that came back becomes the campaign's (training/campaign-state.npz.xz) if it has
-#   trained further (crops); runs/campaign, a line forked from the older state, is moved aside; the
-#   restored weights are evaluated (campaign.py eval). The CPU campaign (base-v7.sh campaign) then
-#   goes on from it.
+#   with the GPU's batch, bf16 autocast and channels-last. Without a state made against the package
+#   it stops, unless OFFSET=CPU_MINUTES,CROPS (the package's totals: its row in training/campaign.json)
+#   says to start from the package. Every later command on the same (warm) machine resumes
+#   runs/gpu/last.pt exactly (weights, optimizers, EMA, step, RNG).
+# bring-back: the log and the EMA weights as a campaign state (~8 MB, one file) into OUTDIR.
+# finish: the state that came back, restored and evaluated here (campaign.py eval); nothing changes.
+# adopt: it becomes the campaign's state (training/campaign-state.npz.xz) if it has trained further
+#   (crops), and runs/campaign, a line forked from the older state, moves aside. The CPU campaign
+#   (base-v7.sh campaign) then goes on from it.
 set -euo pipefail
+arg=${2:-}
+[ -n "$arg" ] && [ -e "$arg" ] && arg=$(realpath "$arg")   # a path given relative to where it was called from
 cd "$(dirname "$0")/../.."
 RUN=${RUN:-runs/gpu}
 PY=${PY:-python3}                       # the device's python3 holds its PyTorch
@@ -28,7 +32,7 @@ STATE=training/campaign-state.npz.xz
 DEF=models/$(cat models/DEFAULT)
 FREEZE=${FREEZE-h_a.}                   # as the campaign (base-v7.sh)
 LIMIT_MIB=64
-cmd=${1:?usage: gpu.sh pack | train MINUTES | bring-back OUTDIR | finish STATE}
+cmd=${1:?usage: gpu.sh pack | train MINUTES | bring-back OUTDIR | finish STATE | adopt STATE}
 case "$cmd" in
   pack)
     # what the repository takes of the working tree that travels (tracked and not-ignored files),
@@ -37,21 +41,23 @@ case "$cmd" in
       "import os, sys; print(sum(os.path.getsize(f) for f in sys.stdin.buffer.read().decode().split(chr(0)) if f and os.path.isfile(f)))")
     fit=$(/usr/bin/python3 -c "print(round($LIMIT_MIB - $used / 2**20 - 1, 1))")
     echo "# the tree takes $(/usr/bin/python3 -c "print(round($used / 2**20, 1))") MiB: the packs get $fit MiB" >&2
-    /usr/bin/python3 training/pack_data.py --out .data/pack --fit-mib "$fit" --val-count "${VAL_COUNT:-16}" ;;
+    /usr/bin/python3 training/pack_data.py --out .data/pack --fit-mib "$fit" --quality 98 --val-count "${VAL_COUNT:-16}" ;;
   train)
     minutes=${2:?minutes}
     nvidia-smi --query-gpu=name,memory.total,utilization.gpu --format=csv,noheader 2>/dev/null || true
     START=(--resume auto)
     if [ ! -f "$RUN/last.pt" ]; then
-      rc=0
+      rc=3  # no state: as one made against another package
       if [ -f "$STATE" ]; then
+        rc=0
         $PY training/tools/campaign_state.py restore "$STATE" --base "$DEF" --out "$RUN/restored.pt" >&2 || rc=$?
-      else
-        rc=3
       fi
       case $rc in
         0) START+=(--init "$RUN/restored.pt"); echo "# the campaign's state $STATE, restored against $DEF" >&2 ;;
-        3) START+=(--init "$DEF"); echo "# no state made against $DEF: starting from the package (weights)" >&2 ;;
+        3) if [ -z "${OFFSET:-}" ]; then
+             echo "no state made against $DEF: OFFSET=CPU_MINUTES,CROPS (the package's totals) starts from the package" >&2; exit 2
+           fi
+           START+=(--init "$DEF"); echo "# no state made against $DEF: starting from the package (weights), totals $OFFSET" >&2 ;;
         *) echo "restoring $STATE failed (exit $rc)" >&2; exit 2 ;;
       esac
     fi
@@ -61,27 +67,31 @@ case "$cmd" in
       --amp bf16 --channels-last ${COMPILE:+--compile} --ema 0.999 ${FREEZE:+--freeze "$FREEZE"} \
       --wall-limit "$minutes" --ckpt-minutes 2 --ckpt-every 100000 --log-every 50 ;;
   bring-back)
-    out=${2:?output folder}
-    $PY training/tools/campaign_state.py save "$RUN/last.pt" --base "$DEF" --out "$out/campaign-state.npz.xz"
-    cp "$RUN/train.log" "$out/train.log" ;;
+    out=${arg:?output folder}
+    cp "$RUN/train.log" "$out/train.log" || true   # first: the log comes back even when there is no checkpoint
+    $PY training/tools/campaign_state.py save "$RUN/last.pt" --base "$DEF" --out "$out/campaign-state.npz.xz" ${OFFSET:+--offset "$OFFSET"} ;;
   finish)
-    new=${2:?the state that came back}
+    new=${arg:?the state that came back}
+    stamp=$(date +%F-%H%M%S)
+    mkdir -p "$RUN/evals"
+    /usr/bin/python3 training/tools/campaign_state.py restore "$new" --base "$DEF" --out "$RUN/restored.pt"
+    if [ -f "$(dirname "$new")/train.log" ]; then cp "$(dirname "$new")/train.log" "$RUN/train-$stamp.log"; fi
+    /usr/bin/python3 "$CAMPAIGN" eval "$RUN/restored.pt" --out "$RUN/evals/$stamp.json" --threads 2
+    echo "then: campaign.py log $RUN/evals/$stamp.json --ref bench/results/campaign/ref-$(cat models/DEFAULT).json --label … --note …;" \
+         "if it does not lose against the campaign's last row: gpu.sh adopt $new" >&2 ;;
+  adopt)
+    new=${arg:?the state that came back}
+    here=$(pwd -P)
     for pid in $(pgrep -f "train.py --out runs/campaign" || true); do   # this checkout's campaign
-      if [ "$(readlink "/proc/$pid/cwd")" = "$PWD" ]; then
+      if [ "$(readlink "/proc/$pid/cwd")" = "$here" ]; then
         echo "the CPU campaign runs: stop it first (kill -TERM $pid)" >&2; exit 2
       fi
     done
     if [ -f "$STATE" ] && ! /usr/bin/python3 training/tools/campaign_state.py ahead "$new" "$STATE"; then
       echo "$new has not trained further than $STATE: nothing changed" >&2; exit 2
     fi
-    stamp=$(date +%F-%H%M)
-    mkdir -p "$RUN/evals"
-    /usr/bin/python3 training/tools/campaign_state.py restore "$new" --base "$DEF" --out "$RUN/restored.pt"
-    [ -e runs/campaign ] && mv runs/campaign "runs/campaign-before-gpu-$stamp"
+    if [ -e runs/campaign ]; then mv -T runs/campaign "runs/campaign-before-gpu-$(date +%F-%H%M%S)"; fi
     cp "$new" "$STATE"
-    [ -f "$(dirname "$new")/train.log" ] && cp "$(dirname "$new")/train.log" "$RUN/train-$stamp.log"
-    /usr/bin/python3 "$CAMPAIGN" eval "$RUN/restored.pt" --out "$RUN/evals/$stamp.json" --threads 2
-    echo "then: campaign.py log $RUN/evals/$stamp.json --ref bench/results/campaign/ref-$(cat models/DEFAULT).json --label … --note …;" \
-         "commit $STATE with the row; bash training/recipes/base-v7.sh campaign goes on from it" >&2 ;;
+    echo "$STATE is the state that came back: commit it with its row; bash training/recipes/base-v7.sh campaign goes on from it" >&2 ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -6,8 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import export
 from hicodec_train.model import HiCodec, ModelConfig
@@ -180,13 +182,13 @@ def _recipe_tree(tmp_path: Path, pkg: Path) -> Path:
     return root
 
 
-def _recipe(root: Path, recipe: str, *argv: str, stub: str = "train"):
+def _recipe(root: Path, recipe: str, *argv: str, stub: str = "train", env: dict | None = None):
     """Runs a recipe of the stand-in tree: its exit status, the arguments its stub `stub` got, stderr."""
     import os
     import subprocess
 
     env = {**os.environ, "HICODEC_TRAIN_PY": str(root / "stub_train.py"), "HICODEC_CAMPAIGN_PY": str(root / "stub_campaign.py"),
-           "PY": sys.executable}
+           "PY": sys.executable, **(env or {})}
     r = subprocess.run(["bash", str(root / "training" / "recipes" / recipe), *argv], env=env, capture_output=True, text=True,
                        timeout=300, cwd=root)
     args = root / "runs" / f"{stub}-args.json"
@@ -224,7 +226,7 @@ def test_the_recipe_restores_the_state_refuses_what_is_older_and_falls_back_only
     torch.save(line, root / "runs" / "campaign" / "last.pt")
     rc, args, _ = _campaign(root)
     assert rc == 0 and _start(args) == ["--resume", "auto"]
-    # an older machine's checkpoint (fewer campaign minutes than the state): refused
+    # an older machine's checkpoint (fewer crops in all than the state): refused
     old = dict(line, cpu_elapsed=0.0)
     old["record"] = dict(line["record"], campaign_offset=dict(cpu_minutes=650.0, crops=100))
     torch.save(old, root / "runs" / "campaign" / "last.pt")
@@ -259,25 +261,36 @@ def test_check_reports_what_each_precision_costs(packages, tmp_path, monkeypatch
     assert max(abs(v) for v in fine["dpsnr"]) < 0.01 and max(abs(v) for v in fine["dpsnr"]) <= max(abs(v) for v in coarse["dpsnr"])
 
 
-def test_packs_fit_the_room_the_tree_leaves(tmp_path):
+def test_packs_fit_the_room_the_tree_leaves_with_a_quality_per_photo(tmp_path):
     import pack_data
     from conftest import write_wave_pngs
 
     for name, n, seed in (("train", 6, 1), ("val", 4, 2)):
         (tmp_path / name).mkdir()
         write_wave_pngs(tmp_path / name, n, 96, seed=seed)
+    Image.fromarray(np.zeros((96, 96, 3), np.uint8) + 128).save(tmp_path / "train" / "flat.png")  # far above any floor
     common = ["--train", str(tmp_path / "train"), "--val", str(tmp_path / "val"), "--out", str(tmp_path / "pack")]
     assert pack_data.main(common + ["--val-count", "2"]) == 0
     full = json.loads((tmp_path / "pack" / "pack.json").read_text())
     assert full["cid22-train"]["quality"] == 97 and full["cid22-val"]["images"] == 2
+    uniform = []  # one quality for all, stepped down until it fits: what a quality per photo must beat
     room = (full["cid22-train"]["bytes"] + full["cid22-val"]["bytes"]) * 0.8 / 2**20
-    assert pack_data.main(common + ["--val-count", "2", "--fit-mib", str(room)]) == 0
+    for q in range(96, 80, -1):
+        assert pack_data.main(common + ["--val-count", "2", "--quality", str(q)]) == 0
+        uniform = json.loads((tmp_path / "pack" / "pack.json").read_text())
+        if sum(r["bytes"] for r in uniform.values()) / 2**20 <= room:
+            break
+    assert pack_data.main(common + ["--val-count", "2", "--fit-mib", str(room), "--quality", "98", "--min-quality", "80"]) == 0
     fit = json.loads((tmp_path / "pack" / "pack.json").read_text())
-    assert fit["cid22-train"]["quality"] < 97 and fit["cid22-train"]["quality"] == fit["cid22-val"]["quality"]
-    assert (fit["cid22-train"]["bytes"] + fit["cid22-val"]["bytes"]) / 2**20 <= room
-    # no quality down to --min-quality fits: an error, and no packs left behind
+    assert sum(r["bytes"] for r in fit.values()) / 2**20 <= room
+    lo, hi = fit["cid22-train"]["qualities"]
+    assert lo < hi  # the flat image needs less than the textured ones
+    worst = lambda rep: min(r["psnr_min"] for r in rep.values())  # noqa: E731
+    assert worst(fit) >= worst(uniform), (fit, uniform)
+    # nothing fits: an error, and the packs written before stay as they were
+    before = (tmp_path / "pack" / "cid22-train.hpk").read_bytes()
     assert pack_data.main(common + ["--fit-mib", "0.001", "--min-quality", "95"]) == 2
-    assert not list((tmp_path / "pack").glob("*.hpk"))
+    assert (tmp_path / "pack" / "cid22-train.hpk").read_bytes() == before
 
 
 def test_the_gpu_chain_trains_from_the_state_and_brings_it_back_ahead(packages, tmp_path):
@@ -309,17 +322,41 @@ def test_the_gpu_chain_trains_from_the_state_and_brings_it_back_ahead(packages, 
     back, _ = campaign_state.read_state(out / "campaign-state.npz.xz")
     assert back["campaign_totals"] == {"cpu_minutes": 710.0, "crops": 141000, "gpu_minutes": 7.0}
     assert (out / "train.log").read_text() == "step 4000\n"
-    # here: a state that has not trained further than the committed one changes nothing
+    # here: evaluated first, nothing changes
     (root / "runs" / "campaign").mkdir()
-    rc, args, err = _recipe(root, "gpu.sh", "finish", str(state), stub="campaign")
-    assert rc == 2 and args is None and "not trained further" in err
-    # one that has becomes the campaign's; the CPU line forked from the older state moves aside
+    committed = state.read_bytes()
     rc, args, err = _recipe(root, "gpu.sh", "finish", str(out / "campaign-state.npz.xz"), stub="campaign")
+    assert rc == 0 and args[:2] == ["eval", "runs/gpu/restored.pt"], err
+    assert torch.load(root / "runs" / "gpu" / "restored.pt")["record"]["campaign_offset"]["gpu_minutes"] == 7.0
+    assert state.read_bytes() == committed and (root / "runs" / "campaign").exists()
+    # adopted: a state that has not trained further than the committed one changes nothing
+    rc, _, err = _recipe(root, "gpu.sh", "adopt", str(state))
+    assert rc == 2 and "not trained further" in err
+    # one that has becomes the campaign's; the CPU line forked from the older state moves aside
+    rc, _, err = _recipe(root, "gpu.sh", "adopt", str(out / "campaign-state.npz.xz"))
     assert rc == 0, err
     assert state.read_bytes() == (out / "campaign-state.npz.xz").read_bytes()
     assert not (root / "runs" / "campaign").exists() and len(list((root / "runs").glob("campaign-before-gpu-*"))) == 1
-    assert args[:2] == ["eval", "runs/gpu/restored.pt"]
-    assert torch.load(root / "runs" / "gpu" / "restored.pt")["record"]["campaign_offset"]["gpu_minutes"] == 7.0
     # and the CPU campaign goes on from it
     rc, args, _ = _campaign(root)
     assert rc == 0 and _start(args) == ["--init", "runs/campaign/restored.pt"]
+
+
+def test_the_gpu_chain_starts_from_the_package_only_with_its_totals(packages, tmp_path):
+    pkg, _ = packages
+    root = _recipe_tree(tmp_path, pkg)
+    rc, args, err = _recipe(root, "gpu.sh", "train", "7.5")  # no state: stops before any device time is spent
+    assert rc == 2 and args is None and "OFFSET" in err
+    env_offset = {"OFFSET": "641.7,172976"}
+    rc, args, err = _recipe(root, "gpu.sh", "train", "7.5", env=env_offset)
+    assert rc == 0 and args[args.index("--init") + 1] == f"models/{pkg.name}", err
+    # its line brought back as a state with those totals
+    line = _trained_from(pkg, narrow=False)
+    line["record"] = dict(line["record"], device="cuda")
+    (root / "runs" / "gpu").mkdir(exist_ok=True)
+    torch.save(line, root / "runs" / "gpu" / "last.pt")
+    (tmp_path / "OUT").mkdir()
+    rc, _, err = _recipe(root, "gpu.sh", "bring-back", str(tmp_path / "OUT"), env=env_offset)
+    assert rc == 0, err
+    back, _ = campaign_state.read_state(tmp_path / "OUT" / "campaign-state.npz.xz")
+    assert back["campaign_totals"] == {"cpu_minutes": 641.7, "crops": 176976, "gpu_minutes": 15.0}
