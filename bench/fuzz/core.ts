@@ -105,7 +105,7 @@ function mutateStructure(r: () => number, b: Uint8Array, c: Container): Uint8Arr
   };
   switch (kind) {
     case 0: // width, height: anything up to and past the limits
-      return edit((d, dv) => dv.setUint32(fields + (r() < 0.5 ? 0 : 4), pick(r, [0, 1, 2, 63, 64, 65, 4096, 65535, 65536, 0xffffffff, Math.floor(r() * 3000)]), true));
+      return edit((_d, dv) => dv.setUint32(fields + (r() < 0.5 ? 0 : 4), pick(r, [0, 1, 2, 63, 64, 65, 4096, 65535, 65536, 0xffffffff, Math.floor(r() * 3000)]), true));
     case 1: // quality, colour, tile size
       return edit((d, dv) => {
         const f = Math.floor(r() * 3);
@@ -114,7 +114,7 @@ function mutateStructure(r: () => number, b: Uint8Array, c: Container): Uint8Arr
         else dv.setUint16(fields + 10, pick(r, [0, 64, 100, 128, 192, 1024, 65472, 65535, Math.floor(r() * 65536)]), true);
       });
     case 2: // chunk count
-      return edit((d, dv) => dv.setUint16(fields + 12, pick(r, [0, 1, c.tiles.length - 1, c.tiles.length + 1, 0xffff, Math.floor(r() * 40)]), true));
+      return edit((_d, dv) => dv.setUint16(fields + 12, pick(r, [0, 1, c.tiles.length - 1, c.tiles.length + 1, 0xffff, Math.floor(r() * 40)]), true));
     case 3: { // a chunk table entry: type or length, CRC of the header recomputed
       const count = v.getUint16(fields + 12, true);
       const e = fields + 14 + 12 * Math.floor(r() * Math.max(1, count));
