@@ -43,15 +43,19 @@ V4 = recipe("base-v4.json")  # hic-base-v4's training config (its package left t
 V5 = recipe("base-v5.json")
 V7 = recipe("base-v7-512.json")
 V7N = {**V7, "gs_res_hidden": [48, 48, 24]}  # v7 with g_s narrowed by tools/prune_gs.py (base-v7.sh narrow)
-# (name, config, batch, crop, bf16 autocast): v4 as it was trained (8 × 128²) and at 256², v5 and
-# v7 at 256², v7 with bf16, v7 with g_s narrowed
+# (name, config, batch, crop, mode): v4 as it was trained (8 × 128²) and at 256², v5 and v7 at
+# 256², v7 with bf16 autocast, v7 with g_s narrowed, and that in channels-last memory format
+# (train.py --channels-last: oneDNN's convolutions take NHWC without reordering). Only g_a and g_s
+# in NHWC, the entropy model NCHW, measured slower than all of it in NHWC (2026-12-03: 2.045 s a
+# step against 1.897, NCHW 2.145; the conversions at the boundaries cost more than they saved).
 CASES = [
-    ("v4 8×128²", V4, 8, 128, False),
-    ("v4 4×256²", V4, 4, 256, False),
-    ("v5 8×256²", V5, 8, 256, False),
-    ("v7 8×256²", V7, 8, 256, False),
-    ("v7 8×256² bf16", V7, 8, 256, True),
-    ("v7 g_s 48/48/24 8×256²", V7N, 8, 256, False),
+    ("v4 8×128²", V4, 8, 128, "fp32"),
+    ("v4 4×256²", V4, 4, 256, "fp32"),
+    ("v5 8×256²", V5, 8, 256, "fp32"),
+    ("v7 8×256²", V7, 8, 256, "fp32"),
+    ("v7 8×256² bf16", V7, 8, 256, "bf16"),
+    ("v7 g_s 48/48/24 8×256²", V7N, 8, 256, "fp32"),
+    ("v7 g_s 48/48/24 8×256² channels-last", V7N, 8, 256, "channels-last"),
 ]
 # Each case runs in its own process (as training does); the v4 cases run twice, once with glibc's
 # default allocator (HICODEC_DEFAULT_MALLOC=1), as v4 was trained: that is the first baseline, the
@@ -61,10 +65,13 @@ CASES = [
 class Step:
     """One training step as train.py runs it (CPU path)."""
 
-    def __init__(self, cfg: dict, batch: int, crop: int, amp: bool = False):
+    def __init__(self, cfg: dict, batch: int, crop: int, mode: str = "fp32"):
         torch.manual_seed(0)
-        self.amp = amp
+        self.amp = mode == "bf16"
+        self.cl = mode == "channels-last"
         self.model = HiCodec(ModelConfig(**cfg)).train()
+        if self.cl:
+            self.model = self.model.to(memory_format=torch.channels_last)
         main = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
         aux = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
         self.main = main
@@ -72,6 +79,8 @@ class Step:
         self.aux_opt = torch.optim.Adam(aux, lr=1e-5)
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items() if v.is_floating_point()}
         self.x = torch.rand(batch, 3, crop, crop)
+        if self.cl:
+            self.x = self.x.contiguous(memory_format=torch.channels_last)
         self.lam = torch.full((batch,), 0.013)
         self.gain = torch.exp(self.model.log_gain[len(self.model.cfg.lambdas) // 2]).detach()[None].expand(batch, -1)
         self.pixels = batch * crop * crop
@@ -102,7 +111,10 @@ class Step:
         m = self.model
         res = {}
         x = self.x
-        y = torch.randn(x.shape[0], m.cfg.M, x.shape[2] // 16, x.shape[3] // 16, requires_grad=True)
+        y = torch.randn(x.shape[0], m.cfg.M, x.shape[2] // 16, x.shape[3] // 16)
+        if self.cl:
+            y = y.contiguous(memory_format=torch.channels_last)
+        y.requires_grad_(True)
         for name, fn in (("g_a", lambda: m.g_a(x).float().square().mean()), ("g_s", lambda: m.g_s(y).float().square().mean())):
             def run():
                 with self.autocast():
@@ -138,8 +150,8 @@ def worker(name: str, threads: int) -> int:
     each with one JSON line on stdout: `run N` → N step times, `parts` → g_a/g_s seconds and MACs."""
     torch.set_num_threads(threads)
     allocator = tune_allocator()
-    _, cfg, b, c, amp = next(case for case in CASES if case[0] == name)
-    s = Step(cfg, b, c, amp)
+    _, cfg, b, c, mode = next(case for case in CASES if case[0] == name)
+    s = Step(cfg, b, c, mode)
     s()
     s()  # warm-up: the heap reaches its working size
     print(json.dumps({"ready": name, "allocator": allocator}), flush=True)
@@ -169,6 +181,7 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the median step time is reported)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--quick", action="store_true", help="1 round of 2 steps (a smoke run; written as -quick)")
+    p.add_argument("--only", help="comma-separated parts of case names: only those cases (tuned allocator) beside the v4 baseline as trained")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -178,6 +191,9 @@ def main(argv=None) -> int:
     # (label, case, default allocator): v4 8×128² with glibc's default allocator is the baseline
     # (v4 as it was trained); every case also runs with the tuned allocator
     runs = [(f"{n}", n, True) for n, cfg, *_ in CASES if cfg is V4] + [(f"{n}, tuned malloc", n, False) for n, *_ in CASES]
+    if args.only:
+        want = args.only.split(",")
+        runs = runs[:1] + [r for r in runs[1:] if not r[2] and any(w in r[1] for w in want)]
     procs = {}
 
     def ask(label: str, cmd: str | None = None):
@@ -215,11 +231,11 @@ def main(argv=None) -> int:
                     pr.wait()
     rows = []
     for label, name, default in runs:
-        _, cfg, b, c, amp = next(case for case in CASES if case[0] == name)
+        _, cfg, b, c, mode = next(case for case in CASES if case[0] == name)
         med = statistics.median(times[label])
         rows.append({
             "case": label, "allocator": parts[label]["allocator"], "max_rss_mb": parts[label]["max_rss_mb"], "arch": cfg.get("arch", "v4"),
-            "batch": b, "crop": c, "bf16": amp, "pixels_per_step": parts[label]["pixels"],
+            "batch": b, "crop": c, "bf16": mode == "bf16", "channels_last": mode == "channels-last", "pixels_per_step": parts[label]["pixels"],
             "step_s_median": round(med, 4), "step_s_all": [round(t, 4) for t in times[label]],
             "pixels_per_s": round(parts[label]["pixels"] / med), "g_a_fwd_bwd_s": round(parts[label]["g_a"], 4),
             "g_s_fwd_bwd_s": round(parts[label]["g_s"], 4), "rest_s": round(med - parts[label]["g_a"] - parts[label]["g_s"], 4),
@@ -238,10 +254,11 @@ def main(argv=None) -> int:
     res = {"bench": "train-speed", "date": day, "machine": machine(args.threads), "threads": args.threads, "steps": args.steps,
            "rounds": args.rounds, "baseline": base["case"], "baseline_as_trained": as_trained["case"], "process_per_case": True, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"train-speed-{day}{'-quick' if args.quick else ''}"
+    tag = ("-quick" if args.quick else "") + ("-only" if args.only else "")
+    stem = args.out / f"train-speed-{day}{tag}"
     k = 2
     while stem.with_suffix(".json").exists():  # a same-day result stays (it may be cited)
-        stem = args.out / f"train-speed-{day}{'-quick' if args.quick else ''}-{k}"
+        stem = args.out / f"train-speed-{day}{tag}-{k}"
         k += 1
     stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
     md = [f"# Training throughput ({day}, {res['machine']['cpu']}, {args.threads} threads, torch {torch.__version__})", "",

@@ -28,6 +28,8 @@
 #       bench/train_speed.py), AB_MIN CPU-minutes more each (default 30); then `campaign.py eval` of each.
 #   TAIL=P:TOP (campaign, amp): a share P of the crops enlarged up to TOP× (train.py --scale-tail);
 #   AMP=bf16 (campaign): the transforms under bf16 autocast (train.py --amp)
+#   CL= (campaign): NCHW instead of channels-last (since 2026-12-03: the same math, a step ×1.10–1.13
+#       faster on 2 threads, bench/results/train-speed-2026-12-03-only*.json)
 #   FREEZE=prefixes (campaign, amp, cooldown; default h_a.): parameters kept as they are
 #       (train.py --freeze). The hyper-analysis drifted under training until smooth skies broke at
 #       the lowest λ (training/tools/sky_probe.py); the A/B arm that kept it (runs/ab-freeze, from
@@ -98,7 +100,8 @@ case "${1:-campaign}" in
     fi
     /usr/bin/python3 "$TRAIN" --out runs/campaign "${START[@]}" --config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 \
       --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 \
-      --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}" ${TAIL:+--scale-tail "$TAIL"} ${AMP:+--amp "$AMP"} ${FREEZE:+--freeze "$FREEZE"}
+      --lr "${LR:-1e-4}" --threads 2 --wall-limit "${WALL:-60}" ${TAIL:+--scale-tail "$TAIL"} ${AMP:+--amp "$AMP"} ${FREEZE:+--freeze "$FREEZE"} \
+      ${CL---channels-last}
     ;;
   amp)
     CFG=training/recipes/base-v7-512.json
