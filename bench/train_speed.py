@@ -192,8 +192,10 @@ def main(argv=None) -> int:
     # (v4 as it was trained); every case also runs with the tuned allocator
     runs = [(f"{n}", n, True) for n, cfg, *_ in CASES if cfg is V4] + [(f"{n}, tuned malloc", n, False) for n, *_ in CASES]
     if args.only:
-        want = args.only.split(",")
+        want = [w.strip() for w in args.only.split(",") if w.strip()]
         runs = runs[:1] + [r for r in runs[1:] if not r[2] and any(w in r[1] for w in want)]
+        if not want or len(runs) == 1:
+            raise SystemExit(f"train_speed: --only {args.only!r} names no case ({', '.join(n for n, *_ in CASES)})")
     procs = {}
 
     def ask(label: str, cmd: str | None = None):

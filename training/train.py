@@ -341,11 +341,17 @@ def main(argv=None) -> int:
     step, elapsed, history, crops_seen, val_history = 0, 0.0, [], 0, []
     cpu_elapsed = 0.0  # process CPU seconds / threads spent in training steps
     loss_scale = torch.zeros(len(cfg.lambdas), dtype=torch.float64)  # running mean loss per λ point (0: not seen)
-    ema = Ema(model, args.ema) if args.ema else None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         aux_opt.load_state_dict(ckpt["aux_optimizer"])
+        for o in (opt, aux_opt):  # Adam's moments in their parameter's memory format (a resume may change it: --channels-last)
+            for group in o.param_groups:
+                for prm in group["params"]:
+                    st = o.state.get(prm, {})
+                    for k in ("exp_avg", "exp_avg_sq"):
+                        if k in st and st[k].shape == prm.shape:
+                            st[k] = torch.empty_like(prm, dtype=st[k].dtype).copy_(st[k])
         step, elapsed = ckpt["step"], ckpt["elapsed"]
         cpu_elapsed = ckpt.get("cpu_elapsed", elapsed)
         history = ckpt.get("history", [])
@@ -353,10 +359,13 @@ def main(argv=None) -> int:
         if ckpt.get("loss_scale") is not None:
             loss_scale = ckpt["loss_scale"].clone()
         crops_seen = ckpt.get("crops_seen", step * ckpt.get("record", {}).get("batch", args.batch))
-        if ema is not None and ckpt.get("ema") is not None:
-            ema.state = {k: v.to(device) for k, v in ckpt["ema"].items()}
         rng = ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"]
         set_rng_state(rng, sampler)
+    ema = Ema(model, args.ema) if args.ema else None  # from the weights as loaded (a checkpoint without an EMA: its weights)
+    if ema is not None and ckpt is not None and ckpt.get("ema") is not None:
+        ref = model.state_dict()  # in the model's memory format, as the updates are
+        ema.state = {k: torch.empty_like(ref[k], dtype=v.dtype).copy_(v) if k in ref and ref[k].shape == v.shape else v.to(device)
+                     for k, v in ckpt["ema"].items()}
     loss_scale = loss_scale.to(device)
     net = model
     if args.compile:
@@ -404,6 +413,7 @@ def main(argv=None) -> int:
     def record() -> dict:
         return dict(data=sources, images=len(sampler), batch=args.batch * world, crop=args.crop, lr=args.lr,
                     hardware=hardware(), device=device.type, torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
+                    channels_last=args.channels_last,
                     ema=args.ema, crops_seen=crops_seen, **carried)
 
     def checkpoint() -> dict:

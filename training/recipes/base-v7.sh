@@ -28,7 +28,7 @@
 #       bench/train_speed.py), AB_MIN CPU-minutes more each (default 30); then `campaign.py eval` of each.
 #   TAIL=P:TOP (campaign, amp): a share P of the crops enlarged up to TOP× (train.py --scale-tail);
 #   AMP=bf16 (campaign): the transforms under bf16 autocast (train.py --amp)
-#   CL= (campaign): NCHW instead of channels-last (since 2026-12-03: the same math, a step ×1.10–1.13
+#   CL= (campaign; empty, not 0: its value is passed to train.py): NCHW instead of channels-last (since 2026-12-03: the same math, a step ×1.10–1.13
 #       faster on 2 threads, bench/results/train-speed-2026-12-03-only*.json)
 #   FREEZE=prefixes (campaign, amp, cooldown; default h_a.): parameters kept as they are
 #       (train.py --freeze). The hyper-analysis drifted under training until smooth skies broke at

@@ -131,3 +131,35 @@ def test_sigterm_checkpoints_and_exits_cleanly_and_cpu_minutes_are_counted(image
     import os
     assert ck["step"] >= 3 and 0 < ck["cpu_elapsed"] <= ck["elapsed"] * (os.cpu_count() or 1) + 0.05
     assert all("cpu_elapsed" in h for h in ck["history"])
+
+
+def test_channels_last_resume_converts_moments_and_ema_and_computes_the_same(images, tiny_cfg_file, tmp_path):
+    from hicodec_train.model import HiCodec, ModelConfig
+
+    first = run(images, tiny_cfg_file, tmp_path / "run", 4, ["--ema", "0.9"])
+    # resumed with --channels-last: Adam's moments and the EMA follow the parameters into NHWC
+    second = run(images, tiny_cfg_file, tmp_path / "run", 6, ["--ema", "0.9", "--channels-last"])
+    assert second["step"] == 6 and second["record"]["channels_last"] is True
+    cl = torch.channels_last
+    names = [n for n, v in second["model"].items() if v.dim() == 4 and v.shape[2] > 1]  # k×k convolutions
+    assert names and all(second["model"][n].is_contiguous(memory_format=cl) for n in names)
+    assert all(second["ema"][n].is_contiguous(memory_format=cl) and not second["ema"][n].is_contiguous() for n in names)
+    moments = [st["exp_avg"] for st in second["optimizer"]["state"].values() if st["exp_avg"].dim() == 4 and st["exp_avg"].shape[2] > 1]
+    assert moments and all(m.is_contiguous(memory_format=cl) for m in moments)
+    # a checkpoint without an EMA: the EMA starts from its weights (not from the initialisation)
+    bare = dict(first, ema=None)
+    torch.save(bare, tmp_path / "bare.pt")
+    out = run(images, tiny_cfg_file, tmp_path / "bare", 5, ["--ema", "0.9", "--resume", str(tmp_path / "bare.pt")])
+    d = 5 / 14  # the EMA's warm start at step 4: min(0.9, (1 + 4) / (10 + 4))
+    n = names[0]
+    assert torch.allclose(out["ema"][n], d * first["model"][n] + (1 - d) * out["model"][n], atol=1e-6)
+    # the same weights compute the same in either format
+    m = HiCodec(ModelConfig(**first["config"]))
+    m.load_state_dict(first["model"])
+    m.eval()
+    x = torch.rand(2, 3, 64, 64)
+    gain = torch.exp(m.log_gain[0]).unsqueeze(0).expand(2, -1)
+    with torch.no_grad():
+        a = m(x, gain, noise=False)
+        b = m.to(memory_format=cl)(x.contiguous(memory_format=cl), gain, noise=False)
+    assert torch.equal(a["q"], b["q"]) and torch.allclose(a["x_hat"], b["x_hat"], atol=1e-5)
