@@ -124,7 +124,9 @@ test('first visit: a photo picked while the model loads is encoded like Node, co
   // the ready time is said, and is what the worker measured
   const startMs = Number(await dataset('startMs'));
   assert.ok(startMs > 0 && startMs >= Number(await dataset('loadMs')), `start ${startMs} ms, load ${await dataset('loadMs')} ms`);
-  assert.equal(/ready \(sha256 verified, ([\d.]+) s\)/.exec(await text('#model-status'))?.[1], (startMs / 1000).toFixed(1));
+  // shown to 0.1 s, the dataset in whole ms: both round the same time (rounding twice could differ in the last digit)
+  const shownS = Number(/ready \(sha256 verified, ([\d.]+) s\)/.exec(await text('#model-status'))?.[1]);
+  assert.ok(Math.abs(shownS * 1000 - startMs) <= 51, `shown ${shownS} s, measured ${startMs} ms`);
 
   // encoded at quality 75: size and PSNR as in Node
   await page.waitForSelector('body[data-encoded="1"]', { timeout: 120_000 });
