@@ -37,10 +37,10 @@ case "$cmd" in
   pack)
     # what the repository takes of the working tree that travels (tracked and not-ignored files),
     # and 1 MiB to spare for what a session adds before its device call
-    used=$(git ls-files -z --cached --others --exclude-standard | /usr/bin/python3 -c \
-      "import os, sys; print(sum(os.path.getsize(f) for f in sys.stdin.buffer.read().decode().split(chr(0)) if f and os.path.isfile(f)))")
-    fit=$(/usr/bin/python3 -c "print(round($LIMIT_MIB - $used / 2**20 - 1, 1))")
-    echo "# the tree takes $(/usr/bin/python3 -c "print(round($used / 2**20, 1))") MiB: the packs get $fit MiB" >&2
+    read -r used fit < <(git ls-files -z --cached --others --exclude-standard | /usr/bin/python3 -c "import os, sys
+mib = sum(os.path.getsize(f) for f in sys.stdin.buffer.read().decode().split(chr(0)) if f and os.path.isfile(f)) / 2**20
+print(round(mib, 1), round($LIMIT_MIB - mib - 1, 1))")
+    echo "# the tree takes $used MiB: the packs get $fit MiB" >&2
     /usr/bin/python3 training/pack_data.py --out .data/pack --fit-mib "$fit" --quality 98 --val-count "${VAL_COUNT:-16}" ;;
   train)
     minutes=${2:?minutes}
