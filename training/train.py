@@ -7,6 +7,7 @@
       --val .data/pack/cid22-val.hpk --amp bf16 --channels-last --compile --ema 0.999 \\
       --batch 32 --crop 256 --wall-limit 8                                  # the GPU path (README)
   torchrun --nproc_per_node 8 training/train.py --ddp --out runs/big ...    # several GPUs
+  /usr/bin/python3 training/train.py --procs 2 --threads 1 --batch 4 ...     # data-parallel on one machine (gloo)
 
 Each step draws one λ point (and its gain vector) for the whole batch and minimizes
 λ·255²·MSE + bpp; the factorized prior's quantiles are fitted by a separate aux optimizer.
@@ -86,6 +87,11 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--ddp", action="store_true", help="DistributedDataParallel under torchrun")
+    p.add_argument("--procs", type=int, default=1,
+                   help="data-parallel processes on this machine (gloo; each draws --batch crops a step, so the batch "
+                        "is procs × batch): this process is rank 0 and starts the others, which die with it. On 2 "
+                        "cores, --procs 2 --threads 1 --batch 4 is the math of --threads 2 --batch 8, but measured ×0.95 as fast "
+                        "(bench/train_procs.py, 2026-12-03): the campaign stays one process")
     p.add_argument("--config", type=Path, default=None, help="JSON with ModelConfig overrides")
     # the GPU path
     p.add_argument("--amp", choices=("none", "bf16"), default="none", help="autocast the transforms (entropy model stays fp32)")
@@ -121,10 +127,37 @@ def save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def hardware() -> str:
+def hardware(world: int = 1) -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} ×{torch.cuda.device_count()}"
-    return f"CPU {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+    procs = f"{world} processes × " if world > 1 else ""
+    return f"CPU {platform.processor() or platform.machine()} ({procs}{torch.get_num_threads()} threads)"
+
+
+def start_ranks(procs: int, argv: list[str], out: Path) -> list:
+    """--procs N on one machine: ranks 1…N−1 are started here with the same arguments (their output
+    in OUT/rankR.log), and this process becomes rank 0. The others ignore SIGINT/SIGTERM (rank 0
+    decides when all stop, so `pkill -TERM -f` on the command line stops the run once, cleanly) and
+    are killed by the kernel if rank 0 dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    common = dict(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(procs))
+    libc = ctypes.CDLL(None, use_errno=True)
+    out.mkdir(parents=True, exist_ok=True)
+    kids = []
+    for r in range(1, procs):
+        with (out / f"rank{r}.log").open("a") as f:
+            kids.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *argv], stdout=f, stderr=subprocess.STDOUT,
+                                         env=dict(os.environ, **common, RANK=str(r), LOCAL_RANK=str(r)),
+                                         preexec_fn=lambda: libc.prctl(1, int(signal.SIGKILL))))  # PR_SET_PDEATHSIG
+    os.environ.update(common, RANK="0", LOCAL_RANK="0")
+    return kids
 
 
 def gpu_utilization() -> float | None:
@@ -210,10 +243,16 @@ def validate(model: HiCodec, weights: dict | None, crops: torch.Tensor, device) 
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     t_start = time.time()
     allocator = tune_allocator()
     rank, world = 0, 1
+    kids = []
+    if args.procs > 1:
+        if "RANK" not in os.environ:
+            kids = start_ranks(args.procs, argv, args.out)
+        args.ddp = True
     if args.ddp:
         import torch.distributed as dist
 
@@ -361,6 +400,9 @@ def main(argv=None) -> int:
         crops_seen = ckpt.get("crops_seen", step * ckpt.get("record", {}).get("batch", args.batch))
         rng = ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"]
         set_rng_state(rng, sampler)
+        if rank > 0 and not isinstance(ckpt["rng"], list):
+            # a checkpoint keeps rank 0's state: the other ranks' crops must not repeat its own
+            sampler.gen.manual_seed((args.seed * 1000 + rank) * 1_000_003 + step)
     ema = Ema(model, args.ema) if args.ema else None  # from the weights as loaded (a checkpoint without an EMA: its weights)
     if ema is not None and ckpt is not None and ckpt.get("ema") is not None:
         ref = model.state_dict()  # in the model's memory format, as the updates are
@@ -391,7 +433,7 @@ def main(argv=None) -> int:
     origin = (f"resumed from {resume} (weights, optimizers, EMA, step, RNG)" if ckpt is not None
               else f"weights from {args.init} (new optimizer)" if args.init is not None else "from scratch")
     say(f"# start: {origin}")
-    say(f"# hicodec train: {len(sampler)} images from {sources}, device {device} ({hardware()}), world {world}, "
+    say(f"# hicodec train: {len(sampler)} images from {sources}, device {device} ({hardware(world)}), world {world}, "
         f"batch {args.batch}×{args.crop}², start step {step}, amp {args.amp}, channels-last {args.channels_last}, "
         f"compile {args.compile and hasattr(torch, 'compile')}, ema {args.ema or 'off'}, {allocator}")
 
@@ -412,7 +454,7 @@ def main(argv=None) -> int:
 
     def record() -> dict:
         return dict(data=sources, images=len(sampler), batch=args.batch * world, crop=args.crop, lr=args.lr,
-                    hardware=hardware(), device=device.type, torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
+                    hardware=hardware(world), procs=world, device=device.type, torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
                     channels_last=args.channels_last,
                     ema=args.ema, crops_seen=crops_seen, **carried)
 
@@ -450,26 +492,35 @@ def main(argv=None) -> int:
     import signal
 
     old_handlers = {}
-    if rank == 0:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            old_handlers[sig] = signal.signal(sig, lambda num, _frame: stop_signal.append(num))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # the other ranks ignore a stop: rank 0 decides for all (below), and `pkill -f` reaches every rank
+        old_handlers[sig] = signal.signal(sig, (lambda num, _frame: stop_signal.append(num)) if rank == 0 else signal.SIG_IGN)
     while True:
-        if stop_signal:
-            stop_reason = f"signal {stop_signal[0]}"
-            break
-        if ((args.steps and step >= args.steps) or (args.time_limit and elapsed >= args.time_limit * 60)
-                or (args.cpu_limit and cpu_elapsed >= args.cpu_limit * 60)):
-            break
-        if args.wall_limit and time.time() - t_start >= args.wall_limit * 60:
-            stop_reason = "wall limit"
-            break
         t_step, c_step = time.time(), time.process_time()
+        stop = ""
+        if stop_signal:
+            stop = f"signal {stop_signal[0]}"
+        elif ((args.steps and step >= args.steps) or (args.time_limit and elapsed >= args.time_limit * 60)
+                or (args.cpu_limit and cpu_elapsed >= args.cpu_limit * 60)):
+            stop = "limit"
+        elif args.wall_limit and time.time() - t_start >= args.wall_limit * 60:
+            stop = "wall limit"
+        li = int(torch.randint(n_lam, (1,))) if rank == 0 and not stop else 0  # (a stop draws none: the RNG state saved is the next step's)
+        if world > 1:
+            # rank 0's stop and λ for all ranks: one λ per step for the whole batch, as on one process
+            ctl = torch.tensor([li, 1 if stop else 0], device=device)  # (nccl: on the GPU)
+            dist.broadcast(ctl, 0)
+            li = int(ctl[0])
+            if rank > 0:  # its own limits and clocks do not count: all ranks stop at the same step
+                stop = "rank 0" if int(ctl[1]) else ""
+        if stop:
+            stop_reason = stop
+            break
         lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
         if progress() >= args.lr_drop:
             lr *= 0.1
         for g in opt.param_groups:
             g["lr"] = lr * g.get("lr_mult", 1.0)
-        li = int(torch.randint(n_lam, (1,)))
         x = sampler.batch(args.batch).to(device, non_blocking=True)
         if args.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -490,6 +541,9 @@ def main(argv=None) -> int:
             # on the device, without a sync: ls[li] ← first value or 0.99·ls[li] + 0.01·loss
             ls = loss_scale
             lv = loss.detach().to(ls.dtype)
+            if world > 1:  # the whole batch's loss, as on one process (the ranks' scales stay equal)
+                dist.all_reduce(lv)
+                lv /= world
             ls[li] = torch.where(ls[li] > 0, 0.99 * ls[li] + 0.01 * lv, lv)
             # relative to the mean over the points seen so far: the overall step size stays comparable
             mean_seen = ls.sum() / (ls > 0).sum().clamp_min(1)
@@ -542,6 +596,9 @@ def main(argv=None) -> int:
     save()
     for sig, h in old_handlers.items():
         signal.signal(sig, h)
+    for r, k in enumerate(kids, 1):  # they stopped at the same step and exit without validating or saving
+        if k.wait(timeout=300) != 0:
+            say(f"# rank {r} exited with status {k.returncode} (see {args.out / f'rank{r}.log'})")
     if args.release is not None and rank == 0:
         args.release.parent.mkdir(parents=True, exist_ok=True)
         save_atomic(portable_checkpoint(checkpoint()), args.release)

@@ -163,3 +163,52 @@ def test_channels_last_resume_converts_moments_and_ema_and_computes_the_same(ima
         a = m(x, gain, noise=False)
         b = m.to(memory_format=cl)(x.contiguous(memory_format=cl), gain, noise=False)
     assert torch.equal(a["q"], b["q"]) and torch.allclose(a["x_hat"], b["x_hat"], atol=1e-5)
+
+
+def test_procs_starts_its_ranks_which_stop_together_and_die_with_rank_0(images, tiny_cfg_file, tmp_path):
+    """--procs 2 (the campaign on 2 cores): this process starts rank 1 itself; `pkill -TERM -f`
+    reaches both, rank 0 decides and both stop after the same step with one checkpoint that counts
+    both ranks' crops; resumed, a rank-0 kill (-9) takes rank 1 with it (no orphan waiting on gloo)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "procs"
+    cmd = [sys.executable, str(Path(train.__file__)), "--procs", "2", "--pack", str(images), "--out", str(out), "--crop", "64",
+           "--batch", "2", "--log-every", "1", "--config", str(tiny_cfg_file), "--threads", "1", "--cpu-limit", "100"]
+
+    def ranks() -> list[int]:
+        r = subprocess.run(["pgrep", "-f", "--", f"--out {out} "], capture_output=True, text=True)
+        return [int(v) for v in r.stdout.split()]
+
+    def start_and_wait_for_a_step():
+        p = subprocess.Popen(cmd + ["--resume", "auto"], stdout=subprocess.PIPE, text=True)
+        t0 = time.time()
+        for line in p.stdout:
+            if line.startswith("step "):
+                break
+            assert time.time() - t0 < 120, "no training step within 2 minutes"
+        return p
+
+    p = start_and_wait_for_a_step()
+    assert len(ranks()) == 2
+    subprocess.run(["pkill", "-TERM", "-f", "--", f"--out {out} "], check=True)
+    rest = p.stdout.read()
+    assert p.wait(timeout=120) == 0, rest
+    assert "done (signal 15)" in rest and "exited with status" not in rest
+    time.sleep(0.5)
+    assert ranks() == []
+    ck = torch.load(out / "last.pt", map_location="cpu")
+    assert ck["step"] >= 1 and ck["crops_seen"] == ck["step"] * 4  # 2 ranks × batch 2
+    assert ck["record"]["procs"] == 2 and ck["record"]["batch"] == 4 and "2 processes × 1 threads" in ck["record"]["hardware"]
+    assert "Traceback" not in (out / "rank1.log").read_text()
+
+    p = start_and_wait_for_a_step()  # resumed: rank 1 reseeds from rank 0's state
+    assert (out / "train.log").read_text().count("# start: resumed from") == 1
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    t0 = time.time()
+    while ranks() and time.time() - t0 < 30:
+        time.sleep(0.2)
+    assert ranks() == []
