@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -142,7 +143,6 @@ def start_ranks(procs: int, argv: list[str], out: Path) -> list:
     import ctypes
     import signal
     import socket
-    import subprocess
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -248,6 +248,7 @@ def main(argv=None) -> int:
     t_start = time.time()
     allocator = tune_allocator()
     rank, world = 0, 1
+    ctl_group = None  # the group of the per-step control (a gloo one beside nccl)
     kids = []
     if args.procs > 1:
         if "RANK" not in os.environ:
@@ -258,6 +259,9 @@ def main(argv=None) -> int:
 
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend)
+        # the per-step control (stop, λ, progress) on the CPU: on nccl a GPU tensor read back would
+        # wait for the previous step's kernels every step
+        ctl_group = dist.new_group(backend="gloo") if backend == "nccl" else None
         rank, world = dist.get_rank(), dist.get_world_size()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -401,8 +405,13 @@ def main(argv=None) -> int:
         rng = ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"]
         set_rng_state(rng, sampler)
         if rank > 0 and not isinstance(ckpt["rng"], list):
-            # a checkpoint keeps rank 0's state: the other ranks' crops must not repeat its own
-            sampler.gen.manual_seed((args.seed * 1000 + rank) * 1_000_003 + step)
+            # a checkpoint keeps rank 0's state: the other ranks' crops and quantisation noise must
+            # not repeat its own
+            fresh = (args.seed * 1000 + rank) * 1_000_003 + step
+            sampler.gen.manual_seed(fresh)
+            torch.manual_seed(fresh)
+            random.seed(fresh)
+            np.random.seed(fresh % 2**32)
     ema = Ema(model, args.ema) if args.ema else None  # from the weights as loaded (a checkpoint without an EMA: its weights)
     if ema is not None and ckpt is not None and ckpt.get("ema") is not None:
         ref = model.state_dict()  # in the model's memory format, as the updates are
@@ -506,18 +515,20 @@ def main(argv=None) -> int:
         elif args.wall_limit and time.time() - t_start >= args.wall_limit * 60:
             stop = "wall limit"
         li = int(torch.randint(n_lam, (1,))) if rank == 0 and not stop else 0  # (a stop draws none: the RNG state saved is the next step's)
+        prog = progress()
         if world > 1:
-            # rank 0's stop and λ for all ranks: one λ per step for the whole batch, as on one process
-            ctl = torch.tensor([li, 1 if stop else 0], device=device)  # (nccl: on the GPU)
-            dist.broadcast(ctl, 0)
-            li = int(ctl[0])
+            # rank 0's stop, λ and progress (lr drop, straight-through) for all ranks: one λ per step
+            # for the whole batch as on one process, and the same lr, or the ranks' weights part
+            ctl = torch.tensor([li, 1 if stop else 0, prog], dtype=torch.float64)
+            dist.broadcast(ctl, 0, group=ctl_group)
+            li, prog = int(ctl[0]), float(ctl[2])
             if rank > 0:  # its own limits and clocks do not count: all ranks stop at the same step
                 stop = "rank 0" if int(ctl[1]) else ""
         if stop:
             stop_reason = stop
             break
         lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
-        if progress() >= args.lr_drop:
+        if prog >= args.lr_drop:
             lr *= 0.1
         for g in opt.param_groups:
             g["lr"] = lr * g.get("lr_mult", 1.0)
@@ -527,14 +538,14 @@ def main(argv=None) -> int:
         gain = torch.exp(model.log_gain[li]).unsqueeze(0).expand(x.shape[0], -1)
         try:
             with autocast():
-                outp = net(x, gain, ste=progress() >= args.ste_after)
+                outp = net(x, gain, ste=prog >= args.ste_after)
         except Exception as e:  # a torch.compile failure must not cost a GPU lease: fall back once
             if net is model or step != start_step:
                 raise
             say(f"# torch.compile failed ({type(e).__name__}: {str(e)[:200]}); continuing eager")
             net = model
             with autocast():
-                outp = net(x, gain, ste=progress() >= args.ste_after)
+                outp = net(x, gain, ste=prog >= args.ste_after)
         r = rd_loss(outp, x, lambdas[li].to(device).expand(x.shape[0]))
         loss = r["loss"]
         if args.balance_lambdas:
@@ -569,9 +580,13 @@ def main(argv=None) -> int:
         for k in ("loss", "bpp", "psnr", "bpp_z"):
             acc.setdefault(k, []).append(float(r[k]) if step % args.log_every == 0 or device.type != "cuda" else r[k].detach())
         acc.setdefault("aux", []).append(aux.detach())
-        if (device.type != "cuda" or step % args.log_every == 0) and not math.isfinite(float(r["loss"])):
-            say(f"non-finite loss at step {step}; stopping without saving")
-            return 2
+        if device.type != "cuda" or step % args.log_every == 0:
+            bad = torch.tensor([0.0 if math.isfinite(float(r["loss"])) else 1.0])
+            if world > 1:  # any rank's: all stop together
+                dist.all_reduce(bad, group=ctl_group)
+            if bad.item():
+                say(f"non-finite loss at step {step}; stopping without saving")
+                return 2
         if step % args.log_every == 0:
             m = {k: float(np.mean([float(v) for v in vs])) for k, vs in acc.items()}
             acc = {}
@@ -597,7 +612,12 @@ def main(argv=None) -> int:
     for sig, h in old_handlers.items():
         signal.signal(sig, h)
     for r, k in enumerate(kids, 1):  # they stopped at the same step and exit without validating or saving
-        if k.wait(timeout=300) != 0:
+        try:
+            k.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            k.kill()
+            k.wait()
+        if k.returncode != 0:
             say(f"# rank {r} exited with status {k.returncode} (see {args.out / f'rank{r}.log'})")
     if args.release is not None and rank == 0:
         args.release.parent.mkdir(parents=True, exist_ok=True)
