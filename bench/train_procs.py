@@ -41,10 +41,10 @@ WAYS = {  # name → arguments; both take 8 crops a step in all
 }
 
 
-def one_run(start: Path, way: list[str], steps: int, log_every: int, data: str, tmp: Path) -> dict:
+def one_run(start: Path, first: int, way: list[str], steps: int, log_every: int, data: str, tmp: Path) -> dict:
+    """`steps` steps of train.py from `start` (a checkpoint at step `first`) the way `way`."""
     out = tmp / "run"
     shutil.rmtree(out, ignore_errors=True)
-    first = int(load_checkpoint(start)["step"])
     cmd = [sys.executable, str(REPO / "training" / "train.py"), "--out", str(out), "--resume", str(start), "--pack", data,
            "--steps", str(first + steps), "--log-every", str(log_every), *RECIPE, *way]
     subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
@@ -64,11 +64,12 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = p.parse_args()
+    first = int(load_checkpoint(args.start)["step"])  # (read once: a campaign checkpoint is ~140 MB)
     runs: dict[str, list[dict]] = {k: [] for k in WAYS}
     with tempfile.TemporaryDirectory(prefix="train-procs-") as t:
         for r in range(args.rounds):
             for name, way in WAYS.items():
-                runs[name].append(one_run(args.start, way, args.steps, args.log_every, args.data, Path(t)))
+                runs[name].append(one_run(args.start, first, way, args.steps, args.log_every, args.data, Path(t)))
                 print(f"round {r + 1}: {name}: {runs[name][-1]['crops_per_s']} crops/s", flush=True)
     base = next(iter(WAYS))
     # rate over all rounds (crops / seconds) and the median of the rounds' rates
@@ -80,7 +81,7 @@ def main() -> int:
         summary[name]["ratio"] = round(summary[name]["crops_per_s"] / summary[base]["crops_per_s"], 3)
     day = dt.date.today().isoformat()
     res = {"bench": "train-procs", "date": day, "machine": machine(2), "start": str(args.start),
-           "start_step": int(load_checkpoint(args.start)["step"]), "steps": args.steps, "log_every": args.log_every,
+           "start_step": first, "steps": args.steps, "log_every": args.log_every,
            "rounds": args.rounds, "recipe": RECIPE, "ways": WAYS, "runs": runs, "summary": summary}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"train-procs-{day}"
