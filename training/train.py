@@ -495,7 +495,6 @@ def main(argv=None) -> int:
     acc = {}
     t_last_ckpt = t_last_val = time.time()
     t0 = time.time()
-    window = (time.time(), crops_seen)
     stop_reason = "limit"
     stop_signal = []  # SIGINT/SIGTERM: finish the step, validate, checkpoint, exit 0 (campaign stops)
     import signal
@@ -504,8 +503,15 @@ def main(argv=None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         # the other ranks ignore a stop: rank 0 decides for all (below), and `pkill -f` reaches every rank
         old_handlers[sig] = signal.signal(sig, (lambda num, _frame: stop_signal.append(num)) if rank == 0 else signal.SIG_IGN)
+    # SIGCONT: the run was paused (`kill -STOP`, e.g. around a speed measurement) and goes on. A step
+    # it paused counts its CPU time per thread, not its wall time, so the log's minutes, s/step and
+    # crops/s and --time-limit leave the pause out (--wall-limit is the wall clock and keeps it)
+    resumed = []
+    old_handlers[signal.SIGCONT] = signal.signal(signal.SIGCONT, lambda _num, _frame: resumed.append(1))
+    threads = torch.get_num_threads()
+    window = (time.time(), crops_seen, time.process_time(), 0)
     while True:
-        t_step, c_step = time.time(), time.process_time()
+        t_step, c_step, n_resumed = time.time(), time.process_time(), len(resumed)
         stop = ""
         if stop_signal:
             stop = f"signal {stop_signal[0]}"
@@ -575,8 +581,11 @@ def main(argv=None) -> int:
         if device.type == "cuda" and step % args.log_every == 0:
             torch.cuda.synchronize()
         dt = time.time() - t_step
+        cpu_dt = (time.process_time() - c_step) / threads
+        if len(resumed) != n_resumed:
+            dt = min(dt, cpu_dt)
         elapsed += dt
-        cpu_elapsed += (time.process_time() - c_step) / torch.get_num_threads()
+        cpu_elapsed += cpu_dt
         for k in ("loss", "bpp", "psnr", "bpp_z"):
             acc.setdefault(k, []).append(float(r[k]) if step % args.log_every == 0 or device.type != "cuda" else r[k].detach())
         acc.setdefault("aux", []).append(aux.detach())
@@ -590,9 +599,10 @@ def main(argv=None) -> int:
         if step % args.log_every == 0:
             m = {k: float(np.mean([float(v) for v in vs])) for k, vs in acc.items()}
             acc = {}
-            now = time.time()
-            cps = (crops_seen - window[1]) / max(1e-9, now - window[0])
-            window = (now, crops_seen)
+            now, cpu_now = time.time(), time.process_time()
+            span = now - window[0] if len(resumed) == window[3] else (cpu_now - window[2]) / threads  # paused: CPU time
+            cps = (crops_seen - window[1]) / max(1e-9, span)
+            window = (now, crops_seen, cpu_now, len(resumed))
             util = gpu_utilization()
             history.append(dict(step=step, elapsed=round(elapsed, 1), cpu_elapsed=round(cpu_elapsed, 1), crops_seen=crops_seen, crops_per_s=round(cps, 1),
                                 **({"gpu_util": util} if util is not None else {}), **{k: round(v, 4) for k, v in m.items()}))
