@@ -45,7 +45,8 @@ V7 = recipe("base-v7-512.json")
 V7N = {**V7, "gs_res_hidden": [48, 48, 24]}  # v7 with g_s narrowed by tools/prune_gs.py (base-v7.sh narrow)
 # (name, config, batch, crop, mode): v4 as it was trained (8 × 128²) and at 256², v5 and v7 at
 # 256², v7 with bf16 autocast, v7 with g_s narrowed, and that in channels-last memory format
-# (train.py --channels-last: oneDNN's convolutions take NHWC without reordering). Only g_a and g_s
+# (train.py --channels-last: oneDNN's convolutions take NHWC without reordering), also at batch 16
+# (does the entropy model's per-op overhead at /16 amortise?). Only g_a and g_s
 # in NHWC, the entropy model NCHW, measured slower than all of it in NHWC (2026-12-03: 2.045 s a
 # step against 1.897, NCHW 2.145; the conversions at the boundaries cost more than they saved).
 CASES = [
@@ -56,6 +57,7 @@ CASES = [
     ("v7 8×256² bf16", V7, 8, 256, "bf16"),
     ("v7 g_s 48/48/24 8×256²", V7N, 8, 256, "fp32"),
     ("v7 g_s 48/48/24 8×256² channels-last", V7N, 8, 256, "channels-last"),
+    ("v7 g_s 48/48/24 16×256² channels-last", V7N, 16, 256, "channels-last"),
 ]
 # Each case runs in its own process (as training does); the v4 cases run twice, once with glibc's
 # default allocator (HICODEC_DEFAULT_MALLOC=1), as v4 was trained: that is the first baseline, the
