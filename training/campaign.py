@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval import eval_files  # noqa: E402
+from eval import eval_files_at  # noqa: E402
 from hicodec_train.alloc import tune_allocator  # noqa: E402
 from hicodec_train.data import load_image  # noqa: E402
 from hicodec_train.metrics import bd_rate, psnr  # noqa: E402
@@ -85,12 +85,16 @@ def quality_of_lambda(model: HiCodec, lam: float) -> float:
     raise ValueError(f"λ {lam} is not a point of this model ({lams})")
 
 
-def eval_set(model, files: list[Path], qualities, tables) -> list[dict]:
-    rows = []
-    for q in qualities:
-        per = eval_files(model, files, q, *tables, with_ms_ssim=False)
-        rows.append(dict(quality=q, bpp=float(np.mean([p["bpp"] for p in per])), psnr=float(np.mean([p["psnr"] for p in per])), images=per))
-    return rows
+def eval_set(model, files: list[Path], qualities, tables, ceiling: list | None = None) -> list[dict]:
+    """A row per quality (mean bpp and PSNR, and the images'): one g_a per image for all of them;
+    `ceiling` gets the images' PSNR without quantization (see `ceiling`)."""
+    pers = eval_files_at(model, files, qualities, *tables, with_ms_ssim=False, ceiling=ceiling)
+    return [dict(quality=q, bpp=float(np.mean([p["bpp"] for p in per])), psnr=float(np.mean([p["psnr"] for p in per])), images=per)
+            for q, per in zip(qualities, pers)]
+
+
+def ceiling_summary(vals: list[float]) -> dict:
+    return dict(mean=round(float(np.mean(vals)), 2), min=round(float(np.min(vals)), 2), images=len(vals))
 
 
 @torch.no_grad()
@@ -106,7 +110,7 @@ def ceiling(model, files: list[Path]) -> dict:
         xh = model.g_s(model.g_a(pad_to(x)))[..., :h, :w]
         rec = (xh.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
         vals.append(psnr((x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), rec))
-    return dict(mean=round(float(np.mean(vals)), 2), min=round(float(np.min(vals)), 2), images=len(vals))
+    return ceiling_summary(vals)
 
 
 def cmd_ceiling(args) -> int:
@@ -185,8 +189,9 @@ def cmd_eval(args) -> int:
     with torch.no_grad():
         sets["cid22-val"] = val_rows(model, val_files[: args.limit or None], tables)
         sets["large"] = eval_set(model, large_files[: args.limit or None], LARGE_QUALITIES, tables)
-        sets["kodak"] = eval_set(model, kodak_files[: args.limit or None], KODAK_QUALITIES, tables)
-        ceil = ceiling(model, kodak_files[: args.limit or None])
+        vals = []  # the ceiling from the same pass: each image's g_a once
+        sets["kodak"] = eval_set(model, kodak_files[: args.limit or None], KODAK_QUALITIES, tables, ceiling=vals)
+        ceil = ceiling_summary(vals)
     out = dict(date=dt.date.today().isoformat(), model=info, seconds=round(time.time() - t0, 1), sets=sets,
                counts={k: len(v[0]["images"]) for k, v in sets.items()}, ceiling_kodak=ceil)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,3 +26,25 @@ def test_eval_on_generated_images(tmp_path):
     assert 0 < rows[0]["bpp"] < rows[1]["bpp"] and rows[0]["psnr"] < rows[1]["psnr"]
     assert rows[1]["psnr"] > 28 and 0.5 < rows[1]["ms_ssim"] <= 1.0
     assert len(res["rows"][0]["images"]) == 2
+
+
+def test_several_qualities_in_one_pass_give_the_same_numbers(tmp_path):
+    """The campaign's eval runs each image through g_a once for all its qualities (and the ceiling):
+    the same numbers as one quality at a time and as the ceiling's own pass."""
+    import campaign
+    import torch
+    from hicodec_train.package import load_package_model
+
+    rng = np.random.default_rng(5)
+    for i, (h, w) in enumerate(((96, 128), (80, 112))):  # one not a multiple of 16: the padding path
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / f"r{i}.png")
+    files = sorted(tmp_path.glob("*.png"))
+    torch.set_num_threads(1)
+    model, _ = load_package_model(REPO / "models" / (REPO / "models" / "DEFAULT").read_text().strip())
+    tables = campaign.coding_tables(model)
+    ceil = []
+    rows = campaign.eval_set(model, files, [10.0, 90.0], tables, ceiling=ceil)
+    for row in rows:
+        assert row["images"] == evaluate.eval_files(model, files, row["quality"], *tables, with_ms_ssim=False)
+    assert rows[0]["bpp"] < rows[1]["bpp"]
+    assert campaign.ceiling_summary(ceil) == campaign.ceiling(model, files)
