@@ -31,7 +31,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "training"))
-from hicodec_train.alloc import tune_allocator  # noqa: E402
+from hicodec_train.alloc import runtime_env, tune_allocator  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, rd_loss  # noqa: E402
 
@@ -215,6 +215,8 @@ def main(argv=None) -> int:
             env = {k: v for k, v in os.environ.items() if k != "HICODEC_DEFAULT_MALLOC"}
             if default:
                 env["HICODEC_DEFAULT_MALLOC"] = "1"
+            else:  # the runtime settings train.py starts with (since 2026-12-03; v4 as trained had neither)
+                runtime_env(env)
             procs[label] = subprocess.Popen([sys.executable, __file__, "--worker", name, "--threads", str(args.threads)], env=env,
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             ask(label)  # built and warmed up before the next one starts

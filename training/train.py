@@ -30,10 +30,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hicodec_train.alloc import tune_allocator  # noqa: E402
+from hicodec_train.alloc import runtime_env, tune_allocator  # noqa: E402
+
+RUNTIME = runtime_env()  # before torch loads: OpenBLAS's threads, ATen's kernels (hicodec_train/alloc.py)
+import torch  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, adapt_lambdas, campaign_totals, channel_order_by_rate, init_new_slice_index, line_minutes, load_adapted, load_checkpoint, portable_checkpoint, rd_loss  # noqa: E402
 
@@ -126,6 +128,12 @@ def save_atomic(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def runtime_summary() -> str:
+    """ATen's kernel level and OpenBLAS's threads as this process runs them (alloc.runtime_env)."""
+    cap = next((ln.split(":", 1)[1].strip() for ln in torch.__config__.show().splitlines() if "CPU capability" in ln), "?")
+    return f"ATen {cap}, OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}" + (" (set here)" if RUNTIME else "")
 
 
 def hardware(world: int = 1) -> str:
@@ -444,7 +452,7 @@ def main(argv=None) -> int:
     say(f"# start: {origin}")
     say(f"# hicodec train: {len(sampler)} images from {sources}, device {device} ({hardware(world)}), world {world}, "
         f"batch {args.batch}×{args.crop}², start step {step}, amp {args.amp}, channels-last {args.channels_last}, "
-        f"compile {args.compile and hasattr(torch, 'compile')}, ema {args.ema or 'off'}, {allocator}")
+        f"compile {args.compile and hasattr(torch, 'compile')}, ema {args.ema or 'off'}, {allocator}, {runtime_summary()}")
 
     def progress() -> float:
         p = 0.0
