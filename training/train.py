@@ -29,12 +29,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hicodec_train.alloc import runtime_env, tune_allocator  # noqa: E402
+from hicodec_train.alloc import blas_threads, runtime_env, tune_allocator  # noqa: E402
 
-RUNTIME = runtime_env()  # before torch loads: OpenBLAS's threads, ATen's kernels (hicodec_train/alloc.py)
+# before numpy and torch load OpenBLAS and ATen picks its kernels (hicodec_train/alloc.py); only as
+# a program (ranks started by --procs too): `import train` in a test leaves its process alone
+RUNTIME = runtime_env() if __name__ == "__main__" else {}
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from hicodec_train.data import CropSampler, DeviceCropSampler, center_crops, default_data_root, list_images  # noqa: E402
 from hicodec_train.model import HiCodec, ModelConfig, adapt_checkpoint, adapt_lambdas, campaign_totals, channel_order_by_rate, init_new_slice_index, line_minutes, load_adapted, load_checkpoint, portable_checkpoint, rd_loss  # noqa: E402
@@ -133,7 +134,7 @@ def save_atomic(obj, path: Path) -> None:
 def runtime_summary() -> str:
     """ATen's kernel level and OpenBLAS's threads as this process runs them (alloc.runtime_env)."""
     cap = next((ln.split(":", 1)[1].strip() for ln in torch.__config__.show().splitlines() if "CPU capability" in ln), "?")
-    return f"ATen {cap}, OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}" + (" (set here)" if RUNTIME else "")
+    return f"ATen {cap}, OpenBLAS threads {blas_threads() or '?'}" + (f" (set here: {' '.join(f'{k}={v}' for k, v in RUNTIME.items())})" if RUNTIME else "")
 
 
 def hardware(world: int = 1) -> str:
@@ -514,9 +515,12 @@ def main(argv=None) -> int:
     # SIGCONT: the run was paused (`kill -STOP`, e.g. around a speed measurement) and goes on. A step
     # it paused counts its CPU time per thread, not its wall time, so the log's minutes, s/step and
     # crops/s and --time-limit leave the pause out (--wall-limit is the wall clock and keeps it)
+    # (on a GPU the CPU time says nothing of a step's length: there the wall time stays)
     resumed = []
     old_handlers[signal.SIGCONT] = signal.signal(signal.SIGCONT, lambda _num, _frame: resumed.append(1))
+    signal.siginterrupt(signal.SIGCONT, False)  # a resumed system call goes on rather than failing with EINTR
     threads = torch.get_num_threads()
+    on_cpu = device.type == "cpu"
     window = (time.time(), crops_seen, time.process_time(), 0)
     while True:
         t_step, c_step, n_resumed = time.time(), time.process_time(), len(resumed)
@@ -590,7 +594,7 @@ def main(argv=None) -> int:
             torch.cuda.synchronize()
         dt = time.time() - t_step
         cpu_dt = (time.process_time() - c_step) / threads
-        if len(resumed) != n_resumed:
+        if on_cpu and len(resumed) != n_resumed:
             dt = min(dt, cpu_dt)
         elapsed += dt
         cpu_elapsed += cpu_dt
@@ -603,12 +607,14 @@ def main(argv=None) -> int:
                 dist.all_reduce(bad, group=ctl_group)
             if bad.item():
                 say(f"non-finite loss at step {step}; stopping without saving")
+                for sig, h in old_handlers.items():
+                    signal.signal(sig, h)
                 return 2
         if step % args.log_every == 0:
             m = {k: float(np.mean([float(v) for v in vs])) for k, vs in acc.items()}
             acc = {}
             now, cpu_now = time.time(), time.process_time()
-            span = now - window[0] if len(resumed) == window[3] else (cpu_now - window[2]) / threads  # paused: CPU time
+            span = now - window[0] if len(resumed) == window[3] or not on_cpu else (cpu_now - window[2]) / threads  # paused: CPU time
             cps = (crops_seen - window[1]) / max(1e-9, span)
             window = (now, crops_seen, cpu_now, len(resumed))
             util = gpu_utilization()

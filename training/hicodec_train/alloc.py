@@ -61,3 +61,14 @@ def runtime_env(env=None, cpuinfo: str = "/proc/cpuinfo") -> dict:
     done = {k: v for k, v in want.items() if k not in env}
     env.update(done)
     return done
+
+
+def blas_threads() -> int | None:
+    """The thread count of the OpenBLAS this process has loaded (what OPENBLAS_NUM_THREADS gave it
+    when it loaded), or None where there is no OpenBLAS."""
+    try:
+        with open("/proc/self/maps") as f:  # the loaded one: opening another would start its own threads
+            path = next((ln.split()[-1] for ln in f if "libopenblas" in ln and ln.split()[-1].startswith("/")), None)
+        return None if path is None else int(ctypes.CDLL(path).openblas_get_num_threads())
+    except (OSError, AttributeError, ValueError):
+        return None

@@ -28,14 +28,31 @@ def test_runtime_env_sets_what_is_unset_and_avx512_only_where_the_cpu_has_it(tmp
     assert runtime_env({}, str(tmp_path / "missing")) == {"OPENBLAS_NUM_THREADS": "1"}
 
 
-def test_train_py_sets_them_before_torch_loads():
-    """train.py imported fresh: ATen's kernel level follows the setting (it is read at the first
-    operation, so this fails if torch ran one before runtime_env)."""
-    code = ("import os, sys; sys.argv = ['x']; os.environ.pop('ATEN_CPU_CAPABILITY', None); "
-            "os.environ['OPENBLAS_NUM_THREADS'] = '1'; os.environ.pop('HICODEC_DEFAULT_RUNTIME', None); "
-            f"sys.path.insert(0, {str(TRAINING)!r}); import train; print(train.RUNTIME, train.runtime_summary())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+def test_train_py_sets_them_before_numpy_and_torch_load():
+    """train.py run as a program: OpenBLAS (loaded by numpy and torch) has one thread and ATen's
+    kernel level follows the CPU. Both are read once, when the library loads or at the first
+    operation, so this fails if train.py imports numpy or torch before runtime_env. Imported as a
+    module (as tests do), it leaves its process alone."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "ATEN_CPU_CAPABILITY", "HICODEC_DEFAULT_RUNTIME")}
+    # as a program: the settings are made before numpy and torch load
+    code = (f"import runpy, sys; sys.path.insert(0, {str(TRAINING)!r}); sys.argv = ['train.py', '--help']\n"
+            "try:\n"
+            f"    runpy.run_path({str(TRAINING / 'train.py')!r}, run_name='__main__')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "from hicodec_train.alloc import blas_threads\n"
+            "import torch\n"
+            "cap = [l for l in torch.__config__.show().splitlines() if 'CPU capability' in l][0]\n"
+            "print('blas', blas_threads(), cap)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
-    avx512 = "ATEN_CPU_CAPABILITY" in out.stdout
-    assert ("ATen AVX512" in out.stdout) == avx512, out.stdout
-    assert "OpenBLAS threads 1" in out.stdout
+    line = out.stdout.strip().splitlines()[-1]
+    assert line.startswith("blas 1 ") or line.startswith("blas None "), line  # None: a torch without OpenBLAS
+    avx512 = "ATEN_CPU_CAPABILITY" in runtime_env({})
+    assert line.endswith("AVX512") == avx512, line
+    # imported as a module: nothing set
+    code = f"import os, sys; sys.path.insert(0, {str(TRAINING)!r}); import train; print(train.RUNTIME, 'OPENBLAS_NUM_THREADS' in os.environ)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0 and out.stdout.split() == ["{}", "False"], (out.stdout, out.stderr)

@@ -46,5 +46,10 @@ def test_several_qualities_in_one_pass_give_the_same_numbers(tmp_path):
     rows = campaign.eval_set(model, files, [10.0, 90.0], tables, ceiling=ceil)
     for row in rows:
         assert row["images"] == evaluate.eval_files(model, files, row["quality"], *tables, with_ms_ssim=False)
+        for f, img in zip(files, row["images"]):  # and as code_image runs g_a itself (the path before)
+            r = evaluate.code_image(model, evaluate.load_image(f), row["quality"], *tables)
+            assert img["bpp"] == (r["bits_y"] + r["bits_z"]) / r["pixels"]
+            ref = np.asarray(Image.open(f).convert("RGB"))
+            assert img["psnr"] == evaluate.psnr(ref, r["rec"])
     assert rows[0]["bpp"] < rows[1]["bpp"]
     assert campaign.ceiling_summary(ceil) == campaign.ceiling(model, files)

@@ -146,13 +146,16 @@ def test_a_pause_is_not_counted_as_training_time(images, tiny_cfg_file, tmp_path
     p = subprocess.Popen([sys.executable, str(Path(train.__file__)), "--data", str(images), "--out", str(out), "--crop", "64",
                           "--batch", "8", "--log-every", "1", "--config", str(tiny_cfg_file), "--threads", "1",
                           "--ckpt-every", "100000", "--steps", "100000"], stdout=subprocess.PIPE, text=True)
+    import threading
+
+    watchdog = threading.Timer(240, p.kill)  # a hang fails the test (the reads below end) instead of blocking it
+    watchdog.start()
     lines = []
-    t0 = time.time()
     for line in p.stdout:
         lines.append(line)
         if line.startswith("step      3"):
             break
-        assert time.time() - t0 < 120, "no training step within 2 minutes"
+    assert any(x.startswith("step      3") for x in lines), "no third training step"
     t_run = time.time()
     for _ in range(3):
         time.sleep(0.3)
@@ -163,17 +166,18 @@ def test_a_pause_is_not_counted_as_training_time(images, tiny_cfg_file, tmp_path
     p.send_signal(signal.SIGTERM)
     lines += p.stdout.readlines()
     assert p.wait(timeout=60) == 0
+    watchdog.cancel()
     wall = time.time() - t_run
     ck = torch.load(out / "last.pt", map_location="cpu")
     h = ck["history"]
     gaps = [b["elapsed"] - a["elapsed"] for a, b in zip(h, h[1:])]
     assert wall > 9 and ck["step"] > 3
-    assert max(gaps) < 1.0, f"a step counted a pause: {max(gaps):.1f} s"
+    assert max(gaps) < 2.0, f"a step counted a pause: {max(gaps):.1f} s"  # counted, one would be ≥ 3 s
     assert h[-1]["elapsed"] - h[2]["elapsed"] < wall - 8
     cps = [float(x.split("crops/s")[0].split()[-1]) for x in lines if x.startswith("step ")]
     # no window's rate diluted by a pause: counted, a 3 s pause in a window of one step would leave
-    # ≤ 1/30 of the rate; a busy machine's noise leaves ≥ 1/4
-    assert min(cps[3:]) > 0.12 * float(np.median(cps)), cps
+    # ≤ 1/30 of the rate; a busy machine's noise left ≥ 1/4
+    assert min(cps[3:]) > 0.08 * float(np.median(cps)), cps
 
 
 def test_channels_last_resume_converts_moments_and_ema_and_computes_the_same(images, tiny_cfg_file, tmp_path):
