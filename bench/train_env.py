@@ -29,12 +29,11 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_speed import machine  # noqa: E402
+from train_speed import Workers, machine  # noqa: E402
 
 CASE = "v7 g_s 48/48/24 8×256² channels-last"
 SETTINGS = {
@@ -55,38 +54,15 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = p.parse_args(argv)
     chosen = {name: SETTINGS[name] for name in SETTINGS if name == "default" or name in args.settings.split(",")}
-    procs = {}
-
-    def ask(name: str, cmd: str | None = None):
-        if cmd is not None:
-            procs[name].stdin.write(cmd + "\n")
-            procs[name].stdin.flush()
-        line = procs[name].stdout.readline()
-        if not line:
-            raise SystemExit(f"train_env: the worker of {name!r} ended (exit code {procs[name].wait()})")
-        return json.loads(line)
-
     times = {name: [] for name in chosen}
-    try:
+    with Workers("train_env", args.threads) as w:
         for name, env in chosen.items():
             base = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "ATEN_CPU_CAPABILITY")}
             base["HICODEC_DEFAULT_RUNTIME"] = "1"  # each setting exactly as named (not train.py's runtime_env)
-            procs[name] = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent / "train_speed.py"), "--worker", CASE,
-                                            "--threads", str(args.threads)], env={**base, **env}, stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, text=True)
-            ask(name)  # built and warmed up
+            w.start(name, CASE, {**base, **env})
         for r in range(args.rounds):
             for name in (list(chosen) if r % 2 == 0 else list(reversed(chosen))):
-                times[name] += ask(name, f"run {args.steps}")
-    finally:
-        for pr in procs.values():
-            if pr.poll() is None:
-                pr.stdin.close()
-                try:
-                    pr.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    pr.kill()
-                    pr.wait()
+                times[name] += w.ask(name, f"run {args.steps}")
     base = statistics.median(times["default"])
     rows = []
     for name, t in times.items():

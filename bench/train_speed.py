@@ -176,6 +176,43 @@ def worker(name: str, threads: int) -> int:
     return 0
 
 
+class Workers:
+    """Worker processes of this file (`--worker CASE`), one per label, all alive and asked one at a
+    time: each answers a command with one JSON line (see `worker`). Closed on leaving the block."""
+
+    def __init__(self, tool: str, threads: int):
+        self.tool, self.threads, self.procs = tool, threads, {}
+
+    def start(self, label: str, case: str, env: dict) -> None:
+        """Starts the worker of `case` under `env` and waits until it has built and warmed up."""
+        self.procs[label] = subprocess.Popen([sys.executable, __file__, "--worker", case, "--threads", str(self.threads)], env=env,
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.ask(label)
+
+    def ask(self, label: str, cmd: str | None = None):
+        pr = self.procs[label]
+        if cmd is not None:
+            pr.stdin.write(cmd + "\n")
+            pr.stdin.flush()
+        line = pr.stdout.readline()
+        if not line:
+            raise SystemExit(f"{self.tool}: the worker of {label!r} ended (exit code {pr.wait()})")
+        return json.loads(line)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for pr in self.procs.values():
+            if pr.poll() is None:
+                pr.stdin.close()
+                try:
+                    pr.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    pr.kill()
+                    pr.wait()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
@@ -198,43 +235,21 @@ def main(argv=None) -> int:
         runs = runs[:1] + [r for r in runs[1:] if not r[2] and any(w in r[1] for w in want)]
         if not want or len(runs) == 1:
             raise SystemExit(f"train_speed: --only {args.only!r} names no case ({', '.join(n for n, *_ in CASES)})")
-    procs = {}
-
-    def ask(label: str, cmd: str | None = None):
-        if cmd is not None:
-            procs[label].stdin.write(cmd + "\n")
-            procs[label].stdin.flush()
-        line = procs[label].stdout.readline()
-        if not line:
-            raise SystemExit(f"train_speed: the worker of {label!r} ended (exit code {procs[label].wait()})")
-        return json.loads(line)
-
     times, parts = {}, {}
-    try:
+    with Workers("train_speed", args.threads) as w:
         for label, name, default in runs:  # one process per case, all alive, only one computing at a time
             env = {k: v for k, v in os.environ.items() if k != "HICODEC_DEFAULT_MALLOC"}
             if default:
                 env["HICODEC_DEFAULT_MALLOC"] = "1"
             else:  # the runtime settings train.py starts with (since 2026-12-03; v4 as trained had neither)
                 runtime_env(env)
-            procs[label] = subprocess.Popen([sys.executable, __file__, "--worker", name, "--threads", str(args.threads)], env=env,
-                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            ask(label)  # built and warmed up before the next one starts
+            w.start(label, name, env)
             times[label] = []
         for _ in range(args.rounds):
-            for label in procs:
-                times[label] += ask(label, f"run {args.steps}")
-        for label in procs:
-            parts[label] = ask(label, "parts")
-    finally:
-        for pr in procs.values():
-            if pr.poll() is None:
-                pr.stdin.close()
-                try:
-                    pr.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    pr.kill()
-                    pr.wait()
+            for label in times:
+                times[label] += w.ask(label, f"run {args.steps}")
+        for label in times:
+            parts[label] = w.ask(label, "parts")
     rows = []
     for label, name, default in runs:
         _, cfg, b, c, mode = next(case for case in CASES if case[0] == name)
