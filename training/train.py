@@ -521,6 +521,11 @@ def main(argv=None) -> int:
     signal.siginterrupt(signal.SIGCONT, False)  # a resumed system call goes on rather than failing with EINTR
     threads = torch.get_num_threads()
     on_cpu = device.type == "cpu"
+
+    def restore_handlers() -> None:
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
+
     window = (time.time(), crops_seen, time.process_time(), 0)
     while True:
         t_step, c_step, n_resumed = time.time(), time.process_time(), len(resumed)
@@ -607,8 +612,7 @@ def main(argv=None) -> int:
                 dist.all_reduce(bad, group=ctl_group)
             if bad.item():
                 say(f"non-finite loss at step {step}; stopping without saving")
-                for sig, h in old_handlers.items():
-                    signal.signal(sig, h)
+                restore_handlers()
                 return 2
         if step % args.log_every == 0:
             m = {k: float(np.mean([float(v) for v in vs])) for k, vs in acc.items()}
@@ -633,8 +637,7 @@ def main(argv=None) -> int:
     # (the handlers were restored here before, and a repeated stop killed the run unsaved)
     run_validation()
     save()
-    for sig, h in old_handlers.items():
-        signal.signal(sig, h)
+    restore_handlers()
     for r, k in enumerate(kids, 1):  # they stopped at the same step and exit without validating or saving
         try:
             k.wait(timeout=300)
