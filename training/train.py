@@ -80,7 +80,10 @@ def parse_args(argv=None):
     p.add_argument("--freeze", default=None,
                    help="comma-separated parameter-name prefixes to keep as they are (e.g. h_a.: the hyper-analysis, whose "
                         "drift broke smooth skies at the lowest λ, training/tools/sky_probe.py); a run resumed from one "
-                        "made with --freeze needs the same flag (the optimizer's groups)")
+                        "made with another --freeze has its Adam moments mapped by parameter name (see --freeze-was)")
+    p.add_argument("--freeze-was", default=None,
+                   help="the --freeze the resumed checkpoint was made with, for a checkpoint that does not record it "
+                        "(made before 2026-12-04); '' for none. Default: the checkpoint's record, else --freeze")
     p.add_argument("--balance-lambdas", action="store_true",
                    help="divide each step's loss by a running mean of its λ point's loss, so that high-λ points (losses tens of "
                         "times larger) do not drown the others in the shared weights; each point's own optimum is unchanged")
@@ -182,6 +185,32 @@ def gpu_utilization() -> float | None:
 def name_prefixes(arg: str) -> tuple[str, ...]:
     """Parameter-name prefixes of a comma-separated option (--train-only, --freeze)."""
     return tuple(x.strip() for x in arg.split(",") if x.strip())
+
+
+def main_param_names(model: torch.nn.Module, frozen: tuple[str, ...]) -> list[str]:
+    """The names of the optimizer's first group in its order: every parameter but the quantiles (the
+    aux optimizer's), log_gain (a group of its own) and the frozen ones."""
+    return [n for n, _ in model.named_parameters() if not n.endswith("quantiles") and n != "log_gain" and not n.startswith(frozen)]
+
+
+def refrozen_optimizer(saved: dict, names_then: list[str], names_now: list[str]) -> dict:
+    """An Adam state_dict saved with one --freeze, for a run with another: the first group's moments
+    follow their parameter's name (one trained now and frozen then starts without any, as a fresh Adam
+    would); the groups after it (log_gain) keep theirs. State is keyed by position over all groups."""
+    groups = saved["param_groups"]
+    if len(groups[0]["params"]) != len(names_then):
+        raise SystemExit(f"the checkpoint's optimizer has {len(groups[0]['params'])} main parameters, its --freeze "
+                         f"{len(names_then)}: give the --freeze it was made with (--freeze-was)")
+    then = dict(zip(names_then, groups[0]["params"]))
+    state, new_groups, at = {}, [], 0
+    for g, group in enumerate(groups):
+        ids = [then.get(n) for n in names_now] if g == 0 else group["params"]
+        new_groups.append(dict(group, params=list(range(at, at + len(ids)))))
+        for i, old in enumerate(ids):
+            if old is not None and old in saved["state"]:
+                state[at + i] = saved["state"][old]
+        at += len(ids)
+    return dict(saved, state=state, param_groups=new_groups)
 
 
 def split_params(model: torch.nn.Module):
@@ -375,8 +404,8 @@ def main(argv=None) -> int:
         prefixes = name_prefixes(args.train_only)
         for n, prm in model.named_parameters():
             prm.requires_grad_(n.startswith(prefixes) or n.endswith("quantiles"))
+    frozen = name_prefixes(args.freeze or "")
     if args.freeze:
-        frozen = name_prefixes(args.freeze)
         n_frozen = 0
         for n, prm in model.named_parameters():
             if n.startswith(frozen):
@@ -395,6 +424,12 @@ def main(argv=None) -> int:
     loss_scale = torch.zeros(len(cfg.lambdas), dtype=torch.float64)  # running mean loss per λ point (0: not seen)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
+        was = ckpt.get("record", {}).get("freeze")
+        was = tuple(was) if was is not None else name_prefixes(args.freeze_was) if args.freeze_was is not None else frozen
+        if set(was) != set(frozen):
+            ckpt["optimizer"] = refrozen_optimizer(ckpt["optimizer"], main_param_names(model, was),
+                                                  [n for n, prm in model.named_parameters() if any(prm is q for q in main_p)])
+            say(f"# --freeze {','.join(was) or '(none)'} → {','.join(frozen) or '(none)'}: Adam's moments mapped by parameter name")
         opt.load_state_dict(ckpt["optimizer"])
         aux_opt.load_state_dict(ckpt["aux_optimizer"])
         for o in (opt, aux_opt):  # Adam's moments in their parameter's memory format (a resume may change it: --channels-last)
@@ -473,7 +508,7 @@ def main(argv=None) -> int:
     def record() -> dict:
         return dict(data=sources, images=len(sampler), batch=args.batch * world, crop=args.crop, lr=args.lr,
                     hardware=hardware(world), procs=world, device=device.type, torch=torch.__version__, lambdas=list(cfg.lambdas), amp=args.amp,
-                    channels_last=args.channels_last,
+                    channels_last=args.channels_last, freeze=list(frozen),
                     ema=args.ema, crops_seen=crops_seen, **carried)
 
     def checkpoint() -> dict:

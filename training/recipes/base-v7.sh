@@ -49,6 +49,12 @@
 #       the channels that carry most of each block's output stay, conv2 refitted by least squares;
 #       runs/ab-narrow, 1 thread), AB_MIN CPU-minutes more each (default 60); then `campaign.py eval`
 #       of each.
+#   FREEZE2=h_a.,g_a. AB_MIN=60 bash training/recipes/base-v7.sh refreeze
+#       the A/B of another --freeze: from the campaign checkpoint with its optimizer, the campaign itself
+#       goes on with FREEZE (runs/campaign, 1 thread) against a branch with FREEZE2 (runs/ab-refreeze,
+#       1 thread; Adam's moments follow their parameters, train.py --freeze-was), AB_MIN CPU-minutes
+#       more each (default 60); then `campaign.py eval` of each. With g_a kept, a step skips the
+#       encoder's backward pass: more steps in the same CPU time for everything else.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # the campaign's line since 2026-12-02 keeps the hyper-analysis as shipped (FREEZE= empty: none)
@@ -62,12 +68,16 @@ TRAIN=${HICODEC_TRAIN_PY:-training/train.py}  # the campaign's trainer (the reci
 COMMON=(--pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999 --val-minutes 10
         --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1 --cpu-limit "${AB_MIN:-45}")
 # A branch of the campaign for an A/B beside its trunk: DIR/start.pt is the campaign's checkpoint,
-# LIMIT its CPU-minutes plus MIN (train.py --cpu-limit for both arms).
+# LIMIT its CPU-minutes plus MIN (train.py --cpu-limit for both arms); SAME the flags both arms share
+# (the campaign's, on 1 thread each; lr and --freeze are each mode's).
 branch() {
   [ -f runs/campaign/last.pt ] || { echo "no campaign checkpoint" >&2; exit 2; }
   [ -e "$1" ] && { echo "$1 exists: move it first" >&2; exit 2; }
   mkdir -p "$1" && cp runs/campaign/last.pt "$1/start.pt"
   LIMIT=$(/usr/bin/python3 -c "import torch; print(round(torch.load('$1/start.pt', map_location='cpu')['cpu_elapsed'] / 60 + $2, 1))")
+  SAME=(--config training/recipes/base-v7-512.json --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas
+        --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --threads 1 --cpu-limit "$LIMIT"
+        ${CL---channels-last})
 }
 case "${1:-campaign}" in
   ab)
@@ -104,20 +114,15 @@ case "${1:-campaign}" in
       ${CL---channels-last}
     ;;
   amp)
-    CFG=training/recipes/base-v7-512.json
     branch runs/ab-amp "${AB_MIN:-30}"
-    SAME=(--config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999
-          --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1
-          --cpu-limit "$LIMIT" ${TAIL:+--scale-tail "$TAIL"} ${FREEZE:+--freeze "$FREEZE"})
+    SAME+=(--lr "${LR:-1e-4}" ${TAIL:+--scale-tail "$TAIL"} ${FREEZE:+--freeze "$FREEZE"})
     /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" > runs/ab-amp/trunk.out 2>&1 &
     /usr/bin/python3 training/train.py --out runs/ab-amp --resume runs/ab-amp/start.pt "${SAME[@]}" --amp bf16 > runs/ab-amp/bf16.out 2>&1 &
     wait
     ;;
   cooldown)
-    CFG=training/recipes/base-v7-512.json
     branch runs/cool "${COOL_MIN:-20}"
-    SAME=(--config "$CFG" --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --ema 0.999
-          --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --threads 1 --cpu-limit "$LIMIT" ${FREEZE:+--freeze "$FREEZE"})
+    SAME+=(${FREEZE:+--freeze "$FREEZE"})
     /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" --lr 1e-4 > runs/cool/trunk.out 2>&1 &
     /usr/bin/python3 training/train.py --out runs/cool --resume runs/cool/start.pt "${SAME[@]}" --lr 1e-5 > runs/cool/cool.out 2>&1 &
     wait
@@ -126,11 +131,20 @@ case "${1:-campaign}" in
     branch runs/ab-narrow "${AB_MIN:-60}"
     /usr/bin/python3 training/tools/prune_gs.py runs/ab-narrow/start.pt --hidden "${GS_HIDDEN:-48,48,24}" --out runs/ab-narrow/narrowed.pt \
       --freeze "$FREEZE" > runs/ab-narrow/prune.json  # the optimizer's groups: FREEZE as the campaign ran (may be empty)
-    SAME=(--config training/recipes/base-v7-512.json --pack "$DATA" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas
-          --ema 0.999 --val-minutes 10 --log-every 25 --ckpt-minutes 5 --batch 8 --lr-drop 1.0 --lr "${LR:-1e-4}" --threads 1
-          --cpu-limit "$LIMIT" ${FREEZE:+--freeze "$FREEZE"})
+    SAME+=(--lr "${LR:-1e-4}" ${FREEZE:+--freeze "$FREEZE"})
     /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" > runs/ab-narrow/trunk.out 2>&1 &
     /usr/bin/python3 training/train.py --out runs/ab-narrow --resume runs/ab-narrow/narrowed.pt "${SAME[@]}" > runs/ab-narrow/narrow.out 2>&1 &
+    wait
+    ;;
+  refreeze)
+    FREEZE2=${FREEZE2:?FREEZE2=<the --freeze of the branch, e.g. h_a.,g_a.>}
+    branch runs/ab-refreeze "${AB_MIN:-60}"
+    SAME+=(--lr "${LR:-1e-4}")
+    /usr/bin/python3 training/train.py --out runs/campaign --resume auto "${SAME[@]}" ${FREEZE:+--freeze "$FREEZE"} \
+      > runs/ab-refreeze/trunk.out 2>&1 &
+    # the branch's checkpoint may predate train.py recording its --freeze: say what it was made with
+    /usr/bin/python3 training/train.py --out runs/ab-refreeze --resume runs/ab-refreeze/start.pt "${SAME[@]}" --freeze "$FREEZE2" \
+      --freeze-was "$FREEZE" > runs/ab-refreeze/branch.out 2>&1 &
     wait
     ;;
   end)
@@ -146,5 +160,5 @@ case "${1:-campaign}" in
     /usr/bin/python3 training/campaign.py eval runs/campaign/restored.pt --out "$EVAL" --threads 2
     echo "then: campaign.py log $EVAL --ref bench/results/campaign/ref-$(cat models/DEFAULT).json --label … --note …" >&2
     ;;
-  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh end | base-v7.sh amp | base-v7.sh cooldown | base-v7.sh narrow" >&2; exit 2 ;;
+  *) echo "usage: START=… base-v7.sh ab | base-v7.sh campaign | base-v7.sh end | base-v7.sh amp | base-v7.sh cooldown | base-v7.sh narrow | FREEZE2=… base-v7.sh refreeze" >&2; exit 2 ;;
 esac

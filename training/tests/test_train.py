@@ -68,6 +68,38 @@ def test_freeze_keeps_those_parameters_and_trains_the_rest(images, tiny_cfg_file
         run(images, tiny_cfg_file, tmp_path / "c", 1, ["--freeze", "no_such_part."])
 
 
+def test_a_resume_may_change_freeze_and_adams_moments_follow_their_parameters(images, tiny_cfg_file, tmp_path):
+    """A run made with --freeze h_a. resumed with --freeze h_a.,g_a. (and back): g_a stays as it was,
+    every parameter trained in both keeps its own moments, the record says what was frozen."""
+    run(images, tiny_cfg_file, tmp_path / "a", 3, ["--freeze", "h_a."])
+    a = torch.load(tmp_path / "a" / "last.pt", map_location="cpu")
+    assert a["record"]["freeze"] == ["h_a."]
+    record_less = dict(a, record={k: v for k, v in a["record"].items() if k != "freeze"})  # as checkpoints made before it
+    torch.save(record_less, tmp_path / "a" / "last.pt")
+    with pytest.raises(SystemExit):  # the checkpoint's freeze is not recorded and --freeze-was is wrong
+        run(images, tiny_cfg_file, tmp_path / "a", 4, ["--resume", "auto", "--freeze", "h_a.,g_a.", "--freeze-was", ""])
+    b = run(images, tiny_cfg_file, tmp_path / "a", 4, ["--resume", "auto", "--freeze", "h_a.,g_a.", "--freeze-was", "h_a."])
+    assert b["step"] == 4 and b["record"]["freeze"] == ["h_a.", "g_a."]
+    for k in a["model"]:
+        if k.startswith(("h_a.", "g_a.")):
+            assert torch.equal(a["model"][k], b["model"][k]), k
+    assert any(not torch.equal(a["model"][k], b["model"][k]) for k in a["model"] if k.startswith("g_s."))
+    import train as t
+
+    model = t.HiCodec(t.ModelConfig(**a["config"]))
+    then, now = t.main_param_names(model, ("h_a.",)), t.main_param_names(model, ("h_a.", "g_a."))
+    mapped = t.refrozen_optimizer(a["optimizer"], then, now)
+    assert len(mapped["param_groups"][0]["params"]) == len(now) < len(then)
+    assert mapped["param_groups"][1]["params"] == [len(now)]  # log_gain's group follows
+    for i, n in enumerate(now):
+        assert torch.equal(mapped["state"][i]["exp_avg"], a["optimizer"]["state"][then.index(n)]["exp_avg"]), n
+    assert torch.equal(mapped["state"][len(now)]["exp_avg"], a["optimizer"]["state"][len(then)]["exp_avg"])
+    # and back: g_a trained again, from fresh moments; the run records its own freeze from here
+    c = run(images, tiny_cfg_file, tmp_path / "a", 5, ["--resume", "auto", "--freeze", "h_a."])
+    assert c["step"] == 5 and c["record"]["freeze"] == ["h_a."]
+    assert any(not torch.equal(b["model"][k], c["model"][k]) for k in b["model"] if k.startswith("g_a."))
+
+
 def test_kodak_is_refused_as_training_data(tmp_path, tiny_cfg_file):
     d = tmp_path / "kodak"
     d.mkdir()
