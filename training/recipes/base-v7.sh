@@ -30,7 +30,7 @@
 #   AMP=bf16 (campaign): the transforms under bf16 autocast (train.py --amp)
 #   CL= (campaign; empty, not 0: its value is passed to train.py): NCHW instead of channels-last (since 2026-12-03: the same math, a step ×1.10–1.13
 #       faster on 2 threads, bench/results/train-speed-2026-12-03-only*.json)
-#   FREEZE=prefixes (campaign, amp, cooldown; default h_a.): parameters kept as they are
+#   FREEZE=prefixes (campaign, amp, cooldown, narrow, refreeze; default h_a.,g_a. since 2026-12-04): parameters kept as they are
 #       (train.py --freeze). The hyper-analysis drifted under training until smooth skies broke at
 #       the lowest λ (training/tools/sky_probe.py); the A/B arm that kept it (runs/ab-freeze, from
 #       the shipped package, 1 thread, 78.7 CPU-minutes) kept the sky whole and is the campaign's
@@ -57,8 +57,9 @@
 #       encoder's backward pass: more steps in the same CPU time for everything else.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# the campaign's line since 2026-12-02 keeps the hyper-analysis as shipped (FREEZE= empty: none)
-FREEZE=${FREEZE-h_a.}
+# the campaign's line keeps the hyper-analysis as shipped since 2026-12-02 and the encoder g_a as it was at step 9218
+# since 2026-12-04 (the refreeze A/B: docs/MODEL.md); FREEZE= empty: none
+FREEZE=${FREEZE-h_a.,g_a.}
 DATA=${HICODEC_TRAIN_DATA:-../shared/data/train-src/cid22}
 # the campaign's weights as committed at the end of a session (tools/campaign_state.py): what a
 # machine without runs/campaign resumes from
