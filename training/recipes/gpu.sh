@@ -30,7 +30,7 @@ TRAIN=${HICODEC_TRAIN_PY:-training/train.py}
 CAMPAIGN=${HICODEC_CAMPAIGN_PY:-training/campaign.py}   # the tests give stand-ins for both
 STATE=training/campaign-state.npz.xz
 DEF=models/$(cat models/DEFAULT)
-FREEZE=${FREEZE-h_a.}                   # as the campaign (base-v7.sh)
+FREEZE=${FREEZE-h_a.,g_a.}              # as the campaign (base-v7.sh)
 LIMIT_MIB=64
 cmd=${1:?usage: gpu.sh pack | train MINUTES | bring-back OUTDIR | finish STATE | adopt STATE}
 case "$cmd" in

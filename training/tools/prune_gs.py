@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     p.add_argument("--train", type=Path, default=SHARED / "train-src" / "cid22", help="calibration images (training set)")
     p.add_argument("--crops", type=int, default=16, help="calibration crops (one per image)")
     p.add_argument("--crop", type=int, default=256)
-    p.add_argument("--freeze", default="h_a.", help="the --freeze the checkpoint was trained with (its optimizer's groups; "
+    p.add_argument("--freeze", default="h_a.", help="the --freeze the checkpoint was trained with, when it does not record it (its optimizer's groups; "
                    "default h_a., the campaign's since 2026-12-02; '' for none)")
     p.add_argument("--check", action="store_true", help="PSNR before/after on cid22-val (the rate does not change)")
     p.add_argument("--val", type=Path, default=SHARED / "cid22-val")
@@ -220,7 +220,8 @@ def main(argv=None) -> int:
         new[key], keeps, errs = narrow_state(ck[key], cfg, hidden, crops, qualities, keeps)
         report[key] = {b: dict(kept=len(keeps[b]), **{k: round(v, 5) for k, v in errs[b].items()}) for b in keeps}
     if ck.get("optimizer") is not None:
-        new["optimizer"] = narrow_optimizer(ck["optimizer"], cfg, keeps, list(name_prefixes(args.freeze)))
+        was = ck.get("record", {}).get("freeze")  # recorded by train.py since 2026-12-04; else the flag
+        new["optimizer"] = narrow_optimizer(ck["optimizer"], cfg, keeps, list(was) if was is not None else list(name_prefixes(args.freeze)))
     report["kept"] = {b: k.tolist() for b, k in keeps.items()}
     report["g_s_macs_per_px"] = dict(before=model_macs_per_pixel(HiCodec(cfg))["g_s"], after=model_macs_per_pixel(HiCodec(new_cfg))["g_s"])
     before = ck.get("record", {}).get("gs_narrowed", [])
