@@ -52,12 +52,18 @@ test('hic bench --quick', async () => {
     // --reuse of a run that reused rows itself: one mark, and the run that measured them is named
     for (const [from, name] of [['t', 't2'], ['t2', 't3']]) {
       const rr = spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'bench', photos, '--quick', '--out', dir, '--name', name!,
-        '--codecs', 'hicodec', '--reuse', join(dir, `${from}.json`)], { encoding: 'utf8' });
+        '--codecs', 'hicodec', '--reuse', join(dir, `${from}.json`), ...(name === 't3' ? ['--against', join(dir, 't.json')] : [])], { encoding: 'utf8' });
       assert.equal(rr.status, 0, rr.stderr);
     }
+    const t2 = JSON.parse(await readFile(join(dir, 't2.json'), 'utf8'));
     const t3 = JSON.parse(await readFile(join(dir, 't3.json'), 'utf8'));
     assert.equal(t3.codecs.find((c: { id: string }) => c.id === 'webp').label, 'WebP †');
     assert.deepEqual([t3.reused.from, t3.rows.length], ['t.json', res.rows.length]);
+    // --against: the same model on the same images codes the same bytes, so no BD difference
+    assert.deepEqual(t3.summary.vs_run, { from: 't.json', model: res.model.id, bd_rate_psnr: 0, bd_rate_msssim: 0, bd_psnr: 0 });
+    assert.match(t3.command, /--against /);
+    assert.ok((await readFile(join(dir, 't3.md'), 'utf8')).includes(`against the earlier run \`t.json\` (model \`${res.model.id}\`)`));
+    assert.equal(t2.summary.vs_run, undefined);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
 import { machine } from './machine.js';
-import { loadAnchors, markdown, summarize, svgPlot } from './report.js';
+import { curves, loadAnchors, markdown, summarize, svgPlot, type EarlierRun } from './report.js';
 import { CodecError } from '../core/errors.js';
 import { runBench, type BenchResult } from './run.js';
 
@@ -30,15 +30,31 @@ export interface BenchCliOptions {
   /** An earlier result JSON of the same images: rows of the codecs this run does not measure are
    *  taken from it (reference codecs whose library versions are unchanged), and said so. */
   readonly reuse?: string;
+  /** An earlier result JSON of the same images whose hicodec curve (another model's, say the
+   *  shipped one) this run's is compared with: BD-rates in the summary's `vs_run`. */
+  readonly against?: string;
 }
 
 /** Rows and codec descriptions from an earlier run for the codecs `res` lacks, after checking that
  *  the images are the same and that sharp (which carries libaom/libwebp/mozjpeg) and the JXL wasm
  *  are the versions this run would use. */
+const sameImages = (a: BenchResult, b: BenchResult) => {
+  const imgs = (r: BenchResult) => r.images.map((i) => `${i.name}:${i.width}x${i.height}`).join();
+  return imgs(a) === imgs(b);
+};
+
+/** The hicodec curve of an earlier run on the same images (`--against`). */
+async function earlierRun(res: BenchResult, file: string): Promise<EarlierRun> {
+  const old = JSON.parse(await readFile(file, 'utf8')) as BenchResult;
+  if (!sameImages(old, res)) throw new CodecError('E_INVALID_OPTION', `--against ${file}: not the same images`);
+  const curve = curves(old.rows)['hicodec'];
+  if (!curve) throw new CodecError('E_INVALID_OPTION', `--against ${file}: that run has no hicodec rows`);
+  return { from: basename(file), model: old.model?.id ?? null, curve };
+}
+
 async function reuseRows(res: BenchResult, file: string, mach: Record<string, unknown>): Promise<{ res: BenchResult; reused: { from: string; codecs: string[] } }> {
   const old = JSON.parse(await readFile(file, 'utf8')) as BenchResult & { machine: { versions?: Record<string, string> }; reused?: { from: string; codecs: string[] } };
-  const imgs = (r: BenchResult) => r.images.map((i) => `${i.name}:${i.width}x${i.height}`).join();
-  if (imgs(old) !== imgs(res)) throw new CodecError('E_INVALID_OPTION', `--reuse ${file}: not the same images`);
+  if (!sameImages(old, res)) throw new CodecError('E_INVALID_OPTION', `--reuse ${file}: not the same images`);
   const now = (mach['versions'] ?? {}) as Record<string, string>;
   if (old.machine.versions?.['sharp'] !== now['sharp']) throw new CodecError('E_INVALID_OPTION', `--reuse ${file}: sharp ${old.machine.versions?.['sharp']} then, ${now['sharp']} now`);
   const have = new Set(res.codecs.map((c) => c.id));
@@ -93,8 +109,8 @@ export async function benchCommand(dir: string | undefined, o: BenchCliOptions):
   const res = merged?.res ?? measured;
   // Published anchors are Kodak curves: compare with them only on a Kodak run.
   const anchors = basename(images).toLowerCase().includes('kodak') ? loadAnchors(o.anchors ?? DEFAULT_ANCHORS) : [];
-  const summary = summarize(res, anchors);
-  const command = o.command ?? (process.env['npm_lifecycle_event'] === 'bench' && !dir && !o.quick ? 'npm run bench' : ['hic bench', dir, o.quick ? '--quick' : undefined, o.codecs ? `--codecs ${o.codecs}` : undefined, o.reuse ? `--reuse ${relative(REPO_ROOT, resolve(o.reuse))}` : undefined].filter(Boolean).join(' '));
+  const summary = summarize(res, anchors, o.against ? await earlierRun(measured, o.against) : undefined);
+  const command = o.command ?? (process.env['npm_lifecycle_event'] === 'bench' && !dir && !o.quick ? 'npm run bench' : ['hic bench', dir, o.quick ? '--quick' : undefined, o.codecs ? `--codecs ${o.codecs}` : undefined, o.reuse ? `--reuse ${relative(REPO_ROOT, resolve(o.reuse))}` : undefined, o.against ? `--against ${relative(REPO_ROOT, resolve(o.against))}` : undefined].filter(Boolean).join(' '));
   const reusedNote = merged
     ? `\n† measured in the earlier run \`${merged.reused.from}\` on the same images with the same library versions (rows reused: ${merged.reused.codecs.join(', ')}); their times are from that run.\n`
     : '';

@@ -79,25 +79,39 @@ export interface Summary {
   readonly speed: Record<string, { encode_ms: number; decode_ms: number; encode_vs_ref: number; decode_vs_ref: number }>;
   readonly speed_reference: string;
   readonly note: string;
+  /** hicodec against the hicodec curve of an earlier run on the same images (`hic bench --against`:
+   *  a candidate model against the shipped one, both with real bytes). */
+  readonly vs_run?: { from: string; model: string | null; bd_rate_psnr: number | null; bd_rate_msssim: number | null; bd_psnr: number | null };
+}
+
+/** An earlier run's hicodec curve, to compare this run's against (`hic bench --against`). */
+export interface EarlierRun {
+  readonly from: string;
+  readonly model: string | null;
+  readonly curve: readonly CurvePoint[];
+}
+
+/** BD figures of curve `test` against curve `anchor` (negative BD-rate: `test` needs fewer bits). */
+function versus(anchor: readonly CurvePoint[], test: readonly CurvePoint[]) {
+  const a = msCurve(anchor);
+  const b = msCurve(test);
+  return {
+    bd_rate_psnr: orNull(bdRate(psnrCurve(anchor), psnrCurve(test))),
+    bd_rate_msssim: a && b ? orNull(bdRate(a, b)) : null,
+    bd_psnr: orNull(bdQuality(psnrCurve(anchor), psnrCurve(test))),
+  };
 }
 
 const orNull = (v: number | undefined) => (v === undefined ? null : v);
 
-export function summarize(res: BenchResult, anchors: readonly Anchor[]): Summary {
+export function summarize(res: BenchResult, anchors: readonly Anchor[], earlier?: EarlierRun): Summary {
   const cv = curves(res.rows);
   const hic = cv['hicodec'];
   const vsMeasured: Summary['vs_measured'] = {};
   const vsAnchors: Summary['vs_anchors'] = {};
   if (hic) {
     for (const [id, c] of Object.entries(cv)) {
-      if (id === 'hicodec') continue;
-      const a = msCurve(c);
-      const b = msCurve(hic);
-      vsMeasured[id] = {
-        bd_rate_psnr: orNull(bdRate(psnrCurve(c), psnrCurve(hic))),
-        bd_rate_msssim: a && b ? orNull(bdRate(a, b)) : null,
-        bd_psnr: orNull(bdQuality(psnrCurve(c), psnrCurve(hic))),
-      };
+      if (id !== 'hicodec') vsMeasured[id] = versus(c, hic);
     }
     for (const an of anchors) {
       const ac: RdCurve = { bpp: an.bpp, quality: an.psnr };
@@ -128,6 +142,7 @@ export function summarize(res: BenchResult, anchors: readonly Anchor[]): Summary
   }
   return {
     curves: cv, vs_measured: vsMeasured, vs_anchors: vsAnchors, speed, speed_reference: refId,
+    ...(earlier && hic ? { vs_run: { from: earlier.from, model: earlier.model, ...versus(earlier.curve, hic) } } : {}),
     note: `BD-rate: average bitrate difference of hicodec against the other curve at equal quality (negative = hicodec needs fewer bits), PCHIP on log-rate over the overlapping quality interval; null = the curves do not overlap. MS-SSIM BD-rates use MS-SSIM in dB. Speed: median over all points of the codec; ratios to ${refId} measured in the same run.`,
   };
 }
@@ -158,6 +173,11 @@ export function markdown(res: BenchResult, s: Summary, meta: { name: string; mac
   for (const t of [1, 2]) {
     const sp = s.speed[`hicodec-${t}t-q75`];
     if (sp) lines.push(`| hicodec, ${t} thread${t > 1 ? 's' : ''}, quality 75 (median of 3) | | | | | ${sp.encode_ms.toFixed(0)} | ${sp.decode_ms.toFixed(0)} | ${sp.encode_vs_ref.toFixed(1)} | ${sp.decode_vs_ref.toFixed(1)} |`);
+  }
+  if (s.vs_run) {
+    const v = s.vs_run;
+    lines.push('', `### hicodec against the earlier run \`${v.from}\`${v.model ? ` (model \`${v.model}\`)` : ''} on the same images (real file bytes)`, '',
+      '| BD-rate (PSNR) | BD-rate (MS-SSIM) | BD-PSNR |', '|---:|---:|---:|', `| ${pct(v.bd_rate_psnr)} | ${pct(v.bd_rate_msssim)} | ${db(v.bd_psnr)} |`);
   }
   if (Object.keys(s.vs_anchors).length) {
     lines.push('', '### hicodec against published Kodak curves', '', '| anchor | its PSNR range | BD-rate (PSNR) | BD-PSNR |', '|---|---|---:|---:|');

@@ -445,6 +445,7 @@ export function program(): Command {
     .option('--anchors <dir>', 'published Kodak curves (default: ../shared/anchors/kodak)')
     .option('--write-benchmarks', 'also write BENCHMARKS.md at the repository root')
     .option('--reuse <result.json>', 'take the rows of codecs not listed in --codecs from this earlier run of the same images (library versions checked)')
+    .option('--against <result.json>', 'BD-rates of this run\'s hicodec curve against that earlier run\'s on the same images (e.g. a new model against the shipped one)')
     .action(async (dir: string | undefined, o: BenchCliOptions) => {
       const { md } = await benchCommand(dir, o);
       process.stdout.write(md);
