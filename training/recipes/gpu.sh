@@ -63,7 +63,7 @@ print(round(mib, 1), round($LIMIT_MIB - mib - 1, 1))")
     fi
     PYTHONUNBUFFERED=1 $PY "$TRAIN" --out "$RUN" "${START[@]}" --config training/recipes/base-v7-512.json \
       --pack .data/pack/cid22-train.hpk --val .data/pack/cid22-val.hpk --val-minutes 2 \
-      --batch "${BATCH:-32}" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --lr "${LR:-1e-4}" --lr-drop 1.0 \
+      --batch "${BATCH:-64}" --crop 256 --scale-min 0.75 --scale-max 1.5 --balance-lambdas --lr "${LR:-1e-4}" --lr-drop 1.0 \
       --amp bf16 --channels-last ${COMPILE:+--compile} --ema 0.999 ${FREEZE:+--freeze "$FREEZE"} \
       --wall-limit "$minutes" --ckpt-minutes 2 --ckpt-every 100000 --log-every 50 ;;
   bring-back)

@@ -304,7 +304,7 @@ def test_the_gpu_chain_trains_from_the_state_and_brings_it_back_ahead(packages, 
     assert rc == 0, err
     assert args[args.index("--out") + 1 : args.index("--out") + 5] == ["runs/gpu", "--resume", "auto", "--init"]
     assert args[args.index("--init") + 1] == "runs/gpu/restored.pt"
-    for flag, value in (("--config", "training/recipes/base-v7-512.json"), ("--freeze", "h_a.,g_a."), ("--batch", "32"), ("--amp", "bf16")):
+    for flag, value in (("--config", "training/recipes/base-v7-512.json"), ("--freeze", "h_a.,g_a."), ("--batch", "64"), ("--amp", "bf16")):
         assert args[args.index(flag) + 1] == value
     assert "--balance-lambdas" in args and "--compile" not in args
     # the line the device trained (GPU time counted apart from CPU time), brought back as a state
