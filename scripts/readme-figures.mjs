@@ -30,7 +30,9 @@ const pct = (v) => (v === null || v === undefined ? 'n/a' : `${v > 0 ? '+' : ''}
 
 export function section() {
   const lines = [BEGIN, ''];
-  const rd = newest('kodak-', (d) => d.summary?.vs_measured);
+  // the default model's newest Kodak run: a candidate benched against it (hic bench --model …
+  // --against …) is not what the README describes
+  const rd = newest('kodak-', (d) => d.summary?.vs_measured && !stale(d.model)) ?? newest('kodak-', (d) => d.summary?.vs_measured);
   if (rd) {
     const s = rd.d.summary;
     const hic = s.curves.hicodec ?? [];
