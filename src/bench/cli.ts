@@ -35,23 +35,23 @@ export interface BenchCliOptions {
   readonly against?: string;
 }
 
-/** Rows and codec descriptions from an earlier run for the codecs `res` lacks, after checking that
- *  the images are the same and that sharp (which carries libaom/libwebp/mozjpeg) and the JXL wasm
- *  are the versions this run would use. */
 const sameImages = (a: BenchResult, b: BenchResult) => {
   const imgs = (r: BenchResult) => r.images.map((i) => `${i.name}:${i.width}x${i.height}`).join();
   return imgs(a) === imgs(b);
 };
 
-/** The hicodec curve of an earlier run on the same images (`--against`). */
-async function earlierRun(res: BenchResult, file: string): Promise<EarlierRun> {
+/** The hicodec curve of an earlier run (`--against`), read before this run measures anything so
+ *  that a wrong file fails at once; `sameImages` is checked once this run's images are known. */
+async function earlierRun(file: string): Promise<{ old: BenchResult; run: EarlierRun }> {
   const old = JSON.parse(await readFile(file, 'utf8')) as BenchResult;
-  if (!sameImages(old, res)) throw new CodecError('E_INVALID_OPTION', `--against ${file}: not the same images`);
   const curve = curves(old.rows)['hicodec'];
   if (!curve) throw new CodecError('E_INVALID_OPTION', `--against ${file}: that run has no hicodec rows`);
-  return { from: basename(file), model: old.model?.id ?? null, curve };
+  return { old, run: { from: basename(file), model: old.model?.id ?? null, curve } };
 }
 
+/** Rows and codec descriptions from an earlier run for the codecs `res` lacks, after checking that
+ *  the images are the same and that sharp (which carries libaom/libwebp/mozjpeg) and the JXL wasm
+ *  are the versions this run would use. */
 async function reuseRows(res: BenchResult, file: string, mach: Record<string, unknown>): Promise<{ res: BenchResult; reused: { from: string; codecs: string[] } }> {
   const old = JSON.parse(await readFile(file, 'utf8')) as BenchResult & { machine: { versions?: Record<string, string> }; reused?: { from: string; codecs: string[] } };
   if (!sameImages(old, res)) throw new CodecError('E_INVALID_OPTION', `--reuse ${file}: not the same images`);
@@ -99,6 +99,7 @@ export async function benchCommand(dir: string | undefined, o: BenchCliOptions):
   const name = o.name ?? `${basename(images)}-${new Date().toISOString().slice(0, 10)}${o.quick ? '-quick' : ''}`;
   const out = resolve(o.out ?? join(REPO_ROOT, 'bench/results'));
   await mkdir(out, { recursive: true });
+  const against = o.against ? await earlierRun(o.against) : undefined;
   const measured = await runBench({
     dir: images, quick: !!o.quick, progress: progressBar(),
     ...(o.codecs ? { codecs: o.codecs.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
@@ -109,7 +110,8 @@ export async function benchCommand(dir: string | undefined, o: BenchCliOptions):
   const res = merged?.res ?? measured;
   // Published anchors are Kodak curves: compare with them only on a Kodak run.
   const anchors = basename(images).toLowerCase().includes('kodak') ? loadAnchors(o.anchors ?? DEFAULT_ANCHORS) : [];
-  const summary = summarize(res, anchors, o.against ? await earlierRun(measured, o.against) : undefined);
+  if (against && !sameImages(against.old, measured)) throw new CodecError('E_INVALID_OPTION', `--against ${o.against}: not the same images`);
+  const summary = summarize(res, anchors, against?.run);
   const command = o.command ?? (process.env['npm_lifecycle_event'] === 'bench' && !dir && !o.quick ? 'npm run bench' : ['hic bench', dir, o.quick ? '--quick' : undefined, o.codecs ? `--codecs ${o.codecs}` : undefined, o.reuse ? `--reuse ${relative(REPO_ROOT, resolve(o.reuse))}` : undefined, o.against ? `--against ${relative(REPO_ROOT, resolve(o.against))}` : undefined].filter(Boolean).join(' '));
   const reusedNote = merged
     ? `\n† measured in the earlier run \`${merged.reused.from}\` on the same images with the same library versions (rows reused: ${merged.reused.codecs.join(', ')}); their times are from that run.\n`
