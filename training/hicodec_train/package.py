@@ -262,6 +262,16 @@ def integer_depth_to_space(model_path: Path) -> int:
 # which latent the encoder picks, never what a decoder makes of a stream. Halves their bytes again.
 INT8_ROLES = ("analysis", "hyper_analysis")
 INT8_MIN_ELEMENTS = 4096
+# Stay fp16 in an int8 package: the convolutions that read the pixels (3 input channels: g_a's first
+# 5×5 and its linear shortcut, 512×3×16×16, one 16×16 patch projection per latent channel). One int8
+# scale per output channel is too coarse there: on the 2026-12-04 candidate (the campaign after the
+# GPU stretches) at quality 100 the shortcut's int8 grid alone cost +3.9% bytes and −0.24 dB on kodim23
+# and +26% / −0.75 dB on a smooth 2048-px photo, the first 5×5 +2.4% / −0.21 dB there, every other
+# encoder weight < 0.1% (docs/MODEL.md, "int8 and the pixels"). fp16 costs them 0.39 MiB more.
+def int8_stored(p: torch.Tensor) -> bool:
+    """Whether an encoder-side parameter is stored (and rounded) as int8: a convolution weight of
+    ≥ INT8_MIN_ELEMENTS that does not read the pixels (its input channels are not the 3 of RGB)."""
+    return p.dim() == 4 and p.numel() >= INT8_MIN_ELEMENTS and p.shape[1] != 3
 
 
 def _int8_grid(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -276,8 +286,8 @@ def round_weights_int8(module: torch.nn.Module) -> None:
     """Rounds a module's convolution weights to the int8 grid _store_int8 writes (after the fp16
     rounding: the scale is stored as float32, the product computed in float32 by both)."""
     with torch.no_grad():
-        for _, p in module.named_parameters():
-            if p.dim() == 4 and p.numel() >= INT8_MIN_ELEMENTS:
+        for p in module.parameters():
+            if int8_stored(p):
                 q, scale = _int8_grid(p.float())
                 p.copy_(q * scale)
 
@@ -445,7 +455,7 @@ def _export(mod, args, path: Path, ins, outs, dyn, int8: bool = False) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(mod.eval(), args, str(path), **kw)
     if int8:
-        _store_int8(path, {n for n, _ in mod.named_parameters()})
+        _store_int8(path, {n for n, p in mod.named_parameters() if int8_stored(p)})
     _store_fp16(path)
     subpixel_as_conv_transpose(path)
 
