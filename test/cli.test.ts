@@ -70,7 +70,7 @@ test('Kodak image through the CLI prints real bpp and PSNR', { skip: !hasKodak &
   const m = /quality 75, (\d+) bytes, ([\d.]+) bpp .* PSNR ([\d.]+) dB/.exec(enc.stderr);
   assert.ok(m, enc.stderr);
   assert.equal(Number(m[1]), (await readFile(join(dir, 'k.hic'))).length);
-  assert.ok(Number(m[3]) > 37.4, enc.stderr); // hic-base-v7: 37.94 dB at quality 75 (v6: 37.87, v5: 36.47, v4: 33.20, v3: 33.25)
+  assert.ok(Number(m[3]) > 37.4, enc.stderr); // hic-base-v8: 37.80 dB at quality 75, effort 1 (v7: 37.94; v6: 37.87, v5: 36.47, v4: 33.20, v3: 33.25)
   const dec = hic(['decode', 'k.hic', '-o', 'k.png']);
   assert.equal(dec.status, 0, dec.stderr);
   const b = await decodeImageFile(await readFile(join(dir, 'k.png')));

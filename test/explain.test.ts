@@ -11,6 +11,7 @@ import { explainImage, FEATURE_CHANNELS, receptiveFields, stageFields } from '..
 import { attentionAt, topChannels } from '../src/explain/maps.js';
 import { EXIT_STATUS } from '../src/core/errors.js';
 import { encodeImageFile } from '../src/node/image.js';
+import { resolveClassifierDir } from '../src/node/index.js';
 import { disposeAll, node, REPO, syntheticImage } from './helpers.js';
 
 after(disposeAll);
@@ -142,7 +143,7 @@ test('hic explain writes panels, a report and a summary', async () => {
     const hic = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'dist/src/cli/hic.js'), 'explain', ...args], { cwd: dir, encoding: 'utf8' });
     let r = hic('p.png', '--point', '40,30', '-q', '30');
     assert.equal(r.status, 0, r.stderr);
-    // the default model's latent width (512 for hic-base-v7), read from its manifest
+    // the default model's latent width (512 for hic-base-v8), read from its manifest
     const m = JSON.parse(await readFile(join(REPO, 'models', (await readFile(join(REPO, 'models/DEFAULT'), 'utf8')).trim(), 'manifest.json'), 'utf8')).latent.channels as number;
     assert.match(r.stdout, new RegExp(`180×120 → 12×8 = 96 tokens of ${m} values`));
     const files = (await readdir(join(dir, 'p.explain'))).sort();
@@ -150,7 +151,10 @@ test('hic explain writes panels, a report and a summary', async () => {
       'features_8.png', 'receptive_field.png', 'report.html', 'summary.json', 'tokens.png']);
     assert.match(r.stdout, /attention \/16 block 1 \(shifted\): 6 heads look \d+–\d+ px away/);
     // the default model ships a classifier: where its class token looks, from the latent alone
-    assert.match(r.stdout, /classifier hic-vit-[\w.-]+: looks like \w+ \(\d+\.\d%\), from the latent alone; its class token attends most to the 16×16 patch at \(\d+, \d+\)/);
+    // (a classifier that merges m×m tokens attends over blocks of 16m px: hic-vit-flowers-v8 m = 2)
+    const vit = JSON.parse(await readFile(join(await resolveClassifierDir((await readFile(join(REPO, 'models/DEFAULT'), 'utf8')).trim()), 'manifest.json'), 'utf8'));
+    const px = 16 * ((vit.input?.merge as number | undefined) ?? 1);
+    assert.match(r.stdout, new RegExp(`classifier hic-vit-[\\w.-]+: looks like \\w+ \\(\\d+\\.\\d%\\), from the latent alone; its class token attends most to the ${px}×${px} patch at \\(\\d+, \\d+\\)`));
     const html = await readFile(join(dir, 'p.explain', 'report.html'), 'utf8');
     assert.equal((html.match(/<img /g) ?? []).length, 12);
     assert.match(html, /Decoder attention at 1\/16/);

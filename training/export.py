@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hicodec_train import ort  # noqa: E402
 from hicodec_train.macs import model_macs_per_pixel  # noqa: E402
-from hicodec_train.model import HiCodec, ModelConfig, extend_lambdas  # noqa: E402
+from hicodec_train.model import HiCodec, ModelConfig, campaign_totals, extend_lambdas, line_minutes  # noqa: E402
 from hicodec_train.model import load_checkpoint as read_checkpoint  # noqa: E402
 from hicodec_train.package import (  # noqa: E402
     FEATURE_STRIDES, FORMAT_VERSION, OPSET, AnalysisWithFeatures, SynthesisWithAttention, attention_outputs, export_onnx,
@@ -52,6 +52,17 @@ def load_checkpoint(path: Path, ema: bool = False) -> tuple[HiCodec, dict]:
         raise ValueError(f"{path} keeps no EMA weights")
     model.load_state_dict(ckpt["ema"] if ema else ckpt["model"])
     return model.eval(), ckpt
+
+
+def campaign_record(ckpt: dict) -> dict:
+    """A campaign's weights (a checkpoint restored from its state, tools/campaign_state.py) carry
+    the campaign's totals: the steps and crops of the line itself count from the restore, and
+    all the training those weights have had is recorded beside them."""
+    rec = ckpt.get("record") or {}
+    if "campaign_offset" not in rec:
+        return {}
+    return {"campaign": {**campaign_totals(rec["campaign_offset"], line_minutes(ckpt)),
+                         "restored_from": rec.get("restored_from"), "log": "training/CAMPAIGN.md"}}
 
 
 def parity(model: HiCodec, root: Path, files: dict, sizes=PARITY_SIZES, seed: int = 0) -> dict:
@@ -271,6 +282,7 @@ def main(argv=None) -> int:
                 "command": args.command, "commit": git_commit(), "config": cfg.to_dict(),
                 "loss_history_tail": ckpt.get("history", [])[-5:],
                 **({"earlier_stages": [prior_stage(p) for p in args.prior]} if args.prior else {}),
+                **campaign_record(ckpt),
             },
             "export": {"host": platform.node() and platform.machine(), "parity": report},
         }

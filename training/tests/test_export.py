@@ -223,3 +223,19 @@ def test_subpixel_pairs_become_transposed_convolutions(exported, tmp_path):
     assert not [n for n in gs if n.op_type == "DepthToSpace" and prod[n.input[0]].op_type == "Conv"
                 and [a.ints for a in prod[n.input[0]].attribute if a.name == "kernel_shape"] == [[1, 1]]
                 and [a.i for a in n.attribute if a.name == "blocksize"] == [2]]
+
+
+def test_campaign_weights_carry_the_campaign_totals(exported, tmp_path):
+    """A checkpoint restored from the campaign's state trained from step 0: its manifest records the
+    campaign's totals (the offset plus what the line trained) and where it was restored from."""
+    model, _ = exported
+    ckpt = tmp_path / "c.pt"
+    torch.save(dict(model=model.state_dict(), config=model.cfg.to_dict(), step=40, elapsed=90.0, crops_seen=2560,
+                    record=dict(data=["synthetic"], images=0, device="cuda",
+                                campaign_offset=dict(cpu_minutes=1143.5, crops=1012848, gpu_minutes=17.5),
+                                restored_from=dict(state="s.npz.xz", step=6078))), ckpt)
+    out = tmp_path / "pkg"
+    assert export.main([str(ckpt), "--id", "hic-test", "--out", str(out), "--no-parity"]) == 0
+    c = json.loads((out / "manifest.json").read_text())["training"]["campaign"]
+    assert c["cpu_minutes"] == 1143.5 and c["crops"] == 1012848 + 2560 and c["gpu_minutes"] == 19.0
+    assert c["restored_from"] == {"state": "s.npz.xz", "step": 6078}
