@@ -144,7 +144,8 @@ test('hic explain writes panels, a report and a summary', async () => {
     let r = hic('p.png', '--point', '40,30', '-q', '30');
     assert.equal(r.status, 0, r.stderr);
     // the default model's latent width (512 for hic-base-v8), read from its manifest
-    const m = JSON.parse(await readFile(join(REPO, 'models', (await readFile(join(REPO, 'models/DEFAULT'), 'utf8')).trim(), 'manifest.json'), 'utf8')).latent.channels as number;
+    const defaultModel = (await readFile(join(REPO, 'models/DEFAULT'), 'utf8')).trim();
+    const m = JSON.parse(await readFile(join(REPO, 'models', defaultModel, 'manifest.json'), 'utf8')).latent.channels as number;
     assert.match(r.stdout, new RegExp(`180×120 → 12×8 = 96 tokens of ${m} values`));
     const files = (await readdir(join(dir, 'p.explain'))).sort();
     assert.deepEqual(files, ['attention_16.png', 'bits_y.png', 'bits_z.png', 'class_attention.png', 'decoded.png', 'error.png', 'features_16.png', 'features_2.png', 'features_4.png',
@@ -152,7 +153,7 @@ test('hic explain writes panels, a report and a summary', async () => {
     assert.match(r.stdout, /attention \/16 block 1 \(shifted\): 6 heads look \d+–\d+ px away/);
     // the default model ships a classifier: where its class token looks, from the latent alone
     // (a classifier that merges m×m tokens attends over blocks of 16m px: hic-vit-flowers-v8 m = 2)
-    const vit = JSON.parse(await readFile(join(await resolveClassifierDir((await readFile(join(REPO, 'models/DEFAULT'), 'utf8')).trim()), 'manifest.json'), 'utf8'));
+    const vit = JSON.parse(await readFile(join(await resolveClassifierDir(defaultModel), 'manifest.json'), 'utf8'));
     const px = 16 * ((vit.input?.merge as number | undefined) ?? 1);
     assert.match(r.stdout, new RegExp(`classifier hic-vit-[\\w.-]+: looks like \\w+ \\(\\d+\\.\\d%\\), from the latent alone; its class token attends most to the ${px}×${px} patch at \\(\\d+, \\d+\\)`));
     const html = await readFile(join(dir, 'p.explain', 'report.html'), 'utf8');

@@ -267,7 +267,7 @@ INT8_MIN_ELEMENTS = 4096
 # scale per output channel is too coarse there: on the 2026-12-04 candidate (the campaign after the
 # GPU stretches) at quality 100 the shortcut's int8 grid alone cost +3.9% bytes and −0.24 dB on kodim23
 # and +26% / −0.75 dB on a smooth 2048-px photo, the first 5×5 +2.4% / −0.21 dB there, every other
-# encoder weight < 0.1% (docs/MODEL.md, "int8 and the pixels"). fp16 costs them 0.39 MiB more.
+# encoder weight < 0.1% (docs/MODEL.md, "More GPU time, and int8 weights on the pixels"). fp16 costs them 0.39 MiB more.
 def int8_stored(p: torch.Tensor) -> bool:
     """Whether an encoder-side parameter is stored (and rounded) as int8: a convolution weight of
     ≥ INT8_MIN_ELEMENTS that does not read the pixels (its input channels are not the 3 of RGB)."""
